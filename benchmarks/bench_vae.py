@@ -18,20 +18,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score as ARI, normalized_mutual_info_score as NMI
 from zinb_nb.datasets import pbmc4k
 from zinb_nb.train import fit, split_cells
-from zinb_nb.vae import CountVAE, LIKELIHOODS, cluster_probs, latent, count_log_lik
-from zinb_nb.elbo import iwae_bound, reparameterize
-
-@torch.no_grad()
-def heldout_iwae(model, x, k):
-    model.eval()
-    q_mu, q_logvar = model.encode(x)
-    lib, lw = x.sum(-1, keepdim=True), []
-    for z in reparameterize(q_mu, q_logvar, n_samples=k):
-        out = model.decode(z, lib)
-        lp = count_log_lik(x, model.likelihood, out["mu"], out.get("theta"), out.get("zi_logits")).sum(-1)
-        lp = lp + torch.distributions.Normal(0., 1.).log_prob(z).sum(-1) - torch.distributions.Normal(q_mu, (0.5 * q_logvar).exp()).log_prob(z).sum(-1)
-        lw.append(lp)
-    return iwae_bound(torch.stack(lw), 0).mean().item()
+from zinb_nb.vae import CountVAE, LIKELIHOODS, cluster_probs, latent, heldout_iwae
 
 def main():
     p = argparse.ArgumentParser(); p.add_argument("--epochs", type=int); p.add_argument("--k", type=int, default=100)
