@@ -23,13 +23,24 @@ def log_poisson(x:Tensor,   # counts
     return torch.xlogy(x, mu) - mu - torch.lgamma(x + 1)
 
 # %% ../nbs/00_distributions.ipynb #030971d2
+_STIRLING_THETA = 1e6   # above this theta, lgamma(x + theta) - lgamma(theta) by Stirling's series
+
+def _lgamma_ratio(x:Tensor, theta:Tensor)->Tensor:
+    "lgamma(x + theta) - lgamma(theta) - x log(theta), without the cancellation of the plain difference at large theta."
+    big = theta > _STIRLING_THETA
+    if not bool(big.any()): return torch.lgamma(x + theta) - torch.lgamma(theta) - x * torch.log(theta)   # the usual case: one branch only
+    tb = torch.where(big, theta, _STIRLING_THETA)    # each branch stays finite (and differentiable) where it is not used
+    ts = torch.where(big, 1., theta)
+    z = x + tb
+    stirling = (z - 0.5) * torch.log1p(x / tb) - x - x / (12 * tb * z) + (1 / tb**3 - 1 / z**3) / 360   # error < 1/(1260 theta^5)
+    return torch.where(big, stirling, torch.lgamma(x + ts) - torch.lgamma(ts) - x * torch.log(ts))
+
 def _log_nb_terms(x:Tensor, mu:Tensor, theta:Tensor):
-    "NB log P(0) and log P(x), sharing log1p(mu/theta); accurate when mu<<theta and when mu>>theta."
-    r = mu / theta
-    l1pr = torch.log1p(r)                     # log((theta+mu)/theta)
+    "NB log P(0) and log P(x), sharing log1p(mu/theta); accurate when mu<<theta, when mu>>theta and as theta -> infinity."
+    l1pr = torch.log1p(mu / theta)            # log((theta+mu)/theta)
     log_p0 = -theta * l1pr                    # theta * log(theta/(theta+mu))
-    return log_p0, (torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1)
-                    + log_p0 + x * (torch.log(r) - l1pr))  # x * log(mu/(theta+mu))
+    return log_p0, (_lgamma_ratio(x, theta) - torch.lgamma(x + 1)
+                    + log_p0 + x * (torch.log(mu) - l1pr))  # x * log(mu/(theta+mu)) + x log(theta)
 
 def log_nb(x:Tensor,      # counts
            mu:Tensor,     # NB mean, > 0

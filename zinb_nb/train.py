@@ -32,20 +32,29 @@ def _world():
     d = torch.distributed
     return (d.get_rank(), d.get_world_size()) if d.is_available() and d.is_initialized() else (0, 1)
 
+class _Objective(torch.nn.Module):
+    "`model.loss` as a module's `forward`, so that `DistributedDataParallel` can wrap it; a process without rows returns a zero that touches every parameter."
+    def __init__(self, model): super().__init__(); self.model = model
+    def forward(self, x, idx, frozen:bool=False):
+        if len(idx): return self.model.loss(x, idx, frozen=frozen)
+        return sum(p.sum() for p in self.model.parameters() if p.requires_grad) * 0., x.new_zeros(0)
+
+def _ddp(model, device):
+    "The model's objective wrapped in `DistributedDataParallel` under torch.distributed (None in a single process)."
+    if _world()[1] == 1: return None
+    from torch.nn.parallel import DistributedDataParallel
+    ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
+    return DistributedDataParallel(_Objective(model), device_ids=ids, find_unused_parameters=True)  # held-out steps leave gene parameters unused
+
 def _step(opt, loss, n_local, n_global):
-    "Backward and step; across processes, gradients are averaged after weighting each process by its share of rows."
+    "Backward and step. Under DDP the backward averages gradients over processes, so each process's objective is first weighted by its share of the rows."
     rank, world = _world()
     opt.zero_grad(set_to_none=True)
     (loss * (n_local * world / n_global) if world > 1 else loss).backward()
-    if world > 1:
-        for g in opt.param_groups:
-            for p in g["params"]:
-                if p.grad is None: p.grad = torch.zeros_like(p)
-                torch.distributed.all_reduce(p.grad); p.grad /= world
     opt.step()
 
-def _adam_epoch(model, data, vmask, opt, vopt):
-    "One pass over `data`: Adam steps on training rows, cell-parameter steps on held-out rows; sums for the record."
+def _adam_epoch(model, data, vmask, opt, vopt, net=None):
+    "One pass over `data`: Adam steps on training rows, cell-parameter steps on held-out rows; sums for the record. `net`: the DDP-wrapped objective."
     s = dict(loss=0., nll=0., n=0, valid_nll=0., n_valid=0)
     rank, world = _world()
     for x, idx in data:
@@ -55,9 +64,10 @@ def _adam_epoch(model, data, vmask, opt, vopt):
             n_glob = int(sel.sum())
             if n_glob == 0: continue
             xs, ids = x[sel][rank::world], idx[sel][rank::world]     # this process's share of the rows
-            if len(ids): o, nll = model.loss(xs, ids, frozen=held)
-            else: o, nll = sum(p.sum() for p in model.parameters() if p.requires_grad) * 0., x.new_zeros(0)  # still joins the all-reduce
             o_ = vopt if held else opt
+            if net is not None and o_ is not None: o, nll = net(xs, ids, held)   # every process joins each DDP step, rows or not
+            elif len(ids): o, nll = model.loss(xs, ids, frozen=held)
+            else: continue
             if o_ is not None and o.requires_grad: _step(o_, o, len(ids), n_glob)
             s["valid_nll" if held else "nll"] += nll.sum().item(); s[key] += len(ids)
             if not held: s["loss"] += o.item() * len(ids)
@@ -142,6 +152,7 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, frozen=False) -> (obje
     if vmask.shape != (data.n_cells,): raise ValueError(f"valid must be a bool mask of length {data.n_cells}, got shape {tuple(vmask.shape)}")
     has_valid = bool(vmask.any()); vmask = vmask.to(device)
     opt, vopt = _optimisers(model, optimizer, lr or (1e-2 if optimizer == "adam" else 1.), lbfgs_iter, has_valid)
+    net = _ddp(model, device)   # after the model is on its device; DDP also broadcasts rank 0's initial parameters
     st = dict(epoch=0, history=[], best=math.inf, best_epoch=-1, best_state=None, wait=0, seconds=0.)
     if resume and checkpoint is not None and Path(checkpoint).exists(): st = _load(checkpoint, model, opt, vopt, data)
     if optimizer == "lbfgs":
@@ -151,7 +162,7 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, frozen=False) -> (obje
     bar = tqdm(range(st["epoch"], max_epochs), disable=not progress or _world()[0] > 0, desc="fit", unit="epoch")
     for ep in bar:
         t0 = time.perf_counter()
-        s = _adam_epoch(model, data, vmask, opt, vopt) if optimizer == "adam" else _lbfgs_epoch(model, parts, vparts, opt, vopt)
+        s = _adam_epoch(model, data, vmask, opt, vopt, net) if optimizer == "adam" else _lbfgs_epoch(model, parts, vparts, opt, vopt)
         s = _reduce(s)
         st["seconds"] += time.perf_counter() - t0
         row = dict(epoch=ep + 1, loss=s["loss"] / max(s["n"], 1), nll=s["nll"] / max(s["n"], 1),

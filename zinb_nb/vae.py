@@ -82,7 +82,9 @@ class CountVAE(nn.Module):
                  n_latent:int=10,               # K, latent dimensions
                  likelihood:str="zinb",         # "poisson", "nb", "zip" or "zinb"
                  n_components:int|None=None,    # mixture components of the prior (GMVAE); None: N(0, I)
-                 n_hidden:int=128, n_layers:int=1, dropout:float=0.1):
+                 n_hidden:int=128, n_layers:int=1, dropout:float=0.1,
+                 kl_warmup:int=0,               # training steps over which the KL weight rises linearly to 1 (scVI's n_steps_kl_warmup); 0: always 1
+                ):
         super().__init__()
         if likelihood not in LIKELIHOODS: raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if n_components is not None and n_components < 2: raise ValueError(f"n_components must be >= 2 (or None), got {n_components}")
@@ -98,6 +100,8 @@ class CountVAE(nn.Module):
             self.p_mu = nn.Parameter(torch.randn(n_components, n_latent))
             self.p_logvar = nn.Parameter(torch.zeros(n_components, n_latent))
         self.mixture_active = bool(n_components)  # False during a warm-up with the N(0, I) prior
+        self.kl_warmup = kl_warmup
+        self.register_buffer("n_steps", torch.zeros((), dtype=torch.long))  # training steps taken (saved with checkpoints)
 
     @torch.no_grad()
     def init_mixture(self, z:Tensor, seed:int=0):
@@ -116,7 +120,8 @@ class CountVAE(nn.Module):
     def decode(self, z:Tensor, library:Tensor)->dict:
         "Parameters of p(x|z): mu = library * softmax, theta, zi_logits."
         h = self.decoder(z)
-        out = dict(mu=library * torch.softmax(self.rho(h), -1))
+        rho = torch.softmax(self.rho(h), -1).clamp_min(torch.finfo(z.dtype).tiny)  # an underflowed 0 would make x log(mu) = 0 * -inf = nan
+        out = dict(mu=library * rho)
         if self.log_theta is not None: out["theta"] = self.log_theta.exp()
         if self.zi is not None: out["zi_logits"] = self.zi(h)
         return out
@@ -132,17 +137,28 @@ class CountVAE(nn.Module):
         if not (self.n_components and self.mixture_active): return gaussian_kl(q_mu, q_logvar), None
         return mixture_kl(q_mu, q_logvar, torch.log_softmax(self.pi_logits, 0), self.p_mu, self.p_logvar)
 
-    def elbo(self, x:Tensor)->Tensor:
-        "One-sample ELBO per cell."
+    def elbo_terms(self, x:Tensor)->tuple[Tensor, Tensor]:
+        "One-sample E_q log p(x|z) and the prior KL part, per cell (ELBO = first - second)."
         out = self(x)
         rec = count_log_lik(x, self.likelihood, out["mu"], out.get("theta"), out.get("zi_logits")).sum(-1)
-        return rec - self.prior_kl(out["q_mu"], out["q_logvar"])[0]
+        return rec, self.prior_kl(out["q_mu"], out["q_logvar"])[0]
+
+    def elbo(self, x:Tensor)->Tensor:
+        "One-sample ELBO per cell."
+        rec, kl = self.elbo_terms(x)
+        return rec - kl
+
+    def kl_weight(self)->float:
+        "Weight of the KL part in the training objective: min(1, steps / kl_warmup)."
+        return min(1., self.n_steps.item() / self.kl_warmup) if self.kl_warmup else 1.
 
     def loss(self, x:Tensor, idx:Tensor|None=None, frozen:bool=False)->tuple[Tensor, Tensor]:
-        "The interface of `zinb_nb.train.fit`: (mean negative ELBO, per-cell negative ELBO); `frozen`: evaluate only."
-        if not frozen:
-            nelbo = -self.elbo(x)
-            return nelbo.mean(), nelbo.detach()
+        "The interface of `zinb_nb.train.fit`: (mean objective, KL-weighted during a warm-up; per-cell negative ELBO); `frozen`: evaluate only."
+        if not frozen:  # a training step: KL weighted during the warm-up, the full negative ELBO recorded
+            rec, kl = self.elbo_terms(x)
+            obj = (self.kl_weight() * kl - rec).mean()
+            if self.training: self.n_steps += 1
+            return obj, (kl - rec).detach()
         was = self.training; self.eval()
         with torch.no_grad(): nelbo = -self.elbo(x)
         self.train(was)
