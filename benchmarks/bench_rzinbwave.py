@@ -1,10 +1,12 @@
 """ZINB-WaVE by R `zinbwave::zinbFit` (Bioconductor) vs `zinb_nb.tl.zinbwave`, same cells, same run.
 
-    python benchmarks/bench_rzinbwave.py [--cells 1000] [--k 10] [--seed 0] [--epochs 300] [--lbfgs-epochs 15]
+    python benchmarks/bench_rzinbwave.py [--dataset pbmc] [--cells 1000] [--k 10] [--seed 0] [--epochs 300] [--lbfgs-epochs 15]
 
-Data: a random subset of `--cells` cells of the bundled PBMC 4k (2,000 genes; genes with no count in the subset are
-dropped, zinbFit refuses them). Both fit the same model: K latent factors, a gene intercept (X = 1) and a cell
-intercept (V = 1), ZINB-WaVE's ridge penalties with zinbFit's default epsilon (number of genes). zinbFit runs with its
+Data: `--dataset pbmc`: a random subset of `--cells` cells of the bundled PBMC 4k (2,000 genes; genes with no count in
+the subset are dropped, zinbFit refuses them), X = 1. `--dataset cellbench`: all 499 CellBench cells on the 2,000
+genes `bench_zinbwave.py` uses, with the technology as a cell covariate (X = intercept + batch indicator, as
+`tl.zinbwave(batch_key="batch")` builds it; `--cells` is ignored). Both fit the same model: K latent factors, cell
+covariates X, a cell intercept (V = 1), ZINB-WaVE's ridge penalties with zinbFit's default epsilon (number of genes). zinbFit runs with its
 defaults otherwise (a common dispersion first, `commondispersion = TRUE`, BiocParallel's SerialParam: one core) in an
 Rscript subprocess; its time is the CPU time of `zinbFit` inside R (R start-up and reading excluded). Ours: every cell
 in training (no held-out cells: the quantity compared is the training fit), one torch thread, Adam (lr 0.05, 128 cells
@@ -26,7 +28,8 @@ R_CODE = textwrap.dedent("""
     a <- commandArgs(trailingOnly = TRUE)
     Y <- as.matrix(readMM(a[1]))            # genes x cells
     storage.mode(Y) <- "integer"
-    tm <- system.time(m <- zinbFit(Y, K = as.integer(a[3]), BPPARAM = BiocParallel::SerialParam()))
+    X <- as.matrix(read.table(a[4]))        # cells x covariates, intercept first
+    tm <- system.time(m <- zinbFit(Y, X = X, K = as.integer(a[3]), BPPARAM = BiocParallel::SerialParam()))
     cat(sprintf("%.3f %.3f %s\\n", tm[["user.self"]] + tm[["sys.self"]], tm[["elapsed"]], as.character(packageVersion("zinbwave"))))
     write.table(getMu(m), file.path(a[2], "mu.tsv"), row.names = FALSE, col.names = FALSE)
     write.table(getLogitPi(m), file.path(a[2], "logitpi.tsv"), row.names = FALSE, col.names = FALSE)
@@ -41,11 +44,12 @@ def loglik(x, mu, theta, zi):
     return float(log_zinb(t(x), t(mu), t(theta), t(zi)).sum(1).mean())
 
 
-def run_r(X, k):
+def run_r(X, k, design):
     with tempfile.TemporaryDirectory() as tmp:
         scipy.io.mmwrite(os.path.join(tmp, "y.mtx"), sp.csr_matrix(X.T))
+        np.savetxt(os.path.join(tmp, "x.tsv"), design)
         rs = os.path.join(tmp, "fit.R"); open(rs, "w").write(R_CODE)
-        out = subprocess.run(["Rscript", rs, os.path.join(tmp, "y.mtx"), tmp, str(k)], capture_output=True, text=True)
+        out = subprocess.run(["Rscript", rs, os.path.join(tmp, "y.mtx"), tmp, str(k), os.path.join(tmp, "x.tsv")], capture_output=True, text=True)
         if out.returncode: raise RuntimeError(out.stderr[-2000:])
         cpu, wall, version = out.stdout.split()[-3:]
         mu, zi = np.loadtxt(os.path.join(tmp, "mu.tsv")), np.loadtxt(os.path.join(tmp, "logitpi.tsv"))
@@ -53,11 +57,11 @@ def run_r(X, k):
     return dict(cpu=float(cpu), wall=float(wall), version=version, mu=mu, zi=zi, theta=theta)
 
 
-def run_ours(adata, k, optimizer, epochs, seed):
+def run_ours(adata, k, optimizer, epochs, seed, batch_key):
     from zinb_nb import tl
     kw = dict(lr=1.0) if optimizer == "lbfgs" else dict(lr=0.05, batch_size=128)
     t, c = time.perf_counter(), time.process_time()
-    m = tl.zinbwave(adata, n_latent=k, device="cpu", max_epochs=epochs, optimizer=optimizer, valid_frac=0.0,
+    m = tl.zinbwave(adata, n_latent=k, device="cpu", max_epochs=epochs, optimizer=optimizer, valid_frac=0.0, batch_key=batch_key,
                     patience=None, seed=seed, progress=False, **kw)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     with torch.no_grad(): mu, theta, zi = m(torch.arange(adata.n_obs))
@@ -71,27 +75,36 @@ def main():
     ap.add_argument("--seed", type=int, default=0); ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--lbfgs-epochs", type=int, default=15, help="L-BFGS outer steps of 20 iterations")
     ap.add_argument("--skip-r", action="store_true")
+    ap.add_argument("--dataset", default="pbmc", choices=["pbmc", "cellbench"])
     a = ap.parse_args()
     torch.set_num_threads(1)
-    from zinb_nb.datasets import pbmc4k
-    ad0 = pbmc4k()
-    cells = np.sort(np.random.default_rng(a.seed).choice(ad0.n_obs, a.cells, replace=False))
-    sub = ad0[cells].copy()
+    from zinb_nb.tl import batch_design
+    if a.dataset == "pbmc":
+        from zinb_nb.datasets import pbmc4k
+        ad0 = pbmc4k()
+        cells = np.sort(np.random.default_rng(a.seed).choice(ad0.n_obs, a.cells, replace=False))
+        sub, batch_key = ad0[cells].copy(), None
+    else:
+        import sys; sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_zinbwave import load
+        sub, batch_key = load("cellbench")
     X = np.asarray(sub.X.todense() if sp.issparse(sub.X) else sub.X, dtype=np.float64)
     keep = X.sum(0) > 0
     sub, X = sub[:, keep].copy(), X[:, keep]
+    design = batch_design(sub, batch_key)[0].astype(np.float64)
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}; torch {torch.__version__} (1 thread); PBMC subset {X.shape[0]} cells x {X.shape[1]} genes, K={a.k}")
-    res = dict(cells=int(X.shape[0]), genes=int(X.shape[1]), k=a.k, seed=a.seed)
+          f"load {os.getloadavg()[0]:.1f}; torch {torch.__version__} (1 thread); {a.dataset} {X.shape[0]} cells x {X.shape[1]} genes, "
+          f"{design.shape[1]} cell covariates, K={a.k}")
+    res = dict(dataset=a.dataset, cells=int(X.shape[0]), genes=int(X.shape[1]), covariates=int(design.shape[1]), k=a.k, seed=a.seed)
     r = None
     if not a.skip_r:
-        r = run_r(X, a.k)
+        r = run_r(X, a.k, design)
         res["r_zinbwave"] = dict(version=r["version"], seconds_cpu=r["cpu"], seconds_wall=r["wall"],
                                  loglik_per_cell=loglik(X, r["mu"], r["theta"][None, :], r["zi"]))
         print(f"R zinbwave {r['version']}: {r['cpu']:.1f} s CPU ({r['wall']:.1f} s elapsed), training log-lik/cell "
               f"{res['r_zinbwave']['loglik_per_cell']:.3f}", flush=True)
     for opt, ep in (("adam", a.epochs), ("lbfgs", a.lbfgs_epochs)):
-        o = run_ours(sub, a.k, opt, ep, a.seed)
+        o = run_ours(sub, a.k, opt, ep, a.seed, batch_key)
         h = o["history"]
         row = res[f"ours_{opt}"] = dict(seconds_wall=o["wall"], seconds_cpu=o["cpu"], epochs=o["epochs"],
                                         loglik_per_cell=loglik(X, o["mu"], o["theta"][None, :], o["zi"]),
@@ -107,7 +120,8 @@ def main():
             when = f"{row['seconds_to_r_loglik']:.1f} s, {row['speedup_to_r_loglik']:.0f}x" if len(hit) else "never"
             print(f"  vs R: log-lik/cell {row['loglik_minus_r']:+.3f}; reached R's log-lik at {when} (R CPU / our time)", flush=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"rzinbwave_pbmc{a.cells}.json").write_text(json.dumps(res, indent=1))
+    name = f"pbmc{a.cells}" if a.dataset == "pbmc" else a.dataset
+    (RESULTS / f"rzinbwave_{name}.json").write_text(json.dumps(res, indent=1))
 
 
 if __name__ == "__main__":

@@ -46,17 +46,22 @@ def _q_nb(x, s, wt, lm, lt):
     "Weighted NB log-likelihood per gene: the M-step objective."
     return (wt * log_nb(x, s * lm.exp(), lt.exp())).sum(0)
 
+def _cols(a, idx):
+    "Columns (genes) `idx` of a tensor whose last axis is genes; all of them when idx is None, and size-1 axes as they are."
+    return a if idx is None or a.shape[-1] == 1 else a[..., idx]
+
 def _line_search(x, s, wt, lm, lt, da, db, q0, lt_lo, lt_hi, halvings=12):
     "Step-halving on the weighted NB objective: the first of 1, 1/2, 1/4, ... that does not decrease it, per gene."
-    t, done = torch.ones_like(lm), torch.zeros_like(lm, dtype=torch.bool)
     new_lm, new_lt = lm.clone(), lt.clone()
+    idx, t = None, 1.               # after the full step, only the genes still searching are evaluated
     for _ in range(halvings):
-        c_lm, c_lt = lm + t * da, (lt + t * db).clamp(lt_lo, lt_hi)
-        q = _q_nb(x, s, wt, c_lm, c_lt)
-        ok = ~done & torch.isfinite(q) & (q >= q0)
-        new_lm, new_lt = torch.where(ok, c_lm, new_lm), torch.where(ok, c_lt, new_lt)
-        done = done | ok
-        if bool(done.all()): break
+        c_lm, c_lt = _cols(lm, idx) + t * _cols(da, idx), (_cols(lt, idx) + t * _cols(db, idx)).clamp(lt_lo, lt_hi)
+        q = _q_nb(_cols(x, idx), s, _cols(wt, idx), c_lm, c_lt)
+        ok = torch.isfinite(q) & (q >= _cols(q0, idx))
+        j = ok.nonzero().squeeze(1) if idx is None else idx[ok]
+        new_lm[j], new_lt[j] = c_lm[ok], c_lt[ok]
+        idx = (~ok).nonzero().squeeze(1) if idx is None else idx[~ok]
+        if len(idx) == 0: break
         t = t / 2
     return new_lm, new_lt
 
@@ -123,12 +128,20 @@ def _unparams(P, dist, lt, pi):
     return (P[0], P[1], pi) if dist == "nb" else (P[0], lt, pi)
 
 def _grad_hess(x, s, w, P, dist, lt, pi):
-    "Per-gene gradient (d x G) and Hessian (G x d x d) of the log-likelihood, by autograd of the distributions module."
-    P = [p.detach().requires_grad_() for p in P]
-    ll = _loglik(x, s, w, *_unparams(P, dist, lt, pi), dist)
-    g = torch.autograd.grad(ll.sum(), P, create_graph=True)   # genes are independent: sums keep them apart
-    H = [torch.autograd.grad(gk.sum(), P, retain_graph=True) for gk in g]
-    return torch.stack([gk.detach() for gk in g]), torch.stack([torch.stack(h) for h in H]).permute(2, 0, 1).detach()
+    "Per-gene gradient (d x G) and Hessian (G x d x d) of the observed-data log-likelihood, in closed form."
+    lm_, lt_, p = _unparams(P, dist, lt, pi)
+    mu, th = s * lm_.exp(), lt_.exp()
+    if dist in ("zinb", "nb"): ga, gb, haa, hab, hbb = nb_grad_hess(x, mu, th); g, h = [ga, gb], [[haa, hab], [hab, hbb]]
+    else: g, h = [x - mu], [[-mu]]                        # Poisson in a = log mu
+    if dist in ("zinb", "zip"):                           # zero inflation, c = logit pi
+        log_p0 = -th * torch.log1p(mu / th) if dist == "zinb" else -mu
+        r = torch.where(x == 0, torch.sigmoid(log_p0 - P[-1]), 1.)   # P(sampled zero | zero), 1 where x > 0
+        v = r * (1 - r)
+        h = [[r * h[i][j] + v * g[i] * g[j] for j in range(len(g))] + [-v * g[i]] for i in range(len(g))]
+        h.append([hi[-1] for hi in h] + [v - p * (1 - p)])
+        g = [r * gi for gi in g] + [(1 - r) - p]
+    S = lambda t: (w * t).sum(0)
+    return torch.stack([S(gi) for gi in g]), torch.stack([torch.stack([S(hij) for hij in hi]) for hi in h]).permute(2, 0, 1)
 
 def newton_polish_step(x, s, w, lm, lt, pi, ll, dist, lt_lo, lt_hi, max_step=3.):
     "One saddle-free Newton step on the observed-data log-likelihood for all genes (Hessian eigenvalues in absolute value), with step halving."
@@ -140,18 +153,20 @@ def newton_polish_step(x, s, w, lm, lt, pi, ll, dist, lt_lo, lt_hi, max_step=3.)
     gt = torch.where(good, g, 0.).T
     d = (V @ ((V.transpose(1, 2) @ gt[..., None]) / lam[..., None]))[..., 0]           # (G, d)
     d = (d * (max_step / d.abs().amax(1, keepdim=True).clamp(min=max_step))).T            # shortened to max_step, direction kept
-    t, done, best = torch.ones_like(lm), torch.zeros_like(lm, dtype=torch.bool), (lm, lt, pi, ll)
-    for _ in range(30):
-        Q = [p + t * dk for p, dk in zip(P, d)]
+    best, idx, t = [lm.clone(), lt.clone(), pi.clone(), ll.clone()], None, 1.
+    for _ in range(12):   # down to 1/4096 of the step: a gene that gains nothing there is at the top, to rounding
+        Q = [_cols(p, idx) + t * _cols(dk, idx) for p, dk in zip(P, d)]
         if dist in ("zinb", "nb"): Q[1] = Q[1].clamp(lt_lo, lt_hi)
         if dist in ("zinb", "zip"): Q[-1] = Q[-1].clamp(-30., 30.)
-        c = _unparams(Q, dist, lt, pi); lc = _loglik(x, s, w, *c, dist)
-        ok = ~done & torch.isfinite(lc) & (lc >= ll)
-        best = tuple(torch.where(ok, a, b) for a, b in zip((*c, lc), best))
-        done = done | ok
-        if bool(done.all()): break
+        c = _unparams(Q, dist, _cols(lt, idx), _cols(pi, idx))
+        lc = _loglik(_cols(x, idx), s, _cols(w, idx), *c, dist)
+        ok = torch.isfinite(lc) & (lc >= _cols(ll, idx))
+        j = ok.nonzero().squeeze(1) if idx is None else idx[ok]
+        for b, v in zip(best, (*c, lc)): b[j] = v[ok]
+        idx = (~ok).nonzero().squeeze(1) if idx is None else idx[~ok]   # only the genes still searching
+        if len(idx) == 0: break
         t = t / 2
-    return best
+    return tuple(best)
 
 def _squarem(F, ll_of, p0, lt_lo, lt_hi):
     "One safeguarded SQUAREM cycle: two EM maps, an extrapolation, one more map; never worse than the two plain maps."
@@ -167,7 +182,7 @@ def _squarem(F, ll_of, p0, lt_lo, lt_hi):
     return tuple(torch.where(ok, a, b) for a, b in zip(p3, p2)), torch.where(ok, l3, l2)
 
 # %% ../nbs/03_em.ipynb #81674da9
-def _em_block(x, s, w, dist, tol, max_iter, lt_lo, lt_hi, newton_steps, accelerate=True, polish=True, newton_max_iter=100, bar=None, start=None):
+def _em_block(x, s, w, dist, tol, max_iter, lt_lo, lt_hi, newton_steps, accelerate=True, polish=True, newton_max_iter=100, start=None):
     "EM on one block of genes; converged genes leave the active set."
     G = x.shape[1]
     wcol = lambda idx: w[:, idx] if w.shape[1] > 1 else w
@@ -187,7 +202,6 @@ def _em_block(x, s, w, dist, tol, max_iter, lt_lo, lt_hi, newton_steps, accelera
         lm[act], lt[act], pi[act], ll[act] = lm_a, lt_a, pi_a, ll_a
         n_iter[act.cpu()] = it; conv[act[stop].cpu()] = True
         hist.append(ll.clone())
-        if bar is not None: bar.set_postfix(iteration=it, active=len(act), refresh=False)
         act = act[~stop]
         if len(act) == 0: break
     n_em = n_iter.clone()
@@ -202,28 +216,26 @@ def _em_block(x, s, w, dist, tol, max_iter, lt_lo, lt_hi, newton_steps, accelera
             hist.append(ll.clone())
             act = act[~stop]
             if len(act) == 0: break
-    if bar is not None: bar.update(G)
     return lm, lt, pi, ll, n_iter, conv, torch.stack(hist), n_em
 
-def _second_start(args, first, bar):
-    "Refit from the NB maximum (pi = 0.01) and keep, per gene, whichever start reached the higher log-likelihood."
-    x, s, w, dist, tol, max_iter, lt_lo, lt_hi, *rest = args
-    nb = _em_block(x, s, w, "nb", tol, 100, lt_lo, lt_hi, *rest)
-    pi0 = torch.full_like(nb[0], 0.01) if dist == "zinb" else nb[2]
-    second = _em_block(*args, bar=bar, start=(nb[0] - math.log(0.99), nb[1], pi0))
-    better = second[3] > first[3]
-    pad = lambda h, k: torch.cat([h, h[-1:].expand(k - len(h), -1)])
-    k = max(len(first[6]), len(second[6]))
-    out = [torch.where(better, b, a) for a, b in zip(first[:6], second[:6])]
-    return (*out, torch.where(better, pad(second[6], k), pad(first[6], k)), torch.where(better, second[7], first[7]))
+def _two_starts(args):
+    "Fit every gene of a block from two starts at once (moments; the NB fit with pi = 0.01) and keep, per gene, the higher log-likelihood."
+    x, s, w, dist, tol, max_iter, lt_lo, lt_hi, newton_steps, *rest = args
+    G = x.shape[1]
+    nb = _em_block(x, s, w, "nb", tol, 20, lt_lo, lt_hi, newton_steps, False, False)   # 20 Newton steps: a start, not a fit
+    m = _init(x, s, w, dist, lt_lo, lt_hi)
+    start = [torch.cat(p) for p in zip(m, (nb[0] - math.log(0.99), nb[1], torch.full_like(nb[0], 0.01)))]
+    both = _em_block(torch.cat([x, x], 1), s, torch.cat([w, w], 1) if w.shape[1] > 1 else w, *args[3:], start=start)
+    better = both[3][G:] > both[3][:G]
+    return tuple(torch.where(better.to(a.device), a[..., G:], a[..., :G]) for a in both)
 
 def _histograms(Xc, genes):
     "Per gene: distinct counts (0 first) and how many cells have each; a compact and exact summary when s = 1."
     n, out = Xc.shape[0], []
     for j in genes:
-        a, b = Xc.indptr[j], Xc.indptr[j + 1]
-        v, c = np.unique(Xc.data[a:b][Xc.data[a:b] != 0], return_counts=True)
-        out.append((np.r_[0., v], np.r_[n - c.sum(), c].astype(np.float64)))
+        d = Xc.data[Xc.indptr[j]:Xc.indptr[j + 1]]
+        v, c = np.unique(d[d != 0], return_counts=True)
+        out.append((np.concatenate(([0.], v)), np.concatenate(([n - c.sum()], c)).astype(np.float64)))
     return out
 
 def _pad(hists):
@@ -295,7 +307,7 @@ def _prepare(x, size_factors, layer):
 def fit_zinb_em(x,                          # counts, cells x genes: AnnData, ndarray, scipy.sparse or torch tensor
                 size_factors=None,          # per-cell scale s_c, mu_cg = s_c * mu_g (default: all 1)
                 dist:str="zinb",            # 'zinb'; also 'zip', 'nb' (pi = 0) and 'poisson'
-                max_iter:int|None=None,     # EM iterations (SQUAREM cycles when accelerate) at most; default 20 before the Newton finish, 1000 without
+                max_iter:int|None=None,     # EM iterations (SQUAREM cycles when accelerate) at most; default 10 before the Newton finish, 1000 without
                 tol:float=1e-10,            # stop when |Delta loglik| <= tol * |loglik| (per gene)
                 device=None,                # torch device (default: `default_device()`)
                 dtype=torch.float64,        # working precision
@@ -305,7 +317,7 @@ def fit_zinb_em(x,                          # counts, cells x genes: AnnData, nd
                 max_elems:int=2**22,        # entries per block at most (memory)
                 layer:str|None=None,        # AnnData layer to use instead of X
                 accelerate:bool=False,      # SQUAREM cycles (3 EM maps each, monotone safeguard); False: plain EM
-                polish:bool=True,           # after EM, saddle-free Newton steps on the observed-data log-likelihood (autograd of log_zinb)
+                polish:bool=True,           # after EM, saddle-free Newton steps on the observed-data log-likelihood (closed-form gradient and Hessian)
                 newton_max_iter:int=200,    # Newton polishing steps at most
                 two_starts:bool=True,       # ZINB: also start from the NB fit, keep the better optimum per gene
                 progress:bool=True,         # tqdm progress bar over genes
@@ -313,27 +325,28 @@ def fit_zinb_em(x,                          # counts, cells x genes: AnnData, nd
     "Fit a ZINB (or ZIP / NB / Poisson) to every gene by EM, vectorised over genes, in blocks of genes."
     if dist not in ("zinb", "zip", "nb", "poisson"): raise ValueError(f"dist must be 'zinb', 'zip', 'nb' or 'poisson', got {dist!r}")
     Xc, s, names = _prepare(x, size_factors, layer)
-    if max_iter is None: max_iter = 20 if polish else 1000
+    if max_iter is None: max_iter = 10 if polish else 1000
     G = Xc.shape[1]
     device = default_device() if device is None else torch.device(device)
     T = lambda a: torch.as_tensor(a, dtype=dtype, device=device)
     nnz = np.diff(Xc.indptr)
     zero = (np.asarray(abs(Xc).sum(0)).ravel() == 0)
     genes = list(np.flatnonzero(~zero))
-    blocks = (_compressed_blocks if s is None else _dense_blocks)(Xc, genes, max_elems, gene_batch_size)
+    two_starts = two_starts and dist == "zinb"
+    k = 2 if two_starts else 1   # two starts fit each block twice over: half the genes per block
+    blocks = (_compressed_blocks if s is None else _dense_blocks)(Xc, genes, max_elems // k, max(1, gene_batch_size // k))
     sT = T(np.ones((1, 1)) if s is None else s[:, None])
     lt_lo, lt_hi = -20., math.log(theta_max)
     out = dict(lm=np.full(G, -np.inf), lt=np.full(G, lt_hi), pi=np.zeros(G), ll=np.zeros(G),
                n_iter=np.zeros(G, dtype=np.int64), n_em=np.zeros(G, dtype=np.int64), conv=np.ones(G, dtype=bool))
-    two_starts = two_starts and dist == "zinb"
     hists = []
     with tqdm(total=G, desc=f"EM {dist}", unit="gene", disable=not progress) as bar:
         bar.update(int(zero.sum()))
         for g, V, W in blocks:
             xT = T(V); wT = T(W) if W is not None else T(np.ones((1, 1)))
             args = (xT, sT, wT, dist, tol, max_iter, lt_lo, lt_hi, newton_steps, accelerate, polish, newton_max_iter)
-            lm, lt, pi, ll, it, cv, h, ne = _em_block(*args, bar=None if two_starts else bar)
-            if two_starts: lm, lt, pi, ll, it, cv, h, ne = _second_start(args, (lm, lt, pi, ll, it, cv, h, ne), bar)
+            lm, lt, pi, ll, it, cv, h, ne = _two_starts(args) if two_starts else _em_block(*args)
+            bar.update(len(g))
             for k, v in zip(("lm", "lt", "pi", "ll", "n_iter", "conv", "n_em"), (lm, lt, pi, ll, it, cv, ne)): out[k][g] = v.cpu().numpy()
             hists.append((g, h.cpu().numpy()))
     H = np.zeros((1 + max([h.shape[0] - 1 for _, h in hists], default=0), G))
