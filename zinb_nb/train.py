@@ -48,7 +48,7 @@ def _ddp(model, device):
 
 def _step(opt, loss, n_local, n_global):
     "Backward and step. Under DDP the backward averages gradients over processes, so each process's objective is first weighted by its share of the rows."
-    rank, world = _world()
+    world = _world()[1]
     opt.zero_grad(set_to_none=True)
     (loss * (n_local * world / n_global) if world > 1 else loss).backward()
     opt.step()

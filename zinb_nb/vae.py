@@ -5,6 +5,7 @@
 # %% ../nbs/08_vae.ipynb #2d60d93d
 from __future__ import annotations
 import math
+from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
@@ -53,7 +54,7 @@ def mixture_kl(q_mu:Tensor, q_logvar:Tensor,  # encoder Gaussian, cells x n_late
 @torch.no_grad()
 def kmeans(z:Tensor,         # points, n x d
            k:int,            # clusters
-           n_init:int=5,     # k-means++ restarts; the lowest inertia wins
+           n_init:int=20,    # k-means++ restarts; the lowest inertia wins
            n_iter:int=100,   # Lloyd iterations per restart
            seed:int=0,
           )->tuple[Tensor, Tensor]:  # (centers k x d, labels n)
@@ -152,10 +153,19 @@ class CountVAE(nn.Module):
         "Weight of the KL part in the training objective: min(1, steps / kl_warmup)."
         return min(1., self.n_steps.item() / self.kl_warmup) if self.kl_warmup else 1.
 
+    @contextmanager
+    def _batchnorm_for(self, x:Tensor):
+        "BatchNorm cannot normalise a minibatch of one cell by its own statistics: for such a step (a short last minibatch) it uses its running statistics."
+        bns = [m for m in self.modules() if isinstance(m, nn.BatchNorm1d) and m.training] if x.shape[0] < 2 else []
+        for m in bns: m.eval()
+        try: yield
+        finally:
+            for m in bns: m.train()
+
     def loss(self, x:Tensor, idx:Tensor|None=None, frozen:bool=False)->tuple[Tensor, Tensor]:
         "The interface of `zinb_nb.train.fit`: (mean objective, KL-weighted during a warm-up; per-cell negative ELBO); `frozen`: evaluate only."
         if not frozen:  # a training step: KL weighted during the warm-up, the full negative ELBO recorded
-            rec, kl = self.elbo_terms(x)
+            with self._batchnorm_for(x): rec, kl = self.elbo_terms(x)
             obj = (self.kl_weight() * kl - rec).mean()
             if self.training: self.n_steps += 1
             return obj, (kl - rec).detach()
