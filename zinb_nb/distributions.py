@@ -12,7 +12,7 @@ from torch.distributions import Distribution, constraints
 from torch.distributions.utils import broadcast_all
 
 # %% auto #0
-__all__ = ['log_poisson', 'log_nb', 'log_zip', 'log_zinb', 'NegativeBinomial', 'ZeroInflatedNegativeBinomial',
+__all__ = ['log_poisson', 'log_nb_zero', 'log_nb', 'log_zip', 'log_zinb', 'NegativeBinomial', 'ZeroInflatedNegativeBinomial',
            'ZeroInflatedPoisson', 'nb_moments', 'zero_fraction_table', 'plot_zero_fractions']
 
 # %% ../nbs/00_distributions.ipynb #232de062
@@ -35,10 +35,20 @@ def _lgamma_ratio(x:Tensor, theta:Tensor)->Tensor:
     stirling = (z - 0.5) * torch.log1p(x / tb) - x - x / (12 * tb * z) + (1 / tb**3 - 1 / z**3) / 360   # error < 1/(1260 theta^5)
     return torch.where(big, stirling, torch.lgamma(x + ts) - torch.lgamma(ts) - x * torch.log(ts))
 
+def _nb_log1p_p0(mu:Tensor, theta:Tensor):
+    "log1p(mu/theta) = log((theta+mu)/theta), and the NB log P(0) = theta log(theta/(theta+mu)) built from it."
+    l1pr = torch.log1p(mu / theta)
+    return l1pr, -theta * l1pr
+
+def log_nb_zero(mu:Tensor,     # NB mean, > 0
+                theta:Tensor,  # NB inverse dispersion, > 0
+               )->Tensor:      # elementwise log P(0), without the lgamma terms of `log_nb` (they vanish at x = 0)
+    "Log-probability of a zero under the negative binomial."
+    return _nb_log1p_p0(mu, theta)[1]
+
 def _log_nb_terms(x:Tensor, mu:Tensor, theta:Tensor):
     "NB log P(0) and log P(x), sharing log1p(mu/theta); accurate when mu<<theta, when mu>>theta and as theta -> infinity."
-    l1pr = torch.log1p(mu / theta)            # log((theta+mu)/theta)
-    log_p0 = -theta * l1pr                    # theta * log(theta/(theta+mu))
+    l1pr, log_p0 = _nb_log1p_p0(mu, theta)
     return log_p0, (_lgamma_ratio(x, theta) - torch.lgamma(x + 1)
                     + log_p0 + x * (torch.log(mu) - l1pr))  # x * log(mu/(theta+mu)) + x log(theta)
 

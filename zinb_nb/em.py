@@ -12,7 +12,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
-from .distributions import log_nb, log_zinb, log_zip, log_poisson
+from .distributions import log_nb, log_nb_zero, log_zinb, log_zip, log_poisson
 from .data import as_counts, default_device
 
 # %% auto #0
@@ -98,7 +98,7 @@ def _init(x, s, w, dist, lt_lo, lt_hi):
     v = (w * (x - s * m)**2).sum(0) / n
     lt = (m**2 / (v - m).clamp(min=1e-12)).clamp(1e-2, 1e3).log().clamp(lt_lo, lt_hi)
     if dist in ("nb", "poisson"): return m.log(), lt, torch.zeros_like(m)
-    lp0 = log_nb(torch.zeros_like(x), s * m, lt.exp()) if dist == "zinb" else -s * m
+    lp0 = log_nb_zero(s * m, lt.exp()) if dist == "zinb" else -s * m
     excess = (w * ((x == 0).to(x.dtype) - lp0.exp())).sum(0) / n
     pi = excess.clamp(0.05, 0.9)
     return (m / (1 - pi)).log(), lt, pi
@@ -107,7 +107,7 @@ def em_step(x, s, w, n, lm, lt, pi, dist, lt_lo, lt_hi, newton_steps=1):
     "One EM (or, for the NB, one Newton) iteration for all genes of a block."
     if dist == "poisson": return ((w * x).sum(0) / (w * s * torch.ones_like(x)).sum(0)).log(), lt, pi
     if dist in ("zinb", "zip"):
-        lp0 = log_nb(torch.zeros_like(x), s * lm.exp(), lt.exp()) if dist == "zinb" else -s * lm.exp()
+        lp0 = log_nb_zero(s * lm.exp(), lt.exp()) if dist == "zinb" else -s * lm.exp()
         tau = e_step(x, lp0, pi)
         pi, wt = (w * tau).sum(0) / n, w * (1 - tau)
     else: wt = w * torch.ones_like(x)
@@ -134,7 +134,7 @@ def _grad_hess(x, s, w, P, dist, lt, pi):
     if dist in ("zinb", "nb"): ga, gb, haa, hab, hbb = nb_grad_hess(x, mu, th); g, h = [ga, gb], [[haa, hab], [hab, hbb]]
     else: g, h = [x - mu], [[-mu]]                        # Poisson in a = log mu
     if dist in ("zinb", "zip"):                           # zero inflation, c = logit pi
-        log_p0 = -th * torch.log1p(mu / th) if dist == "zinb" else -mu
+        log_p0 = log_nb_zero(mu, th) if dist == "zinb" else -mu
         r = torch.where(x == 0, torch.sigmoid(log_p0 - P[-1]), 1.)   # P(sampled zero | zero), 1 where x > 0
         v = r * (1 - r)
         h = [[r * h[i][j] + v * g[i] * g[j] for j in range(len(g))] + [-v * g[i]] for i in range(len(g))]
