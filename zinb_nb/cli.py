@@ -120,6 +120,7 @@ def _parser()->argparse.ArgumentParser:
     f.add_argument("--device", default=None)
     f.add_argument("--backed", action="store_true", help="stream the counts from disk instead of loading them")
     f.add_argument("--checkpoint", default=None, help="checkpoint file (resumed if it exists)")
+    f.add_argument("--cell-store", default=None, help="directory for per-cell parameters in files (millions of cells on a CPU)")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -137,7 +138,8 @@ def main(argv:list[str]|None=None)->int:  # process exit status
         try:
             p = fit_h5ad(args.input, args.out, model=args.model, backed=args.backed, n_latent=args.n_latent,
                          batch_key=args.batch_key, layer=args.layer, max_epochs=args.max_epochs, batch_size=args.batch_size,
-                         lr=args.lr, device=args.device, checkpoint=args.checkpoint, progress=not args.quiet)
+                         lr=args.lr, device=args.device, checkpoint=args.checkpoint, cell_store=args.cell_store,
+                         progress=not args.quiet)
         except ValueError as e:
             print(f"zinb-nb fit: error: {e}", file=sys.stderr); return 2
         print(f"wrote {p}")

@@ -7,6 +7,7 @@ __all__ = ['as_counts', 'library_size', 'size_factors', 'default_device', 'CellB
 
 # %% ../nbs/01_data.ipynb #fd0aeb87
 import warnings
+from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -65,8 +66,25 @@ class _CountScan:
                           "are all-zero (kept, not dropped; filter them yourself if a model needs it)", UserWarning, stacklevel=3)
 
 # %% ../nbs/01_data.ipynb #4b4ae43f
+class _H5Names:
+    "Cell or gene names of an .h5ad file, read one at a time for error messages (never all into memory)."
+    def __init__(self, f, key): self.f, self.key = f, key
+    def __getitem__(self, i):
+        g = self.f[self.key]; v = g[g.attrs.get("_index", "_index")][i]
+        return v.decode() if isinstance(v, bytes) else str(v)
+
+def _open_h5ad(path, layer=None):
+    "X (or a layer) of an .h5ad file opened for streaming, without reading .obs or .var into memory."
+    f = h5py.File(path, "r")
+    key = "X" if layer is None else f"layers/{layer}"
+    if key not in f: raise ValueError(f"{path} has no {key}" + (f"; available layers: {list(f['layers'].keys()) if 'layers' in f else []}" if layer else ""))
+    el = f[key]
+    X = ad.io.sparse_dataset(el) if isinstance(el, h5py.Group) else el
+    return X, f"{path}:{key}", _H5Names(f, "obs"), _H5Names(f, "var")
+
 def _resolve(x, layer=None):
     "The matrix inside `x`, a description of where it came from, and cell/gene names if any."
+    if isinstance(x, (str, Path)): return _open_h5ad(x, layer)
     if isinstance(x, ad.AnnData):
         if layer is None:
             if x.X is None: raise ValueError(f"adata.X is None; pass `layer=` (available layers: {list(x.layers.keys())})")
@@ -232,7 +250,7 @@ def _backed_batches(dl):
 # %% ../nbs/01_data.ipynb #d59a0e7e
 class CellBatches:
     "Minibatches of cells as dense float32 tensors on `device`, with their row indices, from in-memory or backed counts."
-    def __init__(self, x,                      # AnnData (in memory or backed), ndarray, scipy.sparse or torch tensor
+    def __init__(self, x,                      # AnnData (in memory or backed), the path of an .h5ad (streamed), ndarray, scipy.sparse or torch tensor
                  batch_size:int=256,           # cells per batch
                  shuffle:bool=True,            # new random order every epoch
                  seed:int|None=None,           # seed of the numpy Generator that draws the orders

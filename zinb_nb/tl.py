@@ -57,6 +57,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              seed:int=0,                 # seeds the split, the initial W and the minibatch order
              progress:bool=True,         # progress bar
              checkpoint=None,            # path: checkpoint every epoch (and resume from it if it exists)
+             cell_store=None,            # directory: per-cell parameters and their Adam state in memory-mapped files there, so memory does not grow with cells (CPU; see `zinb_nb.train.CellStore`)
             )->ZINBWaVE:                 # the fitted model (`.history` holds the training curve)
     "Fit ZINB-WaVE by minibatch gradient descent; writes obsm['X_zinbwave'], varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
     device = default_device() if device is None else torch.device(device)
@@ -70,7 +71,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
         if (lib <= 0).any(): raise ValueError(f"{int((lib <= 0).sum())} cells have zero total count; size factors need > 0")
         off = torch.from_numpy(np.log(lib) - np.log(lib).mean()).float()
     model = ZINBWaVE(n, J, n_latent, X=torch.from_numpy(X), offset=off, epsilon=epsilon, zero_inflation=zero_inflation,
-                     n_train=int((~valid).sum()), seed=seed)
+                     n_train=int((~valid).sum()), seed=seed, cell_store=cell_store)
     init_intercepts(model, np.ones(n) * np.exp(np.log(np.maximum(lib, 1)).mean()) if size_factors else lib, gene)
     model.history = fit(model, data, valid=valid if valid.any() else None, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
                         patience=patience, device=device, progress=progress, checkpoint=checkpoint, resume=checkpoint is not None)
@@ -82,7 +83,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
 # %% ../nbs/20_tl.ipynb #2084d7e0
 def _write(adata, model, valid, xnames, params):
     "Store the fitted parameters and the history in `adata`."
-    np_ = lambda t: t.detach().cpu().numpy()
+    np_ = lambda t: np.array(t.detach().cpu().numpy())   # a copy: adata never aliases the model (or its cell store)
     adata.obsm["X_zinbwave"] = np_(model.W)
     adata.obsm["zinbwave_gamma_mu"], adata.obsm["zinbwave_gamma_pi"] = np_(model.gamma_mu), np_(model.gamma_pi)
     for k in ("alpha_mu", "alpha_pi", "beta_mu", "beta_pi"): adata.varm[f"zinbwave_{k}"] = np_(getattr(model, k)).T

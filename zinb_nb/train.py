@@ -4,16 +4,18 @@
 
 # %% ../nbs/05_train.ipynb #2cda82b6
 from __future__ import annotations
-import copy, math, time
+import copy, math, mmap, shutil, sys, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
+from torch import Tensor
 from tqdm.auto import tqdm
 from .data import CellBatches, default_device
 
 # %% auto #0
-__all__ = ['split_cells', 'fit']
+__all__ = ['split_cells', 'cell_rows', 'RowAdam', 'CellStore', 'fit']
 
 # %% ../nbs/05_train.ipynb #9e122623
 def split_cells(n_cells:int,          # number of cells
@@ -26,12 +28,123 @@ def split_cells(n_cells:int,          # number of cells
     mask[np.random.default_rng(seed).choice(n_cells, round(valid_frac * n_cells), replace=False)] = True
     return mask
 
-# %% ../nbs/05_train.ipynb #fd7fbd52
+# %% ../nbs/05_train.ipynb #2ecd2af2
 def _world():
     "(rank, world size) of torch.distributed, or (0, 1) when it is not initialised."
     d = torch.distributed
     return (d.get_rank(), d.get_world_size()) if d.is_available() and d.is_initialized() else (0, 1)
 
+def cell_rows(p:Tensor,    # a per-cell parameter, n x d
+              idx:Tensor,  # int64 rows
+             )->Tensor:    # p[idx], |idx| x d
+    "Rows `idx` of a per-cell parameter. In one process the gradient is sparse (only the rows `idx`), so a step costs O(|idx|), not O(n); under torch.distributed it is dense, which `DistributedDataParallel` can average."
+    if _world()[1] > 1 or p.dim() != 2 or p.shape[1] == 0: return p[idx]
+    return F.embedding(idx, p, sparse=True)
+
+class RowAdam(torch.optim.Optimizer):
+    "Adam run cell by cell: a step moves only the given rows of each per-cell parameter, each row with its own moments and step count."
+    def __init__(self, params, lr:float=1e-2, betas=(0.9, 0.999), eps:float=1e-8,
+                 store:CellStore|None=None,  # keep the moments and step counts in this `CellStore` (files) instead of memory
+                 prefix:str="adam"):         # name prefix of the state in `store`
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.store, self.prefix = store, prefix
+        for k, p in enumerate(self._params()):   # eager state: a checkpoint and a store always hold all of it
+            new = ((lambda nm, shape: store.new(f"{prefix}.{k}.{nm}", shape, dtype=p.dtype)) if store is not None
+                   else (lambda nm, shape: torch.zeros(shape, dtype=p.dtype, device=p.device)))
+            self.state[p].update(exp_avg=new("m", p.shape), exp_avg_sq=new("v", p.shape), step=new("t", p.shape[:1]))
+
+    def _params(self): return [p for g in self.param_groups for p in g["params"]]
+
+    @torch.no_grad()
+    def step(self, rows:Tensor|None=None):  # rows to move when a gradient is dense (default: the rows of each sparse gradient)
+        "One Adam step on the rows of the minibatch."
+        for grp in self.param_groups:
+            (b1, b2), lr, eps = grp["betas"], grp["lr"], grp["eps"]
+            for p in grp["params"]:
+                if p.grad is None: continue
+                if p.grad.is_sparse: gr = p.grad.coalesce(); r, g = gr.indices()[0], gr.values()
+                elif rows is None: raise ValueError("RowAdam.step needs `rows` when a gradient is dense")
+                else: r = rows.unique(); g = p.grad[r]
+                st = self.state[p]
+                t = (st["step"][r] + 1).double(); st["step"][r] = t.to(st["step"].dtype)
+                m = st["exp_avg"][r].mul_(b1).add_(g, alpha=1 - b1)
+                v = st["exp_avg_sq"][r].mul_(b2).addcmul_(g, g, value=1 - b2)
+                st["exp_avg"][r], st["exp_avg_sq"][r] = m, v
+                shape = (-1,) + (1,) * (p.dim() - 1)
+                size = (lr / (1 - b1 ** t)).to(p.dtype).view(shape)
+                denom = v.sqrt() / (1 - b2 ** t).sqrt().to(p.dtype).view(shape) + eps
+                p[r] = p[r] - size * m / denom
+
+    def state_dict(self):
+        "As `Optimizer.state_dict`; with a store, only the settings (the state is in the store's files)."
+        sd = super().state_dict()
+        if self.store is not None: sd["state"] = {}
+        return sd
+
+    def load_state_dict(self, sd):
+        "As `Optimizer.load_state_dict`; with a store, only the settings (`CellStore.load` restores the state)."
+        if self.store is None: return super().load_state_dict(sd)
+        for grp, g in zip(self.param_groups, sd["param_groups"]): grp.update({k: v for k, v in g.items() if k != "params"})
+
+# %% ../nbs/05_train.ipynb #b25a08b8
+class CellStore:
+    "Per-cell tensors (cells first) in memory-mapped files in a directory: rows are read and written in place; `release` returns the touched pages to the operating system."
+    def __init__(self, path:str|Path,       # directory for the files (created; files of the same names are overwritten)
+                 n_cells:int,               # rows of every tensor
+                 block_rows:int=2**16):     # fill, copy and release this many rows at a time
+        self.path = Path(path); self.path.mkdir(parents=True, exist_ok=True)
+        self.n_cells, self.block_rows, self.tensors, self._maps, self._since = n_cells, block_rows, {}, {}, 0
+
+    def new(self, name:str, shape:tuple, fill=0., dtype=torch.float32)->Tensor:
+        "A CPU tensor of `shape` (first dimension: cells) backed by file `<name>.bin` (replacing one of that name), filled with `fill` (a number, or `fill(first_row, n_rows)` returning that block) one block at a time."
+        shape = tuple(int(s) for s in shape)
+        if shape[0] != self.n_cells: raise ValueError(f"{name!r}: the first dimension must be the {self.n_cells} cells, got shape {shape}")
+        if name in self.tensors: (self.path / f"{name}.bin").unlink()   # a new file: live views of the old one stay valid
+        dt, count = torch.empty(0, dtype=dtype).numpy().dtype, math.prod(shape)
+        with open(self.path / f"{name}.bin", "w+b") as fh:
+            fh.truncate(max(1, count * dt.itemsize)); mm = mmap.mmap(fh.fileno(), max(1, count * dt.itemsize))
+        t = torch.from_numpy(np.frombuffer(mm, dtype=dt, count=count).reshape(shape))
+        self.tensors[name], self._maps[name] = t, mm
+        for a in range(0, self.n_cells, self.block_rows):
+            m = min(self.block_rows, self.n_cells - a)
+            t[a:a + m] = fill(a, m) if callable(fill) else fill
+            self.release()
+        return t
+
+    def release(self):
+        "Drop the touched pages from this process's memory (Linux; the data stay in the files)."
+        self._since = 0
+        if sys.platform.startswith("linux") and hasattr(mmap, "MADV_DONTNEED"):
+            for mm in self._maps.values(): mm.madvise(mmap.MADV_DONTNEED)
+
+    def touched(self, n_rows:int):
+        "Count rows processed; release the pages after every `block_rows` of them."
+        self._since += n_rows
+        if self._since >= self.block_rows: self.release()
+
+    def owns(self, t:Tensor)->bool:
+        "Whether tensor `t` lives in this store."
+        ptrs = {v.untyped_storage().data_ptr() for v in self.tensors.values()}
+        return t.untyped_storage().data_ptr() in ptrs
+
+    def save(self, path:str|Path, names=None):
+        "Copy the files of `names` (default: all) to directory `path`."
+        path = Path(path); path.mkdir(parents=True, exist_ok=True)
+        for n in names or self.tensors: shutil.copyfile(self.path / f"{n}.bin", path / f"{n}.bin")
+
+    def load(self, path:str|Path, names=None):
+        "Copy the files of `names` (default: all) from directory `path` into the live tensors, block by block."
+        for n in names or self.tensors:
+            t = self.tensors[n]; row = math.prod(t.shape[1:]); dt = t.numpy().dtype
+            for a in range(0, self.n_cells, self.block_rows):
+                m = min(self.block_rows, self.n_cells - a)
+                b = np.fromfile(path / f"{n}.bin", dtype=dt, count=m * row, offset=a * row * dt.itemsize)
+                t[a:a + m] = torch.from_numpy(b.reshape((m,) + tuple(t.shape[1:])))
+                self.release()
+
+    def __repr__(self): return f"CellStore({str(self.path)!r}, {self.n_cells} cells, {len(self.tensors)} tensors)"
+
+# %% ../nbs/05_train.ipynb #fd7fbd52
 class _Objective(torch.nn.Module):
     "`model.loss` as a module's `forward`, so that `DistributedDataParallel` can wrap it; a process without rows returns a zero that touches every parameter."
     def __init__(self, model): super().__init__(); self.model = model
@@ -46,14 +159,14 @@ def _ddp(model, device):
     ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
     return DistributedDataParallel(_Objective(model), device_ids=ids, find_unused_parameters=True)  # held-out steps leave gene parameters unused
 
-def _step(opt, loss, n_local, n_global):
-    "Backward and step. Under DDP the backward averages gradients over processes, so each process's objective is first weighted by its share of the rows."
+def _step(opt, loss, n_local, n_global, rows):
+    "Backward and step (`rows`: the minibatch's cells, for `RowAdam`). Under DDP the backward averages gradients over processes, so each process's objective is first weighted by its share of the rows."
     world = _world()[1]
     opt.zero_grad(set_to_none=True)
     (loss * (n_local * world / n_global) if world > 1 else loss).backward()
-    opt.step()
+    opt.step(rows)
 
-def _adam_epoch(model, data, vmask, opt, vopt, net=None):
+def _adam_epoch(model, data, vmask, opt, vopt, net=None, store=None):
     "One pass over `data`: Adam steps on training rows, cell-parameter steps on held-out rows; sums for the record. `net`: the DDP-wrapped objective."
     s = dict(loss=0., nll=0., n=0, valid_nll=0., n_valid=0)
     rank, world = _world()
@@ -68,9 +181,10 @@ def _adam_epoch(model, data, vmask, opt, vopt, net=None):
             if net is not None and o_ is not None: o, nll = net(xs, ids, held)   # every process joins each DDP step, rows or not
             elif len(ids): o, nll = model.loss(xs, ids, frozen=held)
             else: continue
-            if o_ is not None and o.requires_grad: _step(o_, o, len(ids), n_glob)
+            if o_ is not None and o.requires_grad: _step(o_, o, len(ids), n_glob, idx[sel])
             s["valid_nll" if held else "nll"] += nll.sum().item(); s[key] += len(ids)
             if not held: s["loss"] += o.item() * len(ids)
+        if store is not None: store.touched(len(idx))
     return s
 
 # %% ../nbs/05_train.ipynb #5e2d0fe1
@@ -98,36 +212,57 @@ def _lbfgs_epoch(model, parts, vparts, opt, vopt):
     return s
 
 # %% ../nbs/05_train.ipynb #8b8c1ff0
-def _save(path, model, opt, vopt, st, data):
-    "Write a checkpoint atomically (to a temporary file, then rename)."
+def _dense_state(model, store):
+    "The model's state dict on the CPU, without the tensors that live in `store`."
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if store is None or not store.owns(v)}
+
+def _model_names(store): return [n for n in store.tensors if not n.startswith(("opt.", "vopt."))]
+
+def _save(path, model, opt, vopt, st, data, store=None):
+    "Write a checkpoint atomically (to a temporary file, then rename); with a store, its files are copied to `<path>.cells/`."
     path = Path(path); tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), vopt=vopt.state_dict() if vopt else None, state=st,
+    if store is not None: store.save(Path(str(path) + ".cells"))
+    torch.save(dict(model=_dense_state(model, store), opt=opt.state_dict(), vopt=vopt.state_dict() if vopt else None, state=st,
                     data_rng=getattr(getattr(data, "rng", None), "bit_generator", None) and data.rng.bit_generator.state,
                     torch_rng=torch.get_rng_state()), tmp)
     tmp.replace(path)
 
-def _load(path, model, opt, vopt, data):
+def _load(path, model, opt, vopt, data, store=None):
     "Restore a checkpoint written by `_save`; returns the loop state."
     ck = torch.load(path, weights_only=False, map_location="cpu")
-    model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"])
+    model.load_state_dict(ck["model"], strict=store is None); opt.load_state_dict(ck["opt"])
     if vopt is not None and ck["vopt"] is not None: vopt.load_state_dict(ck["vopt"])
+    if store is not None: store.load(Path(str(path) + ".cells"))
     if ck["data_rng"] is not None: data.rng.bit_generator.state = ck["data_rng"]
     torch.set_rng_state(ck["torch_rng"])
     return ck["state"]
 
 # %% ../nbs/05_train.ipynb #adc77b33
-def _optimisers(model, optimizer, lr, lbfgs_iter, has_valid):
-    "Main optimiser over trainable parameters; a second one over per-cell parameters when cells are held out."
+class _Optimisers:
+    "Several optimisers stepped as one (gene parameters by Adam, per-cell parameters by `RowAdam`)."
+    def __init__(self, *opts): self.opts = [o for o in opts if o is not None]
+    def zero_grad(self, set_to_none=True):
+        for o in self.opts: o.zero_grad(set_to_none=set_to_none)
+    def step(self, rows=None):
+        for o in self.opts: o.step(rows) if isinstance(o, RowAdam) else o.step()
+    def state_dict(self): return [o.state_dict() for o in self.opts]
+    def load_state_dict(self, sds):
+        for o, sd in zip(self.opts, sds): o.load_state_dict(sd)
+
+def _optimisers(model, optimizer, lr, lbfgs_iter, has_valid, store=None):
+    "Main optimiser (Adam for shared parameters and `RowAdam` for per-cell ones, or L-BFGS over all); a second one over per-cell parameters when cells are held out."
     params = [p for p in model.parameters() if p.requires_grad]
     cells = [p for p in getattr(model, "cell_parameters", lambda: [])() if p.requires_grad]
-    def mk(ps):
-        if optimizer == "adam": return torch.optim.Adam(ps, lr=lr)
-        return torch.optim.LBFGS(ps, lr=lr, max_iter=lbfgs_iter, history_size=20, line_search_fn="strong_wolfe")
-    return mk(params), (mk(cells) if has_valid and cells else None)
+    if optimizer == "lbfgs":
+        mk = lambda ps: torch.optim.LBFGS(ps, lr=lr, max_iter=lbfgs_iter, history_size=20, line_search_fn="strong_wolfe")
+        return mk(params), (mk(cells) if has_valid and cells else None)
+    shared = [p for p in params if all(p is not c for c in cells)]
+    opt = _Optimisers(torch.optim.Adam(shared, lr=lr) if shared else None, RowAdam(cells, lr=lr, store=store, prefix="opt") if cells else None)
+    return opt, (_Optimisers(RowAdam(cells, lr=lr, store=store, prefix="vopt")) if has_valid and cells else None)
 
 # %% ../nbs/05_train.ipynb #91b75905
 def fit(model:torch.nn.Module,        # has `loss(x, idx, frozen=False) -> (objective, per-cell nll)`
-        data,                         # `CellBatches`, or anything `CellBatches` accepts (AnnData, also backed; arrays)
+        data,                         # `CellBatches`, or anything `CellBatches` accepts (AnnData, also backed; a path to an .h5ad; arrays)
         valid=None,                   # bool mask over cells (True: held out), e.g. `split_cells(n)`; None: no validation
         optimizer:str="adam",         # "adam" (minibatches) or "lbfgs" (full batch, small data)
         lr:float|None=None,           # learning rate (default 1e-2 for Adam, 1 for L-BFGS)
@@ -146,15 +281,17 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, frozen=False) -> (obje
     if optimizer not in ("adam", "lbfgs"): raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
     if optimizer == "lbfgs" and _world()[1] > 1: raise ValueError("optimizer='lbfgs' is full-batch and single-process; use 'adam' with torch.distributed")
     device = default_device() if device is None else torch.device(device)
+    store = getattr(model, "cell_store", None)
+    if store is not None: _check_store(optimizer, device)
     if not isinstance(data, CellBatches): data = CellBatches(data, device=device, **batches)
     data.device = device; model.to(device)
-    vmask = torch.zeros(data.n_cells, dtype=torch.bool) if valid is None else torch.as_tensor(np.asarray(valid), dtype=torch.bool)
-    if vmask.shape != (data.n_cells,): raise ValueError(f"valid must be a bool mask of length {data.n_cells}, got shape {tuple(vmask.shape)}")
+    vmask = _valid_mask(valid, data.n_cells, store)
     has_valid = bool(vmask.any()); vmask = vmask.to(device)
-    opt, vopt = _optimisers(model, optimizer, lr or (1e-2 if optimizer == "adam" else 1.), lbfgs_iter, has_valid)
+    if store is not None: store.release()
+    opt, vopt = _optimisers(model, optimizer, lr or (1e-2 if optimizer == "adam" else 1.), lbfgs_iter, has_valid, store)
     net = _ddp(model, device)   # after the model is on its device; DDP also broadcasts rank 0's initial parameters
     st = dict(epoch=0, history=[], best=math.inf, best_epoch=-1, best_state=None, wait=0, seconds=0.)
-    if resume and checkpoint is not None and Path(checkpoint).exists(): st = _load(checkpoint, model, opt, vopt, data)
+    if resume and checkpoint is not None and Path(checkpoint).exists(): st = _load(checkpoint, model, opt, vopt, data, store)
     if optimizer == "lbfgs":
         allb = list(data)
         parts = [(x[~vmask[i]], i[~vmask[i]]) for x, i in allb if (~vmask[i]).any()]
@@ -162,19 +299,35 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, frozen=False) -> (obje
     bar = tqdm(range(st["epoch"], max_epochs), disable=not progress or _world()[0] > 0, desc="fit", unit="epoch")
     for ep in bar:
         t0 = time.perf_counter()
-        s = _adam_epoch(model, data, vmask, opt, vopt, net) if optimizer == "adam" else _lbfgs_epoch(model, parts, vparts, opt, vopt)
+        s = _adam_epoch(model, data, vmask, opt, vopt, net, store) if optimizer == "adam" else _lbfgs_epoch(model, parts, vparts, opt, vopt)
         s = _reduce(s)
         st["seconds"] += time.perf_counter() - t0
         row = dict(epoch=ep + 1, loss=s["loss"] / max(s["n"], 1), nll=s["nll"] / max(s["n"], 1),
                    valid_nll=s["valid_nll"] / s["n_valid"] if s["n_valid"] else float("nan"), seconds=st["seconds"])
         st["history"].append(row); st["epoch"] = ep + 1
         bar.set_postfix(loss=f"{row['loss']:.4g}", valid_nll=f"{row['valid_nll']:.4g}")
-        stop = _early_stop(st, row["valid_nll"], model, patience, min_delta, has_valid)
-        if checkpoint is not None and _world()[0] == 0: _save(checkpoint, model, opt, vopt, st, data)
+        stop = _early_stop(st, row["valid_nll"], model, patience, min_delta, has_valid, store)
+        if checkpoint is not None and _world()[0] == 0: _save(checkpoint, model, opt, vopt, st, data, store)
         if stop: break
     bar.close()
-    if restore_best and st["best_state"] is not None: model.load_state_dict(st["best_state"])
+    if restore_best and st["best_state"] is not None:
+        model.load_state_dict(st["best_state"], strict=store is None)
+        if store is not None: store.load(store.path / "best", _model_names(store))
     return pd.DataFrame(st["history"], columns=["epoch", "loss", "nll", "valid_nll", "seconds"])
+
+def _check_store(optimizer, device):
+    "A model whose per-cell tensors live in a `CellStore` is fitted by minibatch Adam in one CPU process."
+    if optimizer != "adam": raise ValueError("a model with a cell_store is fitted with optimizer='adam' (L-BFGS is full-batch: keep such data in memory)")
+    if _world()[1] > 1: raise ValueError("a cell_store serves one process; under torch.distributed keep per-cell parameters in memory")
+    if device.type != "cpu": raise ValueError(f"a cell_store keeps per-cell tensors in host files and needs device='cpu', got {device}; "
+                                              "on a GPU keep them in GPU memory (no cell_store)")
+
+def _valid_mask(valid, n, store):
+    "The held-out mask as a bool tensor (in the store when there is one)."
+    v = None if valid is None else torch.as_tensor(np.asarray(valid), dtype=torch.bool)
+    if v is not None and v.shape != (n,): raise ValueError(f"valid must be a bool mask of length {n}, got shape {tuple(v.shape)}")
+    if store is None: return torch.zeros(n, dtype=torch.bool) if v is None else v
+    return store.new("valid", (n,), fill=False if v is None else (lambda a, m: v[a:a + m]), dtype=torch.bool)
 
 def _reduce(s):
     "Sum the epoch's record over processes (every process then takes the same early-stopping decision)."
@@ -183,12 +336,12 @@ def _reduce(s):
     torch.distributed.all_reduce(t)
     return dict(zip(sorted(s), t.tolist()))
 
-def _early_stop(st, score, model, patience, min_delta, has_valid):
+def _early_stop(st, score, model, patience, min_delta, has_valid, store=None):
     "Update the best score and its parameters; True when `patience` epochs passed without improvement."
     if not has_valid or not math.isfinite(score): return False
     if score < st["best"] - min_delta:
-        st.update(best=score, best_epoch=st["epoch"], wait=0,
-                  best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        if store is not None: store.save(store.path / "best", _model_names(store))
+        st.update(best=score, best_epoch=st["epoch"], wait=0, best_state=_dense_state(model, store))
         return False
     st["wait"] += 1
     return patience is not None and st["wait"] >= patience

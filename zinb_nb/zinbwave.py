@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from .distributions import log_zinb, log_nb
-from .train import fit
+from .train import fit, cell_rows, CellStore
 
 # %% auto #0
 __all__ = ['ZINBWaVE', 'init_intercepts', 'impute', 'structural_zero_prob', 'new_cells', 'transform']
@@ -37,21 +37,33 @@ class ZINBWaVE(nn.Module):
                  zero_inflation:bool=True,         # False: plain NB (pi = 0)
                  n_train:int|None=None,            # cells the objective is averaged over (default n_cells)
                  seed:int=0,                       # seed of the initial W
+                 cell_store:str|None=None,         # directory: keep W, the intercepts, X and the offset in memory-mapped files there (millions of cells on a CPU)
                 ):
         super().__init__()
-        X = torch.ones(n_cells, 1) if X is None else torch.as_tensor(X, dtype=torch.float32)
+        X = None if X is None else torch.as_tensor(X, dtype=torch.float32)
         V = torch.ones(n_genes, 1) if V is None else torch.as_tensor(V, dtype=torch.float32)
-        if X.shape[0] != n_cells or V.shape[0] != n_genes: raise ValueError(f"X must have {n_cells} rows and V {n_genes} rows; got {tuple(X.shape)}, {tuple(V.shape)}")
-        O = torch.zeros(n_cells) if offset is None else torch.as_tensor(offset, dtype=torch.float32)
-        for k, v in dict(X=X, V=V, offset=O).items(): self.register_buffer(k, v)
+        M, L = (1 if X is None else X.shape[1]), V.shape[1]
+        if (X is not None and X.shape[0] != n_cells) or V.shape[0] != n_genes:
+            raise ValueError(f"X must have {n_cells} rows and V {n_genes} rows; got {tuple(X.shape)}, {tuple(V.shape)}")
+        O = None if offset is None else torch.as_tensor(offset, dtype=torch.float32)
         g = torch.Generator().manual_seed(seed)
-        self.W = nn.Parameter(0.1 * torch.randn(n_cells, n_latent, generator=g))
+        st = self.cell_store = None if cell_store is None else CellStore(cell_store, n_cells)
+        if st is None:
+            X = torch.ones(n_cells, 1) if X is None else X; O = torch.zeros(n_cells) if O is None else O
+            W, gm, gp = 0.1 * torch.randn(n_cells, n_latent, generator=g), torch.zeros(n_cells, L), torch.zeros(n_cells, L)
+        else:    # the same tensors, created block by block in files; W drawn block by block from the same generator
+            X = st.new("X", (n_cells, M), 1. if X is None else (lambda a, m: X[a:a + m]))
+            O = st.new("offset", (n_cells,) + (() if O is None else tuple(O.shape[1:])), 0. if O is None else (lambda a, m: O[a:a + m]))
+            W = st.new("W", (n_cells, n_latent), lambda a, m: 0.1 * torch.randn(m, n_latent, generator=g))
+            gm, gp = st.new("gamma_mu", (n_cells, L)), st.new("gamma_pi", (n_cells, L))
+        for k, v in dict(X=X, V=V, offset=O).items(): self.register_buffer(k, v)
+        self.W, self.gamma_mu, self.gamma_pi = nn.Parameter(W), nn.Parameter(gm), nn.Parameter(gp)
         self.alpha_mu, self.alpha_pi = (nn.Parameter(torch.zeros(n_latent, n_genes)) for _ in range(2))
-        self.beta_mu, self.beta_pi = (nn.Parameter(torch.zeros(X.shape[1], n_genes)) for _ in range(2))
-        self.gamma_mu, self.gamma_pi = (nn.Parameter(torch.zeros(n_cells, V.shape[1])) for _ in range(2))
+        self.beta_mu, self.beta_pi = (nn.Parameter(torch.zeros(M, n_genes)) for _ in range(2))
         self.zeta = nn.Parameter(torch.zeros(n_genes))
         self.zero_inflation, self.n_train = zero_inflation, n_train or n_cells
         self._set_epsilons(n_genes if epsilon is None else epsilon, epsilon_min_logit)
+        if st is not None: st.release()
 
     def _set_epsilons(self, eps, eps_min_logit):
         n, J = self.W.shape[0], self.zeta.shape[0]
@@ -69,9 +81,9 @@ def _zw_forward(self, idx:Tensor,   # int64 rows of the cells
                )->tuple:            # (mu, theta, zi_logits), each |idx| x J (theta: J); zi_logits None without zero inflation
     "Distribution parameters of cells `idx`."
     d = (lambda p: p.detach()) if frozen else (lambda p: p)
-    X, W, O = self.X[idx], self.W[idx], self.offset[idx]
-    log_mu = X @ d(self.beta_mu) + self.gamma_mu[idx] @ self.V.T + W @ d(self.alpha_mu) + (O[:, None] if O.dim() == 1 else O)
-    zi = X @ d(self.beta_pi) + self.gamma_pi[idx] @ self.V.T + W @ d(self.alpha_pi) if self.zero_inflation else None
+    X, W, O = self.X[idx], cell_rows(self.W, idx), self.offset[idx]
+    log_mu = X @ d(self.beta_mu) + cell_rows(self.gamma_mu, idx) @ self.V.T + W @ d(self.alpha_mu) + (O[:, None] if O.dim() == 1 else O)
+    zi = X @ d(self.beta_pi) + cell_rows(self.gamma_pi, idx) @ self.V.T + W @ d(self.alpha_pi) if self.zero_inflation else None
     return log_mu.exp(), d(self.zeta).exp(), zi
 
 ZINBWaVE.forward = _zw_forward
@@ -80,8 +92,8 @@ ZINBWaVE.forward = _zw_forward
 def _cell_penalty(self, idx:Tensor)->Tensor:  # per-cell penalty, shape |idx|
     "Ridge penalty of each cell's own parameters: eps_W/2 |W_i|^2 + eps_gamma/2 |gamma_i|^2 (mu and pi)."
     e = self.epsilon
-    return (e["W"] / 2 * self.W[idx].pow(2).sum(1) + (self.eps_gamma_mu / 2 * self.gamma_mu[idx].pow(2)).sum(1)
-            + (self.eps_gamma_pi / 2 * self.gamma_pi[idx].pow(2)).sum(1))
+    return (e["W"] / 2 * cell_rows(self.W, idx).pow(2).sum(1) + (self.eps_gamma_mu / 2 * cell_rows(self.gamma_mu, idx).pow(2)).sum(1)
+            + (self.eps_gamma_pi / 2 * cell_rows(self.gamma_pi, idx).pow(2)).sum(1))
 
 def _gene_penalty(self)->Tensor:  # scalar
     "Ridge penalty of the shared parameters: alpha, beta (intercepts as set), and the variance of zeta = log theta."
@@ -141,13 +153,13 @@ def structural_zero_prob(model:ZINBWaVE, idx:Tensor)->Tensor:  # P(structural | 
     return torch.sigmoid(zi - log_nb(torch.zeros_like(mu), mu, theta))
 
 # %% ../nbs/06_zinbwave.ipynb #6cea7d85
-def new_cells(model:ZINBWaVE, n_cells:int, X=None, offset=None, seed:int=0)->ZINBWaVE:  # gene parameters shared and frozen
+def new_cells(model:ZINBWaVE, n_cells:int, X=None, offset=None, seed:int=0, cell_store=None)->ZINBWaVE:  # gene parameters shared and frozen
     "A ZINBWaVE for `n_cells` new cells whose gene parameters are copies of `model`'s, frozen."
     J, K = model.zeta.shape[0], model.W.shape[1]
     X = torch.ones(n_cells, 1) if X is None else torch.as_tensor(X, dtype=torch.float32)
     if X.shape[1] != model.X.shape[1]: raise ValueError(f"X must have the {model.X.shape[1]} columns of the training design, got {X.shape[1]}")
     new = ZINBWaVE(n_cells, J, K, X=X, V=model.V.cpu(), offset=offset, epsilon=model.epsilon["epsilon"],
-                   epsilon_min_logit=model.epsilon["min_logit"], zero_inflation=model.zero_inflation, seed=seed)
+                   epsilon_min_logit=model.epsilon["min_logit"], zero_inflation=model.zero_inflation, seed=seed, cell_store=cell_store)
     new.epsilon["W"] = model.epsilon["W"]; new.eps_gamma_mu.copy_(model.eps_gamma_mu); new.eps_gamma_pi.copy_(model.eps_gamma_pi)
     with torch.no_grad():
         for p, q in zip(new.gene_parameters(), model.gene_parameters()): p.copy_(q); p.requires_grad_(False)
