@@ -6,7 +6,7 @@ Run in the benchmark venv (scvi-tools installed, zinb_nb installed editable):
     python benchmarks/bench_zinbwave.py run --dataset pbmc --method zinbwave      # one method, one process (its own peak memory)
     python benchmarks/bench_zinbwave.py all --dataset pbmc                         # every method in turn, then the table
     python benchmarks/bench_zinbwave.py table                                      # print the table of benchmarks/results/zinbwave_*.json
-    python benchmarks/bench_zinbwave.py scale --n-cells 10000 100000               # seconds per epoch, streaming a backed .h5ad
+    python benchmarks/bench_zinbwave.py scale --n-cells 10000 100000 1000000       # seconds per epoch and peak memory, streaming a backed .h5ad
 
 Metrics (same split, seed 0):
 - held-out NLL per cell on 10% of cells. zinb_nb: the held-out cells' W and intercepts are fitted with every gene parameter
@@ -202,29 +202,57 @@ def table():
 
 
 # ---------------------------------------------------------------- scale
-def scale(n_cells_list, n_genes=1000, epochs=1, batch_size=1024, workdir="/tmp/zw_scale"):
-    "Write simulated backed .h5ad files in CSR chunks and time one epoch of streaming Adam on each."
-    import torch, h5py, anndata as ad, scipy.sparse as sp
+def scale(n_cells_list, n_genes=1000, epochs=1, batch_size=1024, workdir="/tmp/zw_scale", modes=("store", "memory")):
+    """Time one epoch of streaming Adam per size, each in a fresh process (its own peak memory), per-cell state in files
+    (`cell_store`) or in memory. The data files are written first, by this process, before any timing."""
+    Path(workdir).mkdir(exist_ok=True)
+    for n in n_cells_list:
+        p = Path(workdir) / f"sim_{n}x{n_genes}.h5ad"
+        if not p.exists(): write_sim(p, n, n_genes)
+    out = []
+    for mode in modes:
+        for n in n_cells_list:
+            r = subprocess.run([sys.executable, __file__, "scale-one", "--n-cells", str(n), "--mode", mode, "--epochs", str(epochs),
+                                "--workdir", workdir], check=True, capture_output=True, text=True)
+            out.append(json.loads(r.stdout.strip().splitlines()[-1])); print(json.dumps(out[-1]), flush=True)
+    for mode in modes:
+        rs = [r for r in out if r["mode"] == mode]
+        for a, b in zip(rs, rs[1:]):
+            print(f"{mode}: {a['n_cells']:,} -> {b['n_cells']:,} cells: time per epoch x{b['seconds_per_epoch'] / a['seconds_per_epoch']:.1f} "
+                  f"(cells x{b['n_cells'] / a['n_cells']:.0f}); peak RSS {a['peak_mb']:.0f} -> {b['peak_mb']:.0f} MB")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"zinbwave_scale_{'_'.join(map(str, n_cells_list))}.json").write_text(json.dumps(out, indent=1))
+
+
+def scale_one(n, mode, n_genes=1000, epochs=1, batch_size=1024, workdir="/tmp/zw_scale"):
+    "One size, one mode, in this process: the .h5ad is read by path (no .obs in memory); prints a JSON line."
+    import tempfile, platform, torch
     from zinb_nb.zinbwave import ZINBWaVE
     from zinb_nb.train import fit
     from zinb_nb.data import CellBatches
     torch.set_num_threads(1)
-    Path(workdir).mkdir(exist_ok=True)
-    out = []
-    for n in n_cells_list:
-        p = Path(workdir) / f"sim_{n}x{n_genes}.h5ad"
-        if not p.exists(): write_sim(p, n, n_genes)
-        a = ad.read_h5ad(p, backed="r")
-        dl = CellBatches(a, batch_size=batch_size, seed=0, device="cpu")
-        m = ZINBWaVE(n, n_genes, 10)
-        rss0 = peak_mb(); t0 = time.perf_counter()
+    p = Path(workdir) / f"sim_{n}x{n_genes}.h5ad"
+    rss_import = peak_mb()
+    with tempfile.TemporaryDirectory(dir=workdir) as d:
+        dl = CellBatches(str(p), batch_size=batch_size, seed=0, device="cpu")
+        m = ZINBWaVE(n, n_genes, 10, cell_store=d if mode == "store" else None)
+        rss_setup = current_mb()
+        t0 = time.perf_counter()
         h = fit(m, dl, max_epochs=epochs, lr=0.05, progress=False, device="cpu")
-        r = dict(n_cells=n, n_genes=n_genes, seconds_per_epoch=(time.perf_counter() - t0) / epochs, peak_mb=peak_mb(),
-                 param_mb=sum(p.numel() for p in m.parameters()) * 4 / 2**20, nll=float(h.nll.iloc[-1]))
-        print(json.dumps(r)); out.append(r)
-        a.file.close()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"zinbwave_scale_{'_'.join(map(str, n_cells_list))}.json").write_text(json.dumps(out, indent=1))
+        secs = (time.perf_counter() - t0) / epochs
+        store_mb = sum(f.stat().st_size for f in Path(d).glob("*.bin")) / 2**20
+        r = dict(n_cells=n, n_genes=n_genes, mode=mode, seconds_per_epoch=secs, peak_mb=peak_mb(), rss_after_imports_mb=rss_import,
+                 rss_after_setup_mb=rss_setup, rss_end_mb=current_mb(), cell_store_mb=store_mb, nll=float(h.nll.iloc[-1]),
+                 machine=f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, 1 thread",
+                 when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), load=os.getloadavg()[0])
+    print(json.dumps(r))
+
+
+def current_mb():
+    "Resident set size now (VmRSS), MB."
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"): return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def write_sim(path, n, J, chunk=20000, seed=0):
@@ -256,7 +284,9 @@ def write_sim(path, n, J, chunk=20000, seed=0):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["run", "all", "table", "scale"])
+    ap.add_argument("cmd", choices=["run", "all", "table", "scale", "scale-one"])
+    ap.add_argument("--mode", default="store", choices=["store", "memory"], help="scale-one: per-cell state in files or in memory")
+    ap.add_argument("--workdir", default="/tmp/zw_scale")
     ap.add_argument("--dataset", default="pbmc", choices=["pbmc", "cellbench"])
     ap.add_argument("--method", default="zinbwave", choices=METHODS)
     ap.add_argument("--epochs", type=int, default=40, help="ours: max epochs (early stopping on held-out cells)")
@@ -272,4 +302,5 @@ if __name__ == "__main__":
             subprocess.run([sys.executable, __file__, "run", "--dataset", a.dataset, "--method", m, "--epochs", str(a.epochs)] + extra, check=True)
         table()
     elif a.cmd == "table": table()
-    else: scale(a.n_cells)
+    elif a.cmd == "scale-one": scale_one(a.n_cells[0], a.mode, epochs=a.epochs, workdir=a.workdir)
+    else: scale(a.n_cells, epochs=1, workdir=a.workdir)

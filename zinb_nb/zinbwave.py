@@ -44,7 +44,7 @@ class ZINBWaVE(nn.Module):
         V = torch.ones(n_genes, 1) if V is None else torch.as_tensor(V, dtype=torch.float32)
         M, L = (1 if X is None else X.shape[1]), V.shape[1]
         if (X is not None and X.shape[0] != n_cells) or V.shape[0] != n_genes:
-            raise ValueError(f"X must have {n_cells} rows and V {n_genes} rows; got {tuple(X.shape)}, {tuple(V.shape)}")
+            raise ValueError(f"X must have {n_cells} rows and V {n_genes} rows; got {None if X is None else tuple(X.shape)}, {tuple(V.shape)}")
         O = None if offset is None else torch.as_tensor(offset, dtype=torch.float32)
         g = torch.Generator().manual_seed(seed)
         st = self.cell_store = None if cell_store is None else CellStore(cell_store, n_cells)
