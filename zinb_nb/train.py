@@ -99,7 +99,7 @@ class CellStore:
         "A CPU tensor of `shape` (first dimension: cells) backed by file `<name>.bin` (replacing one of that name), filled with `fill` (a number, or `fill(first_row, n_rows)` returning that block) one block at a time."
         shape = tuple(int(s) for s in shape)
         if shape[0] != self.n_cells: raise ValueError(f"{name!r}: the first dimension must be the {self.n_cells} cells, got shape {shape}")
-        if name in self.tensors: (self.path / f"{name}.bin").unlink()   # a new file: live views of the old one stay valid
+        (self.path / f"{name}.bin").unlink(missing_ok=True)   # always a new file: live views of an old one (this store's or another's) stay valid
         dt, count = torch.empty(0, dtype=dtype).numpy().dtype, math.prod(shape)
         with open(self.path / f"{name}.bin", "w+b") as fh:
             fh.truncate(max(1, count * dt.itemsize)); mm = mmap.mmap(fh.fileno(), max(1, count * dt.itemsize))
