@@ -75,6 +75,7 @@ class _H5Names:
 
 def _open_h5ad(path, layer=None):
     "X (or a layer) of an .h5ad file opened for streaming, without reading .obs or .var into memory."
+    if not Path(path).is_file(): raise FileNotFoundError(f"{path}: no such .h5ad file")
     f = h5py.File(path, "r")
     key = "X" if layer is None else f"layers/{layer}"
     if key not in f: raise ValueError(f"{path} has no {key}" + (f"; available layers: {list(f['layers'].keys()) if 'layers' in f else []}" if layer else ""))
