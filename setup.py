@@ -14,6 +14,8 @@ min_python = cfg['min_python']
 
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+extras = {'dev': dev_requirements, 'tutorials': shlex.split(cfg.get('tutorials_requirements', '')),
+          'tune': shlex.split(cfg.get('tune_requirements', ''))}
 console_scripts = [s for s in cfg.get('console_scripts', '').split() if s]
 
 setuptools.setup(
@@ -36,7 +38,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={'zinb_nb': ['_datasets/*', '_datasets/*/*']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require=extras,
     python_requires='>=' + min_python,
     zip_safe=False,
     entry_points={'console_scripts': console_scripts,

@@ -1,16 +1,19 @@
-"""Side-by-side: lme4 (glmer, Laplace), glmmTMB and `zinb_nb.glmm.glmm` on the seed-shaped Poisson GLMM, same data, one script.
+"""Side-by-side: lme4 (glmer, Laplace), glmmTMB and `zinb_nb.glmm.glmm` on the Poisson GLMM of the ZEB2 data of
+Boland et al. 2020 (as in V. Svensson's blog post "Disappointing variational inference for GLMMs"), same data, one script.
 
-    python benchmarks/bench_glmm.py [--reps 5] [--genes 1000] [--no-tmb] [--nb] [--threads 1]
+    python benchmarks/bench_glmm.py [--reps 5] [--genes 1000] [--nb-genes 0] [--no-r] [--no-tmb] [--nb] [--threads 1]
 
-Model: y ~ 0 + cell_group + offset(log(total_count)) + (1|patient), 68,627 simulated cells (`simulate_seed_glmm()`,
-identical to tests/fixtures/glmm/seed_sim.csv.gz), 20 groups, 16 patients. R runs in a subprocess (Rscript; needs lme4
-and glmmTMB); its time is the CPU time of the fit inside R (`system.time`, user + sys), R start-up and CSV reading
-excluded. Ours: the median wall and CPU time of `--reps` fits in this process after one warm-up fit (the first call
-of a process also pays torch.func's one-time initialisation, printed separately as "cold"). Then `glmm_genes` on
-`--genes` simulated genes of the same design in one call. The load average is printed: on a shared machine, compare
-numbers taken at similar load.
+Model: y ~ 0 + cell_group + offset(log(total_count)) + (1|patient), 68,627 simulated cells
+(`zinb_nb.data.simulate_glmm_table()`, identical to tests/fixtures/glmm/zeb2_sim.csv.gz), 20 groups, 16 patients.
+R runs in a subprocess (Rscript; needs lme4 and glmmTMB; skipped with a note when Rscript is missing, or with --no-r);
+its time is the CPU time of the fit inside R (`system.time`, user + sys), R start-up and CSV reading excluded. Ours:
+the median wall and CPU time of `--reps` fits in this process after one warm-up fit (the first call of a process also
+pays torch.func's one-time initialisation, printed separately as "cold"); the same for the REML fit (`reml=True`) against
+glmmTMB's `REML = TRUE`. Then `glmm_genes` on `--genes` simulated
+genes of the same design in one call (Poisson), and on `--nb-genes` NB genes. The load average is printed: on a
+shared machine, compare numbers taken at similar load. Writes benchmarks/results/glmm.json.
 """
-import argparse, os, platform, statistics, subprocess, sys, tempfile, textwrap, time
+import argparse, os, platform, shutil, statistics, subprocess, sys, tempfile, textwrap, time
 import numpy as np, pandas as pd, torch
 
 R_CODE = textwrap.dedent("""
@@ -24,6 +27,7 @@ R_CODE = textwrap.dedent("""
     for (w in a[-1]) switch(w,
       lme4 = run("lme4", quote(glmer(f, d, family = poisson))),
       tmb = run("glmmTMB", quote(glmmTMB(f, d, family = poisson))),
+      tmb_reml = run("glmmTMB_REML", quote(glmmTMB(f, d, family = poisson, REML = TRUE))),
       tmb_nb = run("glmmTMB_nb", quote(glmmTMB(f, d, family = nbinom2))))
 """)
 
@@ -41,15 +45,15 @@ def run_r(df, which):
         out = subprocess.run(["Rscript", rs, csv, *which], capture_output=True, text=True, check=True).stdout
     return {l.split()[0]: tuple(map(float, l.split()[1:])) for l in out.strip().splitlines()}
 
-def time_ours(df, formula, family, reps):
+def time_ours(df, formula, family, reps, reml=False):
     from zinb_nb.glmm import glmm
     t, c = time.perf_counter(), time.process_time()
-    fit = glmm(formula, df, family=family, device="cpu")
+    fit = glmm(formula, df, family=family, device="cpu", reml=reml)
     cold = time.perf_counter() - t, time.process_time() - c
     walls, cpus = [], []
     for _ in range(reps):
         t, c = time.perf_counter(), time.process_time()
-        fit = glmm(formula, df, family=family, device="cpu")
+        fit = glmm(formula, df, family=family, device="cpu", reml=reml)
         walls.append(time.perf_counter() - t); cpus.append(time.process_time() - c)
     return fit, cold, statistics.median(walls), statistics.median(cpus)
 
@@ -58,36 +62,66 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--genes", type=int, default=1000)
     ap.add_argument("--no-tmb", action="store_true")
+    ap.add_argument("--no-r", action="store_true", help="skip lme4/glmmTMB (automatic when Rscript is not installed)")
+    ap.add_argument("--nb-genes", type=int, default=0, help="also time glmm_genes on this many NB genes")
     ap.add_argument("--nb", action="store_true", help="also time the NB model (glmmTMB nbinom2 vs ours; minutes in R)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--no-save", action="store_true", help="print only; no results file")
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    from zinb_nb.glmm import simulate_seed_glmm, simulate_seed_adata, glmm_genes
+    from _common import meta, save
+    info = meta("R: CPU time (user + sys) of the fit inside R, R start-up and CSV reading excluded; ours warm: median wall "
+                "and CPU of --reps fits in this process after one warm-up fit; ours cold: the first glmm call of this process "
+                "(imports done before; torch.func's one-time initialisation included), wall and CPU; glmm_genes: one call, wall",
+                packages=["torch", "numpy", "pandas", "formulaic"], r_packages=["lme4", "glmmTMB", "Matrix", "TMB"])
+    out = dict(**info, cells=None, model="y ~ 0 + cell_group + offset(log(total_count)) + (1|patient)", reps=a.reps)
+    from zinb_nb.data import simulate_glmm_table, simulate_glmm_genes
+    from zinb_nb.glmm import glmm_genes
     print("machine:", machine())
-    df = simulate_seed_glmm()
+    use_r = not a.no_r and shutil.which("Rscript") is not None
+    if not use_r: print("lme4/glmmTMB skipped:", "--no-r" if a.no_r else "Rscript not found")
+    df = simulate_glmm_table()
     rdf = df.rename(columns={"y_pois": "y"})[["patient", "cell_group", "total_count", "y"]]
-    which = ["lme4"] + ([] if a.no_tmb else ["tmb"])
-    r = run_r(rdf, which)
+    which = ["lme4"] + ([] if a.no_tmb else ["tmb", "tmb_reml"])
+    r = run_r(rdf, which) if use_r else {}
     fit, cold, wall, cpu = time_ours(rdf, "y ~ 0 + cell_group + offset(log(total_count)) + (1|patient)", "poisson", a.reps)
+    out.update(cells=len(df), r={k: dict(cpu_s=v[0], elapsed_s=v[1], loglik=v[2]) for k, v in r.items()},
+               ours_poisson=dict(warm_wall_s=wall, warm_cpu_s=cpu, cold_wall_s=cold[0], cold_cpu_s=cold[1], loglik=float(fit.loglik),
+                                 path=str(fit.info.get("path"))))
     print(f"\nPoisson GLMM, {len(df):,} cells, 20 groups, 16 patients   ({fit.info['path']})")
-    print(f"  {'lme4 glmer':<22}{r['lme4'][0]:8.2f} s CPU ({r['lme4'][1]:.1f} s elapsed)  logLik {r['lme4'][2]:.4f}")
+    if "lme4" in r: print(f"  {'lme4 glmer':<22}{r['lme4'][0]:8.2f} s CPU ({r['lme4'][1]:.1f} s elapsed)  logLik {r['lme4'][2]:.4f}")
     if "glmmTMB" in r: print(f"  {'glmmTMB':<22}{r['glmmTMB'][0]:8.2f} s CPU ({r['glmmTMB'][1]:.1f} s elapsed)  logLik {r['glmmTMB'][2]:.4f}")
     print(f"  {'zinb_nb glmm (warm)':<22}{wall:8.3f} s wall, {cpu:.3f} s CPU  logLik {fit.loglik:.4f}   (median of {a.reps})")
     print(f"  {'zinb_nb glmm (cold)':<22}{cold[0]:8.3f} s wall, {cold[1]:.3f} s CPU  (first call in the process)")
-    print(f"  ratio lme4 CPU / ours warm wall: {r['lme4'][0] / wall:.0f}x   (/ ours cold: {r['lme4'][0] / cold[0]:.0f}x)")
+    if "lme4" in r: print(f"  ratio lme4 CPU / ours warm wall: {r['lme4'][0] / wall:.0f}x   (/ ours cold: {r['lme4'][0] / cold[0]:.0f}x)")
     if "glmmTMB" in r: print(f"  ratio glmmTMB CPU / ours warm wall: {r['glmmTMB'][0] / wall:.0f}x")
+    fr, _, wall_r, cpu_r = time_ours(rdf, "y ~ 0 + cell_group + offset(log(total_count)) + (1|patient)", "poisson", a.reps, reml=True)
+    out["ours_poisson_reml"] = dict(warm_wall_s=wall_r, warm_cpu_s=cpu_r, loglik=float(fr.loglik))
+    print(f"\nREML, same model and data")
+    if "glmmTMB_REML" in r: print(f"  {'glmmTMB REML = TRUE':<22}{r['glmmTMB_REML'][0]:8.2f} s CPU ({r['glmmTMB_REML'][1]:.1f} s elapsed)  REML logLik {r['glmmTMB_REML'][2]:.4f}")
+    print(f"  {'zinb_nb glmm reml=True':<22}{wall_r:8.3f} s wall, {cpu_r:.3f} s CPU  REML logLik {fr.loglik:.4f}   (median of {a.reps})")
+    if "glmmTMB_REML" in r: print(f"  ratio glmmTMB REML CPU / ours warm wall: {r['glmmTMB_REML'][0] / wall_r:.0f}x")
     if a.nb:
-        rn = run_r(df.rename(columns={"y_nb": "y"})[["patient", "cell_group", "total_count", "y"]], ["tmb_nb"])["glmmTMB_nb"]
         fnb, cnb, wnb, _ = time_ours(df.rename(columns={"y_nb": "y"}), "y ~ 0 + cell_group + offset(log(total_count)) + (1|patient)", "nb", 1)
-        print(f"\nNB GLMM: glmmTMB nbinom2 {rn[0]:.1f} s CPU (logLik {rn[2]:.4f}); ours {wnb:.1f} s wall (logLik {fnb.loglik:.4f}); ratio {rn[0] / wnb:.0f}x")
-    if a.genes:
-        ad = simulate_seed_adata(n_genes=a.genes, seed=3)
+        out["ours_nb"] = dict(cold_wall_s=cnb[0], cold_cpu_s=cnb[1], warm_wall_s=wnb, loglik=float(fnb.loglik))
+        if use_r:
+            rn = run_r(df.rename(columns={"y_nb": "y"})[["patient", "cell_group", "total_count", "y"]], ["tmb_nb"])["glmmTMB_nb"]
+            out["r"]["glmmTMB_nb"] = dict(cpu_s=rn[0], elapsed_s=rn[1], loglik=rn[2])
+            print(f"\nNB GLMM: glmmTMB nbinom2 {rn[0]:.1f} s CPU (logLik {rn[2]:.4f}); ours {wnb:.1f} s wall (logLik {fnb.loglik:.4f}); ratio {rn[0] / wnb:.0f}x")
+        else: print(f"\nNB GLMM: ours {wnb:.1f} s wall (logLik {fnb.loglik:.4f})")
+    F = "~ 0 + cell_group + offset(log(total_count)) + (1|patient)"
+    for family, n in (("poisson", a.genes), ("nb", a.nb_genes)):
+        if not n: continue
+        ad = simulate_glmm_genes(n_genes=n, family=family, seed=3)
         t = time.perf_counter()
-        gr = glmm_genes(ad, "~ 0 + cell_group + offset(log(total_count)) + (1|patient)", device="cpu")
+        gr = glmm_genes(ad, formula=F, family=family, device="cpu")
         tg = time.perf_counter() - t
-        print(f"\nglmm_genes: {a.genes} genes x {ad.n_obs:,} cells, Poisson, one call: {tg:.1f} s wall "
-              f"({1e3 * tg / a.genes:.1f} ms/gene); converged {int(gr.converged.sum())}/{a.genes}; "
-              f"lme4 at its per-fit time would need {r['lme4'][0] * a.genes / 3600:.1f} h")
+        out[f"glmm_genes_{family}"] = dict(genes=n, cells=int(ad.n_obs), wall_s=tg, converged=int(gr.converged.sum()))
+        print(f"\nglmm_genes: {n} genes x {ad.n_obs:,} cells, {family}, one call: {tg:.1f} s wall "
+              f"({1e3 * tg / n:.1f} ms/gene); converged {int(gr.converged.sum())}/{n}"
+              + (f"; lme4 at its per-fit time would need {r['lme4'][0] * n / 3600:.1f} h" if family == "poisson" and "lme4" in r else ""))
+
+    if not a.no_save: save("glmm", out)
 
 if __name__ == "__main__":
     main()

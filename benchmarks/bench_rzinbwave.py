@@ -99,7 +99,11 @@ def main():
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}; torch {torch.__version__} (1 thread); {a.dataset} {X.shape[0]} cells x {X.shape[1]} genes, "
           f"{design.shape[1]} cell covariates, K={a.k}")
-    res = dict(dataset=a.dataset, cells=int(X.shape[0]), genes=int(X.shape[1]), covariates=int(design.shape[1]), k=a.k, seed=a.seed)
+    from _common import meta
+    res = dict(**meta("R: zinbFit in an Rscript subprocess, CPU (user + sys) and elapsed of the zinbFit call; ours: this process, "
+                      "wall and CPU of the whole fit; the curve's seconds are wall seconds since the start of our fit",
+                      packages=["torch", "numpy"], r_packages=[] if a.skip_r else ["zinbwave", "BiocParallel"]),
+               dataset=a.dataset, cells=int(X.shape[0]), genes=int(X.shape[1]), covariates=int(design.shape[1]), k=a.k, seed=a.seed)
     r = None
     if not a.skip_r:
         r = run_r(X, a.k, design, common=not a.r_genewise)
@@ -125,7 +129,7 @@ def main():
             print(f"  vs R: log-lik/cell {row['loglik_minus_r']:+.3f}; reached R's log-lik at {when} (R CPU / our time)", flush=True)
     RESULTS.mkdir(exist_ok=True)
     name = (f"pbmc{a.cells}" if a.dataset == "pbmc" else a.dataset) + ("_genewise" if a.r_genewise else "")
-    (RESULTS / f"rzinbwave_{name}.json").write_text(json.dumps(res, indent=1))
+    (RESULTS / f"rzinbwave_{name}.json").write_text(json.dumps({**res, "load_after": os.getloadavg()[0]}, indent=1))
 
 
 if __name__ == "__main__":

@@ -20,13 +20,14 @@ sampled estimate of log p(x | library) with k samples); GMVAE ARI/NMI of argmax 
 scikit-learn, n_init=10, median over random_state 0..2) ARI/NMI on the latent means of SCVI and of the GMVAE; seconds
 per epoch; the 1-minute load average before and after the fit.
 """
-import argparse, json, os, platform, time
+import argparse, json, os, platform, sys, time
 from pathlib import Path
 import numpy as np, torch
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score as ARI, normalized_mutual_info_score as NMI
 from zinb_nb.datasets import pbmc4k
 from zinb_nb.train import fit, split_cells
+from zinb_nb.data import CellBatches
 from zinb_nb.vae import CountVAE, LIKELIHOODS, cluster_probs, latent, heldout_iwae
 
 RES = Path(__file__).parent / "results"
@@ -65,17 +66,18 @@ def run(a):
         n_tr = int(train.sum()); steps = -(-n_tr // 128)
         m = CountVAE(ad.n_vars, likelihood="nb" if gm else a.model, n_components=8 if gm else None,
                      kl_warmup=epochs * steps if gm else 0)
-        kw = dict(batch_size=128, seed=a.seed, lr=1e-3, device="cpu", progress=False)
+        kw = dict(lr=1e-3, progress=False)
+        data = CellBatches(Xtr, batch_size=128, seed=a.seed, device="cpu")
         t = time.perf_counter()
         if gm:
             m.mixture_active = False
-            h1 = fit(m, Xtr, max_epochs=epochs // 2, patience=None, **kw)
+            h1 = fit(m, data, max_epochs=epochs // 2, early_stopping=None, **kw)
             z0 = latent(m, torch.as_tensor(X)).numpy()
             (r["warmup_kmeans_ARI"], r["warmup_kmeans_NMI"]), _ = km_scores(z0, labels)  # diagnostic: the latent the mixture starts from
             m.init_mixture(torch.as_tensor(z0), seed=a.seed)
-            h = fit(m, Xtr, max_epochs=epochs - epochs // 2, patience=None, **kw); n_ep = len(h1) + len(h)
+            h = fit(m, data, max_epochs=epochs - epochs // 2, early_stopping=None, **kw); n_ep = len(h1) + len(h)
         else:
-            h = fit(m, Xtr, valid=split_cells(n_tr, 0.1, seed=a.seed), max_epochs=epochs, patience=20, **kw); n_ep = len(h)
+            h = fit(m, data, valid=split_cells(n_tr, 0.1, seed=a.seed), max_epochs=epochs, early_stopping=20, **kw); n_ep = len(h)
         secs = time.perf_counter() - t; r["load_after"] = os.getloadavg()[0]
         torch.manual_seed(a.seed)
         r.update(epochs=n_ep, sec_per_epoch=secs / n_ep, heldout_iwae=heldout_iwae(m, xv, a.k))
@@ -85,6 +87,10 @@ def run(a):
             r.update(ARI=ARI(labels, y), NMI=NMI(labels, y), n_used_components=int(len(np.unique(y))))
     if z is not None:
         (r["kmeans_ARI"], r["kmeans_NMI"]), r["kmeans_ARI_all"] = km_scores(z, labels)
+    sys.path.insert(0, str(Path(__file__).resolve().parent)); from _common import versions
+    r.update(versions=versions(["torch", "numpy", "scvi-tools", "scikit-learn"]),
+             timing="one model and seed per fresh process, one torch thread; sec_per_epoch: wall time of the training calls "
+                    "(imports and data loading excluded) over the epochs run")
     print(json.dumps(r), flush=True)
     RES.mkdir(exist_ok=True)
     (RES / f"vae_{a.model}_seed{a.seed}.json").write_text(json.dumps(r, indent=1))

@@ -10,7 +10,7 @@ Run in the benchmark venv (scvi-tools installed, zinb_nb installed editable):
 
 Metrics (same split, seed 0):
 - held-out NLL per cell on 10% of cells. zinb_nb: the held-out cells' W and intercepts are fitted with every gene parameter
-  frozen (`zinb_nb.zinbwave.transform`), then -log p(x | fitted parameters) — a plug-in (MAP-latent) likelihood, as the scVI
+  frozen (`zinb_nb.tl.zinbwave_transform`), then -log p(x | fitted parameters) — a plug-in (MAP-latent) likelihood, as the scVI
   paper used for ZINB-WaVE. SCVI / LinearSCVI: `get_marginal_ll` (importance-sampled log p(x), n_mc_samples=100) and, for the
   plug-in view, `get_reconstruction_error` (-E_q log p(x|z)). The marginal NLL is never smaller than the plug-in one for the
   same model, so the fair comparison is ours vs SCVI's reconstruction error, with SCVI's marginal NLL reported beside it.
@@ -72,19 +72,18 @@ def fit_ours(adata, batch_key, epochs, **kw):
 
 def run_zinbwave(dataset, epochs=40, lr=0.05, batch_size=256, impute=True, **_):
     import torch, anndata as ad
-    from zinb_nb.zinbwave import transform, impute as impute_mean
-    from zinb_nb.tl import batch_design
+    from zinb_nb.zinbwave import impute as impute_mean
+    from zinb_nb.tl import zinbwave_transform
     adata, bk = load(dataset)
     if dataset == "cellbench": batch_size = 64     # 450 training cells: more, smaller steps per epoch
     test = split(adata.n_obs)
     tr = adata[~test].copy()
     model, secs = fit_ours(tr, bk, epochs, lr=lr, batch_size=batch_size)
     te = adata[test].copy()
-    Xte = batch_design(te, bk)[0] if bk else None
     t0 = time.perf_counter()
-    x_te = torch.from_numpy(np.asarray(te.X.todense(), dtype=np.float32))
-    new = transform(model, x_te, X=Xte, device="cpu", max_epochs=10)
+    new = zinbwave_transform(te, model, batch_key=bk, device="cpu", max_epochs=10)
     t_tr = time.perf_counter() - t0
+    x_te = torch.from_numpy(np.asarray(te.X.todense(), dtype=np.float32))
     nll = new.nll(x_te, torch.arange(te.n_obs)).mean().item()
     Z = np.zeros((adata.n_obs, 10), np.float32); Z[~test] = tr.obsm["X_zinbwave"]; Z[test] = new.W.detach().numpy()
     h = model.history
@@ -176,11 +175,18 @@ def run_one(dataset, method, **kw):
     labels = adata.obs["label"].astype(str).to_numpy()
     res.update(cluster_metrics(Z, labels))
     if dataset == "cellbench": res["batch_entropy"] = batch_entropy(Z, adata.obs["batch"].astype(str).to_numpy())
-    res.update(dataset=dataset, peak_mb=peak_mb(), total_seconds=time.perf_counter() - t0, machine=machine())
+    from _common import meta
+    res.update(dataset=dataset, peak_mb=peak_mb(), total_seconds=time.perf_counter() - t0, machine=machine(),
+               **{k: v for k, v in meta(TIMING, packages=["torch", "numpy", "scvi-tools", "scikit-learn"]).items() if k != "machine"},
+               load_after=os.getloadavg()[0])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"zinbwave_{dataset}_{method}.json").write_text(json.dumps(res, indent=1))
     print(json.dumps({k: v for k, v in res.items() if k != "curve"}, indent=1))
 
+
+TIMING = ("one method per fresh process, one torch thread; fit_seconds: wall time of the training call (data loaded, imports done); "
+          "transform_seconds (ours): wall time of fitting the held-out cells' own parameters; eval_seconds (SCVI): wall time of "
+          "evaluating the held-out cells; the curve's seconds are wall seconds since the start of our fit")
 
 def machine():
     import platform, torch
@@ -230,15 +236,18 @@ def scale_one(n, mode, n_genes=1000, epochs=1, batch_size=1024, workdir="/tmp/zw
     from zinb_nb.zinbwave import ZINBWaVE
     from zinb_nb.train import fit
     from zinb_nb.data import CellBatches
+    from zinb_nb.cells import CellStore
     torch.set_num_threads(1)
     p = Path(workdir) / f"sim_{n}x{n_genes}.h5ad"
     rss_import = peak_mb()
     with tempfile.TemporaryDirectory(dir=workdir) as d:
         dl = CellBatches(str(p), batch_size=batch_size, seed=0, device="cpu")
-        m = ZINBWaVE(n, n_genes, 10, cell_store=d if mode == "store" else None)
+        store = CellStore(d, n) if mode == "store" else None
+        m = ZINBWaVE(n, n_genes, 10, new_cell_tensor=None if store is None else store.new)
+        if store is not None: store.release()
         rss_setup = current_mb()
         t0 = time.perf_counter()
-        h = fit(m, dl, max_epochs=epochs, lr=0.05, progress=False, device="cpu")
+        h = fit(m, dl, max_epochs=epochs, lr=0.05, progress=False, cell_store=store)
         secs = (time.perf_counter() - t0) / epochs
         store_mb = sum(f.stat().st_size for f in Path(d).glob("*.bin")) / 2**20
         r = dict(n_cells=n, n_genes=n_genes, mode=mode, seconds_per_epoch=secs, peak_mb=peak_mb(), rss_after_imports_mb=rss_import,

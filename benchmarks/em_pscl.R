@@ -1,14 +1,22 @@
-# Intercept-only ZINB fits with pscl::zeroinfl, one gene (CSV column) at a time; called by bench_em.py.
-#   Rscript em_pscl.R counts.csv out.csv
-# out.csv: gene, seconds, loglik (logLik, constants included), mu, theta, pi, warnings, error
+# Intercept-only ZINB fits with pscl::zeroinfl, one gene (CSV column) at a time; called by bench_em.py and bench_em_speed.py.
+#   Rscript em_pscl.R counts.csv out.csv [size_factors.csv]
+# Without size factors each gene is `zeroinfl(y ~ 1 | 1, dist = "negbin")`; with them (one value per cell, one column,
+# no header) `zeroinfl(y ~ offset(log(s)) | 1, dist = "negbin")`: every cell its own offset in the count model.
+# out.csv: gene, seconds, loglik (logLik, constants included), mu, theta, pi, warnings, error.
+# stdout: one line `total_seconds <s>`: the elapsed time of the whole loop over genes (R start-up, library loading and
+# reading the CSV excluded).
 suppressPackageStartupMessages(library(pscl))
 args <- commandArgs(trailingOnly = TRUE)
 X <- read.csv(args[1], check.names = FALSE)
+s <- if (length(args) >= 3) scan(args[3], quiet = TRUE) else NULL
+if (!is.null(s) && length(s) != nrow(X)) stop("size factors: ", length(s), " values for ", nrow(X), " cells")
+fit_one <- function(y) if (is.null(s)) zeroinfl(y ~ 1 | 1, dist = "negbin") else zeroinfl(y ~ offset(log(s)) | 1, dist = "negbin")
+t_all <- proc.time()[["elapsed"]]
 rows <- lapply(names(X), function(g) {
   y <- X[[g]]; w <- character(0); err <- ""
   t0 <- proc.time()[["elapsed"]]
   fit <- withCallingHandlers(
-    tryCatch(zeroinfl(y ~ 1 | 1, dist = "negbin"), error = function(e) { err <<- conditionMessage(e); NULL }),
+    tryCatch(fit_one(y), error = function(e) { err <<- conditionMessage(e); NULL }),
     warning = function(cond) { w <<- c(w, conditionMessage(cond)); invokeRestart("muffleWarning") })
   secs <- proc.time()[["elapsed"]] - t0
   if (is.null(fit)) return(data.frame(gene = g, seconds = secs, loglik = NA, mu = NA, theta = NA, pi = NA,
@@ -16,4 +24,6 @@ rows <- lapply(names(X), function(g) {
   data.frame(gene = g, seconds = secs, loglik = as.numeric(logLik(fit)), mu = exp(coef(fit)[["count_(Intercept)"]]),
              theta = fit$theta, pi = plogis(coef(fit)[["zero_(Intercept)"]]), warnings = length(w), error = err)
 })
+t_all <- proc.time()[["elapsed"]] - t_all
 write.csv(do.call(rbind, rows), args[2], row.names = FALSE)
+cat(sprintf("total_seconds %.6f\n", t_all))

@@ -149,6 +149,8 @@ def process_notebook(nb: dict, path: Path) -> tuple[dict, str | None]:
         if echo_off or not code.strip():
             if not outputs: continue
             tags.append("remove-input")
+        elif "code-fold" in dirs and _is_true(dirs["code-fold"]):
+            tags.append("hide-input")                              # a worked solution: folded until the reader opens it
         cell["source"] = code
         cell["outputs"] = outputs
         md = {k: v for k, v in cell.get("metadata", {}).items() if k not in ("tags", "hidden", "collapsed")}
@@ -174,6 +176,9 @@ def nb_title(nb: dict, fallback: str) -> str:
 
 
 def _md(src: str, id: str) -> dict: return {"cell_type": "markdown", "id": id, "metadata": {}, "source": src}
+
+
+COURSE, LIBRARY = "Course: the models, derived", "Library internals"
 
 
 def toctree(caption: str, entries: list[str], hidden=True) -> str:
@@ -223,14 +228,15 @@ def prepare_sources(nbs: Path, lib: Path, src: Path) -> dict:
                                            "   :members:\n   :undoc-members:\n   :show-inheritance:\n```\n")
         api_docs.append(f"api/{m}")
 
-    # navigation: library notebooks (filename order), tutorials, other folders, API reference
+    # navigation: the course (chapters 00-09), tutorials, the library's internals (10-99), other folders, API reference
     groups: dict[str, list[str]] = {}
     for rel in pages:
         if rel.as_posix() == "index.ipynb": continue
         folder = rel.parent.as_posix()
-        cap = "Library" if folder == "." else folder.replace("_", " ").replace("/", " / ").capitalize()
+        if folder == ".": cap = COURSE if re.match(r"^0\d_", rel.name) else LIBRARY
+        else: cap = folder.replace("_", " ").replace("/", " / ").capitalize()
         groups.setdefault(cap, []).append(rel.with_suffix("").as_posix())
-    order = lambda cap: (cap != "Library", cap != "Tutorials", cap)
+    order = lambda cap: (cap != COURSE, cap != "Tutorials", cap != LIBRARY, cap)
     nav = "".join(toctree(cap, groups[cap]) for cap in sorted(groups, key=order))
     if api_docs: nav += toctree("API reference", api_docs)
 

@@ -1,4 +1,5 @@
 "Shared paths for the test-suite."
+import os
 from pathlib import Path
 import configparser
 import pytest
@@ -13,7 +14,10 @@ def _cfg():
 CFG = _cfg()
 NBS = ROOT / CFG['nbs_path']
 LIB = ROOT / CFG['lib_path']
-SKIP_FLAGS = CFG.get('tst_flags', '').split()
+# Cells flagged with one of these are skipped, as `nbdev_test` does. ZINB_NB_SLOW=1 runs the `slow` cells too (the full-size
+# reference checks; the scheduled workflow .github/workflows/slow.yaml sets it); `gpu` cells stay skipped without CUDA.
+SLOW = os.environ.get('ZINB_NB_SLOW', '') not in ('', '0')
+SKIP_FLAGS = [f for f in CFG.get('tst_flags', '').split() if not (SLOW and f == 'slow')]
 
 def notebooks():
     "Every notebook nbdev would test: nbs/**/*.ipynb, minus checkpoints and `_`/`.`-prefixed files."

@@ -1,0 +1,389 @@
+"""ZiPo (zinb_nb.zipo) side by side with DCA's configuration of the same code, scvi-tools SCVI and MAGIC.
+
+Run in the benchmark venv (scvi-tools and magic-impute installed, zinb_nb installed editable), one method per process
+(its own peak memory), timed runs under the benchmark lock:
+
+    . .venv-bench/bin/activate
+    flock /tmp/bench.lock python benchmarks/bench_zipo.py run --dataset pbmc4k --method zipo --seed 0
+    python benchmarks/bench_zipo.py all --dataset cellbench --seeds 0 1 2 3 4   # every method, each in its own process, each under the lock
+    python benchmarks/bench_zipo.py table                                         # mean +- 1.64 SEM over seeds of results/zipo_*.json
+    flock /tmp/bench.lock python benchmarks/bench_zipo.py core                    # log-sigmoid form vs the package's core: speed
+    flock /tmp/bench.lock python benchmarks/bench_zipo.py speed                   # time per epoch at equal width vs SCVI
+    python benchmarks/bench_zipo.py scale --n-cells 10000 100000 1000000          # time per epoch streaming a backed .h5ad (each size under the lock)
+    python benchmarks/bench_zipo.py ablation --dataset pbmc4k                     # the paper's ablations at this machine's size (each under the lock)
+
+Data. pbmc4k (4,271 cells x 2,000 genes, 8 cell groups), cellbench (499 cells, 3 cell lines, 2 technologies; genes detected in
+>= 10 cells of each technology, then the 2,000 most variable log-CP10k, as benchmarks/bench_zinbwave.py) and a simulation with
+known rates (zinb_nb.data.simulate_zinb: 2,000 cells x 500 genes, 5 clusters, simulation seed 0). No method is given covariates.
+
+Molecular cross-validation (Batson et al. 2019). For seed k the counts are split by binomial thinning with p = 0.5 into a
+training half x' and a test half x'' (numpy Generator seeded k). Every method is fitted on x' of 90% of the cells (the other 10%,
+`zinb_nb.train.split_cells(n, 0.1, k)`, are never seen in training or model selection). Then
+- held-out NLL per cell: -log p(x'_c) of the held-out cells. ZiPo and the DCA configurations are deterministic autoencoders, so
+  this is a plug-in likelihood (the law the network predicts from the cell's own counts); for SCVI the comparable plug-in number
+  is its reconstruction error -E_q log p(x|z) (`get_reconstruction_error`), and its importance-sampled marginal NLL
+  (`get_marginal_ll`, 100 samples) is reported beside it. The marginal NLL is never below the plug-in one for the same model.
+- MCV MSE: mean over all entries (every cell, every gene) of (prediction from x' - x'')^2, the prediction scaled by the
+  thinning ((1 - p) / p = 1 here). Predictions: ZiPo / DCA configurations: the expected count (1 - pi) l rho (`predict`);
+  SCVI: `get_normalized_expression(library_size=1)` times the cell's total count in x', as its documentation computes rates;
+  MAGIC: MAGIC (default settings) on x' scaled to the median total count, scaled back by each cell's total. Beside it the score
+  of no denoising, MSE(x', x''). On the simulation also the MSE against the true expected count of x', (1 - pi) mu / 2.
+- sparsity: fraction of ZiPo's first-layer weights that are zero after `prune(model, 1e-4)`, and the held-out NLL after it.
+- clustering: `zinb_nb.cluster.kmeans` (k = number of labels, 20 restarts) on the latent of every cell (from x'): ARI, NMI.
+- seconds per epoch of the fit, and the process's peak resident memory (ru_maxrss).
+DCA itself cannot be installed next to this package (it pins tensorflow < 2.5), so "DCA" here is DCA's documented default
+configuration run with this package's code: encoder 64 -> bottleneck 32 -> decoder 64, ReLU, BatchNorm, ZINB with per-cell theta
+and pi, input log1p of library-normalised counts, the observed library as the mean's scale, no penalties, Adam (DCA: RMSprop)
+at lr 1e-3, minibatches of 32, ReduceLROnPlateau after 10 and early stopping after 15 epochs without improvement, at most 300
+epochs. "DCA-128" is the same with 128-64-128, "zipDCA" the 64-32-64 configuration with the ZIP likelihood.
+ZiPo: the paper's settings (hidden 256, latent 128, sigmoid, alpha_z = alpha_w = 0.1, added to the NLL per entry as in the
+chapter), minibatches of 128, its schedule
+(`ZiPoSchedule`), early stopping after 30 epochs without improvement, at most `--epochs` (default 150) epochs; "zipo_gelu" is the
+same with GELU activations (the chapter shows why a sigmoid saturates after Adam's first step at the paper's first rate),
+"zipo_zinb" the same with the ZINB likelihood, "zipo_lr1e-3" the same started at 0.001 (the paper's schedule without
+its decay phase), "zipo_observed" the same with the observed total count as the library instead of the predicted one.
+SCVI: its defaults (n_latent 10, n_hidden 128, ZINB), max_epochs its own heuristic (400 at these sizes), with its
+`early_stopping=True` on a 10% validation split of the training cells (as ZiPo holds out 10% of its training cells).
+All methods run with torch.set_num_threads(1) (2 shared cores).
+"""
+import argparse, copy, json, os, platform, resource, subprocess, sys, time
+from pathlib import Path
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+METHODS = ("zipo", "zipo_gelu", "zipo_lr1e-3", "zipo_observed", "zipo_zinb", "dca", "dca128", "zipdca", "scvi", "magic")
+DATASETS = ("pbmc4k", "cellbench", "sim")
+
+
+# ---------------------------------------------------------------- data
+def load(dataset):
+    "Counts (dense float32 cells x genes), labels, and the true expected counts for the simulation (else None)."
+    if dataset == "pbmc4k":
+        from zinb_nb.datasets import pbmc4k
+        a = pbmc4k(); return a.X.toarray().astype(np.float32), a.obs["label"].astype(str).to_numpy(), None
+    if dataset == "cellbench":
+        from zinb_nb.datasets import cellbench
+        a = cellbench(min_cells=10); X = a.X.toarray()
+        l = np.log1p(X / X.sum(1, keepdims=True) * 1e4)
+        g = np.sort(np.argsort(-l.var(0))[:2000])
+        return X[:, g].astype(np.float32), a.obs["label"].astype(str).to_numpy(), None
+    if dataset == "sim":
+        from zinb_nb.data import simulate_zinb
+        a = simulate_zinb(2000, 500, n_latent=5, n_clusters=5, seed=0)
+        return a.X.astype(np.float32), a.obs["label"].astype(str).to_numpy(), (1 - a.layers["true_pi"]) * a.layers["true_mu"]
+    raise ValueError(dataset)
+
+
+def thin(X, seed, p=0.5):
+    "Binomial thinning: (x', x'') with x' ~ Binomial(x, p), x'' = x - x'."
+    rng = np.random.default_rng(seed)
+    x1 = rng.binomial(X.astype(np.int64), p).astype(np.float32)
+    return x1, X - x1
+
+
+def peak_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine():
+    import torch, zinb_nb
+    return dict(machine=f"{platform.machine()}, {os.cpu_count()} cores", torch=torch.__version__, torch_threads=torch.get_num_threads(), zinb_nb=zinb_nb.__version__,
+                python=platform.python_version(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+
+
+# ---------------------------------------------------------------- zinb_nb models
+ZIPO = dict(likelihood="zip")
+CONFIGS = {
+    "zipo": dict(likelihood="zip"),
+    "zipo_gelu": dict(likelihood="zip", activation="gelu"),
+    "zipo_zinb": dict(likelihood="zinb"),
+    "zipo_lr1e-3": dict(likelihood="zip", _lr0=1e-3),            # the schedule from a first rate of 0.001 (no decay phase)
+    "zipo_observed": dict(likelihood="zip", library="observed"),  # the cell's total count as its library (DCA's choice)
+    "dca": dict(likelihood="zinb", hidden=(64,), n_latent=32, decoder_hidden=(64,), activation="relu", library="observed",
+                input="log1p_cp10k", alpha_z=0., alpha_w=0., alpha_theta=0., alpha_library=0.),
+    "dca128": dict(likelihood="zinb", hidden=(128,), n_latent=64, decoder_hidden=(128,), activation="relu", library="observed",
+                   input="log1p_cp10k", alpha_z=0., alpha_w=0., alpha_theta=0., alpha_library=0.),
+    "zipdca": dict(likelihood="zip", hidden=(64,), n_latent=32, decoder_hidden=(64,), activation="relu", library="observed",
+                   input="log1p_cp10k", alpha_z=0., alpha_w=0., alpha_theta=0., alpha_library=0.),
+}
+
+
+def fit_ours(x_train, seed, config, dca=False, epochs=150):
+    "Fit a ZiPo (or a DCA configuration) on the training cells' x'; returns the model and its history."
+    import torch
+    from zinb_nb.zipo import ZiPo, ZiPoConfig, ZiPoSchedule, init_library
+    from zinb_nb.train import fit, split_cells, EarlyStopping, LRSchedule
+    from zinb_nb.data import CellBatches
+    config = dict(config); lr0 = config.pop("_lr0", 0.0212)     # "_lr0": the first rate of ZiPo's schedule (an ablation)
+    torch.manual_seed(seed)
+    model = init_library(ZiPo(x_train.shape[1], config=ZiPoConfig(**config)), x_train.sum(1))
+    valid = split_cells(len(x_train), 0.1, seed)      # early stopping on 10% of the training cells
+    if dca:
+        sched = LRSchedule(lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=0.1, patience=10))
+        h = fit(model, CellBatches(x_train, batch_size=32, seed=seed, device="cpu"), valid=valid, lr=1e-3, max_epochs=300,
+                early_stopping=EarlyStopping(15), callbacks=[sched], progress=False)
+    else:
+        h = fit(model, CellBatches(x_train, batch_size=128, seed=seed, device="cpu"), valid=valid, lr=lr0, max_epochs=epochs,
+                early_stopping=EarlyStopping(30), callbacks=[ZiPoSchedule(lr0=lr0, lr_min=min(lr0, 1e-3))], progress=False)
+    return model, h
+
+
+def ours_outputs(model, x):
+    "Latent, expected count and rate of every cell, in evaluation mode, 512 cells at a time."
+    import torch
+    outs = [model.predict(torch.as_tensor(x[a:a + 512])) for a in range(0, len(x), 512)]
+    return {k: torch.cat([o[k] for o in outs]).numpy() for k in ("latent", "expected", "rate")}
+
+
+def nll_ours(model, x):
+    import torch
+    return float(np.mean(np.concatenate([model.loss(torch.as_tensor(x[a:a + 512]), held_out=True)[1].numpy() for a in range(0, len(x), 512)])))
+
+
+def run_ours(method, x1, held, seed, epochs, config=None):
+    config = dict(CONFIGS[method] if config is None else config)
+    t0 = time.perf_counter()
+    model, h = fit_ours(x1[~held], seed, config, dca=method.startswith(("dca", "zipdca")), epochs=epochs)
+    secs = time.perf_counter() - t0
+    from zinb_nb.zipo import prune, sparsity
+    o = ours_outputs(model, x1)
+    res = dict(fit_seconds=secs, epochs=int(len(h)), sec_per_epoch=secs / len(h), heldout_nll=nll_ours(model, x1[held]),
+               heldout_nll_kind="plug-in: -log p(x' | parameters the network predicts from x')", config={k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
+               curve=dict(valid_nll=h.valid_nll.tolist(), nll=h.nll.tolist()), sparsity_trained=sparsity(model),
+               objective="NLL per entry + penalties (zinb_nb.zipo.ZiPo.loss)")
+    pruned = copy.deepcopy(model); res["sparsity_pruned"] = prune(pruned, 1e-4)
+    res["heldout_nll_pruned"] = nll_ours(pruned, x1[held])
+    po = ours_outputs(pruned, x1)
+    return res, o["latent"], o["expected"], dict(rate=o["rate"], expected_pruned=po["expected"])
+
+
+# ---------------------------------------------------------------- peers
+def run_scvi(x1, held, seed):
+    import torch, scvi, anndata as ad
+    scvi.settings.seed = seed; torch.set_num_threads(1)
+    tr = ad.AnnData(x1[~held].copy()); scvi.model.SCVI.setup_anndata(tr)
+    m = scvi.model.SCVI(tr)
+    t0 = time.perf_counter()
+    m.train(accelerator="cpu", enable_progress_bar=False, early_stopping=True, train_size=0.9)
+    secs = time.perf_counter() - t0
+    n_ep = int(m.history["elbo_train"].shape[0])
+    te = ad.AnnData(x1[held].copy()); scvi.model.SCVI.setup_anndata(te)
+    rec = m.get_reconstruction_error(te)
+    rec = float(list(rec.values())[0]) if isinstance(rec, dict) else float(rec)
+    mll = float(np.mean(-np.asarray(m.get_marginal_ll(te, n_mc_samples=100, return_mean=False))))
+    full = ad.AnnData(x1.copy()); scvi.model.SCVI.setup_anndata(full)
+    Z = m.get_latent_representation(full)
+    rate = m.get_normalized_expression(full, library_size=1.0, return_numpy=True) * x1.sum(1, keepdims=True)
+    res = dict(fit_seconds=secs, epochs=n_ep, sec_per_epoch=secs / n_ep, heldout_nll=rec,
+               heldout_nll_kind="reconstruction error -E_q log p(x'|z) (plug-in)", heldout_marginal_nll=mll, scvi_version=scvi.__version__)
+    return res, Z, rate, {}
+
+
+def run_magic(x1, held, seed):
+    import magic
+    lib = x1.sum(1, keepdims=True); med = np.median(lib)
+    t0 = time.perf_counter()
+    D = magic.MAGIC(random_state=seed, verbose=0, n_jobs=1).fit_transform(x1 / np.maximum(lib, 1) * med)
+    secs = time.perf_counter() - t0
+    return dict(fit_seconds=secs, magic_version=magic.__version__), None, np.asarray(D) / med * lib, {}
+
+
+# ---------------------------------------------------------------- one run
+def run_one(dataset, method, seed, epochs=150, config=None, tag=None):
+    import torch
+    torch.set_num_threads(1)
+    from zinb_nb.train import split_cells
+    from zinb_nb.cluster import kmeans, adjusted_rand_index, normalized_mutual_info
+    X, labels, truth = load(dataset)
+    x1, x2 = thin(X, seed)
+    held = split_cells(len(X), 0.1, seed)
+    r = dict(dataset=dataset, method=tag or method, seed=seed, n_cells=int(X.shape[0]), n_genes=int(X.shape[1]), n_heldout=int(held.sum()),
+             load_before=os.getloadavg()[0], **machine())
+    t0 = time.perf_counter()
+    if method == "scvi": res, Z, pred, extra = run_scvi(x1, held, seed)
+    elif method == "magic": res, Z, pred, extra = run_magic(x1, held, seed)
+    else: res, Z, pred, extra = run_ours(method, x1, held, seed, epochs, config)
+    r.update(res, load_after=os.getloadavg()[0], total_seconds=time.perf_counter() - t0)
+    mse = lambda p, q: float(np.mean((p - q) ** 2))
+    r.update(mcv_mse=mse(pred, x2), mcv_mse_heldout_cells=mse(pred[held], x2[held]), mcv_mse_no_denoising=mse(x1, x2))
+    if "rate" in extra: r["mcv_mse_rate"] = mse(extra["rate"], x2)
+    if "expected_pruned" in extra: r["mcv_mse_pruned"] = mse(extra["expected_pruned"], x2)
+    if truth is not None:
+        r.update(true_mse=mse(pred, truth / 2), true_mse_no_denoising=mse(x1, truth / 2))
+        if "rate" in extra: r["true_mse_rate"] = mse(extra["rate"], truth / 2)
+    if Z is not None:
+        k = len(np.unique(labels))
+        lab = kmeans(torch.as_tensor(np.asarray(Z, dtype=np.float32)), k, seed=seed)[1].numpy()
+        r.update(kmeans_ari=adjusted_rand_index(labels, lab), kmeans_nmi=normalized_mutual_info(labels, lab))
+    r["peak_mb"] = peak_mb()
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"zipo_{dataset}_{tag or method}_seed{seed}.json"
+    out.write_text(json.dumps(r, indent=1))
+    print(json.dumps({k: v for k, v in r.items() if k != "curve"}), flush=True)
+
+
+# ---------------------------------------------------------------- table
+def table():
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("zipo_*_seed*.json"))]
+    cols = ["heldout_nll", "heldout_marginal_nll", "mcv_mse", "mcv_mse_no_denoising", "true_mse", "kmeans_ari", "kmeans_nmi",
+            "sparsity_pruned", "heldout_nll_pruned", "sec_per_epoch", "epochs", "peak_mb"]
+    def ms(v):
+        v = np.asarray(v, float)
+        if len(v) == 0: return ""
+        e = 1.64 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
+        f = (lambda a: f"{a:.4g}")
+        return f"{f(v.mean())} ± {f(e)}" if len(v) > 1 else f(v.mean())
+    for ds in DATASETS:
+        rs = [r for r in rows if r["dataset"] == ds]
+        if not rs: continue
+        print(f"\n### {ds} (mean ± 1.64 SEM over seeds)\n")
+        print("| method | seeds | " + " | ".join(cols) + " |"); print("|---|---|" + "---|" * len(cols))
+        for m in sorted({r["method"] for r in rs if not r["method"].startswith("ablation_")}, key=lambda m: (METHODS + (m,)).index(m)):
+            g = [r for r in rs if r["method"] == m]
+            print(f"| {m} | {len(g)} | " + " | ".join(ms([r[c] for r in g if c in r]) for c in cols) + " |")
+        abl = [r for r in rs if r["method"].startswith("ablation_")]
+        if abl:
+            print(f"\n{ds}: ablations (seed {abl[0]['seed']}; one seed each)\n")
+            print("| variant | held-out NLL | MCV MSE | k-means ARI | sparsity pruned | held-out NLL pruned | epochs | s/epoch |"); print("|---|---|---|---|---|---|---|---|")
+            for r in abl: print(f"| {r['method'][9:]} | {r['heldout_nll']:.2f} | {r['mcv_mse']:.4g} | {r.get('kmeans_ari', float('nan')):.3f} | "
+                                f"{r['sparsity_pruned']:.1%} | {r['heldout_nll_pruned']:.2f} | {r['epochs']} | {r['sec_per_epoch']:.2f} |")
+        # paired differences to ZiPo, same seeds
+        print()
+        for base in ("zipo", "zipo_gelu"):
+            z = {r["seed"]: r for r in rs if r["method"] == base}
+            for m in ("dca", "dca128", "zipdca", "scvi", "magic") + (("zipo_zinb", "zipo_gelu") if base == "zipo" else ()):
+                g = {r["seed"]: r for r in rs if r["method"] == m}
+                s = sorted(set(z) & set(g))
+                for c in ("heldout_nll", "mcv_mse"):
+                    d = [z[k][c] - g[k][c] for k in s if c in z[k] and c in g[k]]
+                    if len(d) > 1: print(f"{ds}: {base} - {m}, {c}: {np.mean(d):+.4g} ± {1.64 * np.std(d, ddof=1) / np.sqrt(len(d)):.2g} ({len(d)} seeds, paired)")
+
+
+# ---------------------------------------------------------------- the likelihood core
+def core(n_cells=4096, n_genes=2000, reps=7):
+    "Log-sigmoid form vs the package's zero-inflated core on a real-sized minibatch: forward + backward seconds (float32, 1 thread)."
+    import torch, torch.nn.functional as F
+    from zinb_nb.distributions import log_zinb, log_zip, log_poisson, _log_nb_terms
+    torch.set_num_threads(1)
+    def form(x, lp0, lpx, r): return F.logsigmoid(-r) + torch.where(x == 0, r - F.logsigmoid(r - lp0), lpx)
+    g = torch.Generator().manual_seed(0)
+    mu = torch.rand(n_cells, n_genes, generator=g) * 5 + 1e-3; th = torch.rand(n_genes, generator=g) * 5 + 0.1
+    r = torch.randn(n_cells, n_genes, generator=g) - 2; x = torch.poisson(mu)
+    fns = {"zinb core": lambda m, t, z: log_zinb(x, m, t, z), "zinb log-sigmoid": lambda m, t, z: form(x, *_log_nb_terms(x, m, t), z),
+           "zip core": lambda m, t, z: log_zip(x, m, z), "zip log-sigmoid": lambda m, t, z: form(x, -m, log_poisson(x, m), z)}
+    times = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, f in fns.items():
+            ps = [v.clone().requires_grad_() for v in (mu, th, r)]
+            t0 = time.perf_counter(); f(*ps).sum().backward(); times[k].append(time.perf_counter() - t0)
+    res = dict(n_cells=n_cells, n_genes=n_genes, zeros=float((x == 0).float().mean()), reps=reps,
+               seconds_median={k: float(np.median(v)) for k, v in times.items()}, load=os.getloadavg()[0], **machine())
+    res["ratio_logsigmoid_over_core"] = {l: res["seconds_median"][f"{l} log-sigmoid"] / res["seconds_median"][f"{l} core"] for l in ("zinb", "zip")}
+    (RESULTS / "zipo_core_speed.json").write_text(json.dumps(res, indent=1)); print(json.dumps(res))
+
+
+# ---------------------------------------------------------------- time per epoch at equal width
+def speed(epochs=10, seed=0):
+    "ZiPo with SCVI's width (one hidden block of 128, latent 10, ZINB) vs SCVI defaults on PBMC 4k: seconds per epoch, batch 128."
+    import torch, anndata as ad, scvi
+    from zinb_nb.zipo import ZiPo, init_library
+    from zinb_nb.train import fit
+    from zinb_nb.data import CellBatches
+    torch.set_num_threads(1)
+    X, _, _ = load("pbmc4k")
+    out = dict(epochs=epochs, n_cells=len(X), n_genes=X.shape[1], load_before=os.getloadavg()[0], **machine())
+    for lik in ("zinb", "zip"):
+        torch.manual_seed(seed)
+        m = init_library(ZiPo(X.shape[1], likelihood=lik, hidden=(128,), n_latent=10), X.sum(1))
+        t0 = time.perf_counter(); fit(m, CellBatches(X, batch_size=128, seed=seed, device="cpu"), lr=1e-3, max_epochs=epochs, early_stopping=None, progress=False)
+        out[f"zipo_{lik}_128_10_sec_per_epoch"] = (time.perf_counter() - t0) / epochs
+    a = ad.AnnData(X.copy()); scvi.model.SCVI.setup_anndata(a); scvi.settings.seed = seed; torch.set_num_threads(1)
+    s = scvi.model.SCVI(a)
+    t0 = time.perf_counter(); s.train(max_epochs=epochs, train_size=1.0, accelerator="cpu", enable_progress_bar=False, batch_size=128)
+    out["scvi_128_10_sec_per_epoch"] = (time.perf_counter() - t0) / epochs
+    out["load_after"] = os.getloadavg()[0]; out["scvi_version"] = scvi.__version__
+    (RESULTS / "zipo_speed_equal_width.json").write_text(json.dumps(out, indent=1)); print(json.dumps(out))
+
+
+# ---------------------------------------------------------------- scale
+def scale(n_cells_list, n_genes=1000, workdir="/tmp/zipo_scale"):
+    "One epoch of ZiPo streaming a backed .h5ad per size, each size in a fresh process; the files are written first."
+    sys.path.insert(0, str(HERE)); from bench_zinbwave import write_sim
+    Path(workdir).mkdir(exist_ok=True)
+    out = []
+    for n in n_cells_list:
+        p = Path(workdir) / f"sim_{n}x{n_genes}.h5ad"
+        if not p.exists(): write_sim(p, n, n_genes)
+        r = subprocess.run(["flock", "/tmp/bench.lock", sys.executable, __file__, "scale-one", "--n-cells", str(n), "--workdir", workdir], check=True, capture_output=True, text=True)
+        out.append(json.loads(r.stdout.strip().splitlines()[-1])); print(json.dumps(out[-1]), flush=True)
+    for a, b in zip(out, out[1:]):
+        print(f"{a['n_cells']:,} -> {b['n_cells']:,} cells: time per epoch x{b['seconds_per_epoch'] / a['seconds_per_epoch']:.1f}; peak RSS {a['peak_mb']:.0f} -> {b['peak_mb']:.0f} MB")
+    (RESULTS / f"zipo_scale_{'_'.join(map(str, n_cells_list))}.json").write_text(json.dumps(out, indent=1))
+
+
+def scale_one(n, workdir, n_genes=1000, batch_size=256):
+    import torch
+    from zinb_nb.zipo import ZiPo
+    from zinb_nb.train import fit
+    from zinb_nb.data import CellBatches
+    torch.set_num_threads(1)
+    dl = CellBatches(str(Path(workdir) / f"sim_{n}x{n_genes}.h5ad"), batch_size=batch_size, seed=0, device="cpu")
+    torch.manual_seed(0); m = ZiPo(n_genes)
+    with torch.no_grad(): m.library_head[-1].bias.fill_(float(np.log(500.)))
+    t0 = time.perf_counter()
+    h = fit(m, dl, lr=0.0212, max_epochs=1, early_stopping=None, progress=False)
+    r = dict(n_cells=n, n_genes=n_genes, batch_size=batch_size, seconds_per_epoch=time.perf_counter() - t0, peak_mb=peak_mb(),
+             nll=float(h.nll.iloc[-1]), load=os.getloadavg()[0], model="ZiPo defaults (ZIP, hidden 256, latent 128)", **machine())
+    print(json.dumps(r))
+
+
+# ---------------------------------------------------------------- ablations
+ABLATIONS = {
+    "paper": {},
+    "width_64": dict(hidden=(64,)), "width_1024": dict(hidden=(1024,)),
+    "latent_16": dict(n_latent=16), "latent_512": dict(n_latent=512),
+    "two_blocks": dict(hidden=(256, 256)), "two_blocks_residual": dict(hidden=(256, 256), residual=True),
+    "no_batchnorm": dict(batchnorm=False),
+    "alpha_z_0": dict(alpha_z=0.), "alpha_z_1": dict(alpha_z=1.),
+    "alpha_w_0": dict(alpha_w=0.), "alpha_w_1": dict(alpha_w=1.),
+    "zinb": dict(likelihood="zinb"), "deep_decoder": dict(decoder_hidden=(256,)),
+    "gelu": dict(activation="gelu"), "relu": dict(activation="relu"), "lr_1e-3": dict(_lr0=1e-3),
+}
+
+
+def ablation(dataset, seed=0, epochs=150, names=None):
+    for name in names or ABLATIONS:
+        cfg = dict(CONFIGS["zipo"], **ABLATIONS[name])
+        subprocess.run(["flock", "/tmp/bench.lock", sys.executable, __file__, "run-config", "--dataset", dataset, "--seed", str(seed), "--epochs", str(epochs),
+                        "--tag", f"ablation_{name}", "--config", json.dumps(cfg)], check=True)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["run", "run-config", "all", "table", "core", "speed", "scale", "scale-one", "ablation"])
+    ap.add_argument("--dataset", default="pbmc4k", choices=DATASETS)
+    ap.add_argument("--method", default="zipo", choices=METHODS)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--epochs", type=int, default=150, help="ZiPo: max epochs (early stopping after 30 without improvement)")
+    ap.add_argument("--n-cells", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--workdir", default="/tmp/zipo_scale")
+    ap.add_argument("--tag"); ap.add_argument("--config"); ap.add_argument("--names", nargs="+")
+    ap.add_argument("--skip-existing", action="store_true", help="all: skip runs whose result file exists")
+    a = ap.parse_args()
+    if a.cmd == "run": run_one(a.dataset, a.method, a.seed, a.epochs)
+    elif a.cmd == "run-config": run_one(a.dataset, "zipo", a.seed, a.epochs, config=json.loads(a.config), tag=a.tag)
+    elif a.cmd == "all":
+        for s in a.seeds:
+            for m in a.methods:
+                if a.skip_existing and (RESULTS / f"zipo_{a.dataset}_{m}_seed{s}.json").exists(): continue
+                subprocess.run(["flock", "/tmp/bench.lock", sys.executable, __file__, "run", "--dataset", a.dataset, "--method", m,
+                                "--seed", str(s), "--epochs", str(a.epochs)], check=True)
+        table()
+    elif a.cmd == "table": table()
+    elif a.cmd == "core": core()
+    elif a.cmd == "speed": speed()
+    elif a.cmd == "scale": scale(a.n_cells, workdir=a.workdir)
+    elif a.cmd == "scale-one": scale_one(a.n_cells[0], a.workdir)
+    else: ablation(a.dataset, a.seed, a.epochs, a.names)

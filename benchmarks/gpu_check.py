@@ -1,0 +1,179 @@
+"""Every model of zinb_nb on a CUDA GPU: each fit checked against the same fit on the CPU, and timed.
+
+    python benchmarks/gpu_check.py                      # on a machine with CUDA: writes benchmarks/results/gpu_check.json
+    python benchmarks/gpu_check.py --device cpu --quick # a smoke test of the script itself on a CPU (small sizes, no results file)
+
+Checks (each: the CUDA result against the CPU result on the same data, to the tolerance of the package's tests):
+- EM: `fit_zinb_em` (float64) on every gene of the bundled PBMC 4k (2,000 genes): per-gene log-likelihoods equal to 1e-8
+  relative; time for all genes (first call, and warm).
+- GLMM: `glmm_genes` (Poisson, float64) on genes simulated on the 68,627 cells of `simulate_glmm_table`: fixed effects equal to
+  1e-6; time.
+- ZINB-WaVE: `tl.zinbwave` on PBMC 4k, 3 epochs, same seed: training NLL per epoch equal to 1e-3 relative (float32, reductions in
+  another order); seconds per epoch at 100,000 and 1,000,000 simulated cells x 1,000 genes (counts generated on the GPU and
+  held there: this times the model and the loop, not disk reads).
+- VAE and GMVAE: `CountVAE` (ZINB) on PBMC 4k, 3 epochs: the held-out negative ELBO close to the CPU's (different random streams:
+  to 2%); seconds per epoch, against scvi-tools' SCVI on the same GPU and data when scvi-tools is installed there.
+- ZiPo, when the package has it: the same as the VAE.
+Timings use torch.cuda.synchronize(); every figure goes to the results file with the machine, versions and date.
+The GPU machine needs zinb_nb's dependencies: anndata and fastcore are not in every CUDA image; carry them as wheels.
+"""
+import argparse, json, os, platform, sys, time
+from pathlib import Path
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def _sync(dev):
+    import torch
+    if dev.type == "cuda": torch.cuda.synchronize()
+
+
+def _timed(f, dev):
+    _sync(dev); t = time.perf_counter(); out = f(); _sync(dev)
+    return out, time.perf_counter() - t
+
+
+def check_em(dev, quick):
+    from zinb_nb.datasets import pbmc4k
+    from zinb_nb.em import fit_zinb_em
+    a = pbmc4k()
+    x = a[:, :200].X if quick else a.X
+    cpu, t_cpu = _timed(lambda: fit_zinb_em(x, device="cpu", progress=False), dev)
+    gpu, t_first = _timed(lambda: fit_zinb_em(x, device=dev, progress=False), dev)
+    _, t_warm = _timed(lambda: fit_zinb_em(x, device=dev, progress=False), dev)
+    rel = float(np.max(np.abs(gpu.loglik - cpu.loglik) / np.maximum(np.abs(cpu.loglik), 1.)))
+    return dict(genes=int(x.shape[1]), cells=int(x.shape[0]), max_rel_loglik_diff=rel, ok=rel < 1e-8,
+                seconds_cpu=t_cpu, seconds_first=t_first, seconds_warm=t_warm)
+
+
+def check_glmm(dev, quick):
+    from zinb_nb.data import simulate_glmm_genes
+    from zinb_nb.glmm import glmm_genes
+    a = simulate_glmm_genes(n_genes=10 if quick else 200, seed=3)
+    f = "~ 0 + cell_group + offset(log(total_count)) + (1|patient)"
+    sub = a[:, :10 if quick else 20].copy()           # the CPU reference on the first genes only (it is the slow side)
+    cpu, t_cpu = _timed(lambda: glmm_genes(sub, formula=f, device="cpu", progress=False), dev)
+    gpu, t_gpu = _timed(lambda: glmm_genes(a, formula=f, device=dev, progress=False), dev)
+    g = gpu.fixef[gpu.fixef.gene.isin(sub.var_names)] if "gene" in gpu.fixef else gpu.fixef.iloc[:len(cpu.fixef)]
+    d = float(np.max(np.abs(g.estimate.to_numpy() - cpu.fixef.estimate.to_numpy())))
+    return dict(genes=int(a.n_vars), genes_cpu=int(sub.n_vars), cells=int(a.n_obs), max_abs_estimate_diff=d, ok=d < 1e-6,
+                seconds_cpu_for_genes_cpu=t_cpu, seconds=t_gpu)
+
+
+def check_zinbwave(dev, quick):
+    import torch
+    from zinb_nb.datasets import pbmc4k
+    from zinb_nb import tl
+    from zinb_nb.zinbwave import ZINBWaVE
+    from zinb_nb.train import fit
+    from zinb_nb.data import CellBatches
+    a = pbmc4k()
+    if quick: a = a[:500, :300].copy()
+    kw = dict(max_epochs=3, patience=None, progress=False, seed=0)
+    h_cpu = tl.zinbwave(a.copy(), device="cpu", **kw).history
+    h_gpu = tl.zinbwave(a.copy(), device=dev, **kw).history
+    rel = float(np.max(np.abs(h_gpu.nll.to_numpy() - h_cpu.nll.to_numpy()) / h_cpu.nll.to_numpy()))
+    out = dict(nll_cpu=h_cpu.nll.tolist(), nll_gpu=h_gpu.nll.tolist(), max_rel_nll_diff=rel, ok=rel < 1e-3,
+               sec_per_epoch_pbmc_cpu=float(h_cpu.seconds.iloc[-1] / 3), sec_per_epoch_pbmc=float(h_gpu.seconds.iloc[-1] / 3))
+    for n in ((2_000,) if quick else (100_000, 1_000_000)):
+        J = 100 if quick else 1_000
+        g = torch.Generator(device=dev).manual_seed(0)
+        mu = torch.exp(torch.randn(n, 5, device=dev, generator=g) @ (0.3 * torch.randn(5, J, device=dev, generator=g)))
+        x = torch.poisson(mu, generator=g)
+        m = ZINBWaVE(n, J, 10)
+        h = fit(m, CellBatches(x, batch_size=1024, seed=0, device=dev, validate=False), max_epochs=2, lr=0.05, early_stopping=None, progress=False)
+        out[f"sec_per_epoch_{n}_cells_x_{J}_genes"] = float(h.seconds.iloc[-1] - h.seconds.iloc[0])   # the second epoch (warm)
+        del x, mu, m
+    return out
+
+
+def check_vae(dev, quick, n_components=None):
+    import torch
+    from zinb_nb.datasets import pbmc4k
+    from zinb_nb.vae import CountVAE
+    from zinb_nb.train import fit, split_cells
+    from zinb_nb.data import CellBatches
+    a = pbmc4k()
+    X = a.X.toarray()[:600] if quick else a.X.toarray()
+    res = {}
+    for d in ("cpu", dev):
+        torch.manual_seed(0)
+        m = CountVAE(X.shape[1], likelihood="zinb", n_components=n_components)
+        if n_components: m.mixture_active = False
+        h = fit(m, CellBatches(X, batch_size=128, seed=0, device=d), valid=split_cells(len(X), 0.1), max_epochs=3, early_stopping=None, progress=False)
+        res[str(d)] = dict(valid_nelbo=float(h.valid_nll.iloc[-1]), sec_per_epoch=float(h.seconds.iloc[-1] / 3))
+    c, g = res["cpu"], res[str(dev)]
+    rel = abs(g["valid_nelbo"] - c["valid_nelbo"]) / c["valid_nelbo"]
+    out = dict(cpu=c, gpu=g, rel_valid_nelbo_diff=rel, ok=rel < 0.02)
+    if not quick and n_components is None: out["scvi"] = _scvi_epoch(a, dev)
+    return out
+
+
+def _scvi_epoch(a, dev):
+    try: import scvi
+    except Exception as e: return f"scvi-tools could not be imported on this machine ({type(e).__name__}: {e}): no SCVI timing"
+    try:
+        b = a.copy(); scvi.model.SCVI.setup_anndata(b)
+        m = scvi.model.SCVI(b, n_latent=10)
+        t = time.perf_counter(); m.train(max_epochs=3, accelerator="gpu", enable_progress_bar=False)
+        return dict(version=scvi.__version__, sec_per_epoch=(time.perf_counter() - t) / 3)
+    except Exception as e: return f"SCVI failed on this machine ({type(e).__name__}: {e})"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the script (no results file)")
+    ap.add_argument("--out", default=str(HERE / "results" / "gpu_check.json"))
+    ap.add_argument("--only", nargs="*", help="run only these checks (em glmm zinbwave vae gmvae zipo)")
+    a = ap.parse_args()
+    import torch
+    if a.device.startswith("cuda") and not torch.cuda.is_available():
+        print("gpu_check: no CUDA device here (torch.cuda.is_available() is False); it needs a GPU. "
+              "To exercise the script on a CPU: --device cpu --quick", file=sys.stderr)
+        return 2
+    from zinb_nb.data import resolve_device
+    dev = resolve_device(a.device)
+    torch.set_num_threads(1 if dev.type == "cpu" else torch.get_num_threads())
+    checks = dict(em=check_em, glmm=check_glmm, zinbwave=check_zinbwave, vae=check_vae,
+                  gmvae=lambda d, q: check_vae(d, q, n_components=8))
+    try:
+        import zinb_nb.zipo  # noqa: F401
+        from zinb_nb import tl
+        if hasattr(tl, "zipo"): checks["zipo"] = _check_zipo
+    except ImportError: pass
+    res = dict(machine=f"{platform.machine()}, {os.cpu_count()} cores", device=str(dev),
+               gpu=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None, torch=torch.__version__,
+               when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), quick=a.quick, checks={})
+    t0 = time.perf_counter()
+    if a.only: checks = {k: v for k, v in checks.items() if k in a.only}
+    for name, f in checks.items():
+        try: r = f(dev, a.quick)
+        except Exception as e: r = dict(ok=False, error=f"{type(e).__name__}: {e}")   # recorded, and the other checks still run
+        res["checks"][name] = r
+        print(f"{name}: {'ok' if r.get('ok', True) else 'MISMATCH'} {json.dumps({k: v for k, v in r.items() if not isinstance(v, (list, dict))})}", flush=True)
+        res["seconds"] = time.perf_counter() - t0
+        res["all_ok"] = all(r.get("ok", True) for r in res["checks"].values())
+        if not a.quick:   # written after every check, so a run cut short keeps what it measured
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(res, indent=1))
+    if not a.quick: print(f"wrote {a.out}")
+    print("all checks ok" if res["all_ok"] else "SOME CHECKS FAILED")
+    return 0 if res["all_ok"] else 1
+
+
+def _check_zipo(dev, quick):
+    from zinb_nb.datasets import pbmc4k
+    from zinb_nb import tl
+    a = pbmc4k()
+    if quick: a = a[:500, :300].copy()
+    r = {}
+    for d in ("cpu", dev):
+        m = tl.zipo(a.copy(), device=d, max_epochs=3, progress=False)
+        r[str(d)] = dict(history_nll=m.history.nll.tolist(), sec_per_epoch=float(m.history.seconds.iloc[-1] / len(m.history)))
+    c, g = r["cpu"]["history_nll"][-1], r[str(dev)]["history_nll"][-1]
+    return dict(cpu=r["cpu"], gpu=r[str(dev)], rel_nll_diff=abs(g - c) / abs(c), ok=abs(g - c) / abs(c) < 0.02)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

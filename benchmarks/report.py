@@ -1,0 +1,479 @@
+"""Generate the tables of benchmarks/README.md from the stored results in benchmarks/results/*.json.
+
+    python benchmarks/report.py            # rewrite every generated block of the README from the results files
+    python benchmarks/report.py --check    # exit 1 if the README differs from what the results give, or if a number
+                                           # in its prose appears neither in a results file nor in a generated table
+
+A generated block sits between `<!-- begin generated: NAME -->` and `<!-- end generated: NAME -->`; report.py owns what is
+between them. A block whose results files are absent says so instead of failing. Everything outside the blocks is prose:
+`--check` reads each number in it (outside code and links; the number of a ratio such as 12.6x counts) and looks for it,
+as written (thousands separators aside), among the numbers of the generated blocks (formatted by this script), the
+numbers inside the strings of the results files, and the integers the results files store (sizes, epochs, seeds).
+Dates, times and version strings must occur in a results file or a generated block as written. Years directly after
+"et al." (citations) are not figures.
+Reads only JSON with the standard library: no peer needs to be installed.
+"""
+import argparse, glob, json, math, re, statistics, sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS, README = HERE / "results", HERE / "README.md"
+BEGIN, END = "<!-- begin generated: {} -->", "<!-- end generated: {} -->"
+
+
+# ------------------------------------------------------------------ reading and formatting
+def load(pattern):
+    "Results files matching `pattern` (a glob in results/), as (file name, dict), sorted by name."
+    out = []
+    for p in sorted(RESULTS.glob(pattern)):
+        try: out.append((p.name, json.loads(p.read_text())))
+        except (OSError, ValueError): continue
+    return out
+
+
+def one(name):
+    "One results file by name, or None."
+    r = load(name)
+    return r[0][1] if r else None
+
+
+def f(v, d=1, unit=""):
+    "A number with `d` decimals and thousands separators; '' for None."
+    if v is None or (isinstance(v, float) and not math.isfinite(v)): return ""
+    return f"{v:,.{d}f}{unit}"
+
+
+def e(v, s=1):
+    "Scientific form with s decimals of mantissa: 3.4e-10."
+    if v is None: return ""
+    m, x = f"{v:.{s}e}".split("e")
+    return f"{m}e{int(x)}"
+
+
+def ratio(a, b, d=None):
+    "a / b as '12.6x'; one decimal below 100 unless d is given."
+    if not (a and b): return ""
+    return f"{a / b:,.{(1 if a / b < 100 else 0) if d is None else d}f}x"
+
+
+def load_range(rows):
+    "The load averages recorded in result dicts, as 'lo-hi' (or one value), '' if none recorded."
+    v = [r[k] for r in rows for k in ("load_before", "load_after", "load") if isinstance(r.get(k), (int, float))]
+    if not v: return "not recorded"
+    lo, hi = f"{min(v):.1f}", f"{max(v):.1f}"
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def mean_pm(v, d=3, z=1.64):
+    "mean ± z SEM over the values (SEM = sample sd / sqrt(n)); the mean alone for one value."
+    v = [x for x in v if isinstance(x, (int, float)) and math.isfinite(x)]
+    if not v: return ""
+    if len(v) == 1: return f(v[0], d)
+    return f"{f(statistics.mean(v), d)} ± {f(z * statistics.stdev(v) / math.sqrt(len(v)), d)}"
+
+
+def missing(what):
+    return f"*No stored result: {what} has not been re-measured yet (see \"Not re-measured\" below).*"
+
+
+# ------------------------------------------------------------------ the blocks
+def block_log_zinb():
+    rs = load("log_zinb_*.json")
+    if not rs: return missing("`bench_log_zinb.py`")
+    rows, acc = [], []
+    for name, r in rs:
+        for pas, p in r["passes"].items():
+            rows.append([r["device"], r["dtype"], pas, f(p["zinb_nb_ms"], 1, " ms"),
+                         f(p["scvi_tools_ms"], 1, " ms"), f(p["scvi_over_zinb_nb"], 2), f"{r['date']}, load {load_range([r])}"])
+        a = r.get("accuracy")
+        if a: acc.append(f"- Worst relative error of log P against a 50-digit mpmath reference on the extreme grid ({a['grid']}): "
+                         f"**zinb_nb {e(a['worst_rel_error_zinb_nb'])}, scvi-tools {e(a['worst_rel_error_scvi_tools'])}** "
+                         f"(`{name}`).")
+    v = rs[0][1]["versions"]
+    head = (f"{rs[0][1]['machine']}. {rs[0][1]['cells']:,} cells x {rs[0][1]['genes']:,} genes, median of {rs[0][1]['reps']} reps per pass, warm, both "
+            f"implementations in one process alternating rep by rep; torch {v.get('torch')}, scvi-tools {v.get('scvi-tools')}.")
+    return head + "\n\n" + table(["device", "dtype", "pass", "zinb_nb", "scvi-tools", "scvi-tools time / zinb_nb time", "measured"], rows) \
+        + ("\n\n" + "\n".join(acc) if acc else "")
+
+
+def block_em_pscl():
+    r = one("em_pscl.json")
+    if r is None: return missing("`bench_em.py` (EM vs pscl and statsmodels, same genes)")
+    v = r["versions"]
+    rows = []
+    for ds, d in r["results"].items():
+        o, fr, p, s = d["ours"], d.get("ours, fresh process, peers' genes"), d.get("pscl"), d.get("statsmodels")
+        sub = d.get("ours (subset only)")
+        rows.append([ds, f"{f(o['seconds'], 2)} s ({o['genes']:,} genes, {f(1e3 * o['per_gene'], 1)} ms/gene)",
+                     f"{f(fr['seconds'], 2)} s" if fr else "", f"{f(sub['seconds'], 2)} s" if sub else "",
+                     f"{f(p['seconds'], 1)} s" if p else "not run", ratio(p["seconds"], fr["seconds"], 1) if p and fr else "",
+                     f"{p['ours_worse_1e6']} / {p['ours_better_1e6']}" if p else "",
+                     f"{f(s['seconds'], 1)} s, {s['not_converged']} not converged" if s else ""])
+    genes = next(iter(r["results"].values()))["pscl"]["genes"] if "pscl" in next(iter(r["results"].values())) else r["subset"]
+    head = (f"{r['date']}, load {load_range([r])}; {r['machine']}; torch {v.get('torch')} ({r['torch_threads']} thread), "
+            f"R {v.get('R')}, pscl {v.get('pscl')}, statsmodels {v.get('statsmodels')}. Peers and the fresh-process column fit "
+            f"the same {genes} genes.")
+    return head + "\n\n" + table(["data", "ours, all genes (first call, warm process)", "ours, same genes, fresh process",
+                                  "ours, same genes, warm", "pscl, same genes, whole Rscript call", "pscl / ours, fresh process both",
+                                  "genes where ours is below / above pscl by > 1e-6 rel.", "statsmodels, same genes"], rows)
+
+
+def _flat(d, prefix=""):
+    "Scalar leaves of a nested dict as (dotted key, value); lists of more than 8 values skipped."
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict): yield from _flat(v, key + ".")
+        elif isinstance(v, list) and len(v) > 8: continue
+        else: yield key, v
+
+
+def block_em_speed():
+    rs = load("em_speed_*.json")
+    if not rs: return missing("`bench_em_speed.py` (EM from a fresh process vs pscl; NB vs glmGamPoi)")
+    out = []
+    for name, r in rs:
+        rows = []
+        for k, v in _flat(r):
+            if isinstance(v, bool) or v is None: v = str(v)
+            if isinstance(v, float): v = f(v, 4) if abs(v) < 100 else f(v, 1)
+            rows.append([f"`{k}`", str(v).replace("|", "/")])
+        out.append(f"`{name}`\n\n" + table(["field", "value"], rows))
+    return "\n\n".join(out)
+
+
+def block_glmm():
+    r = one("glmm.json")
+    if r is None: return missing("`bench_glmm.py` (GLMM vs lme4 and glmmTMB)")
+    v, R, o = r["versions"], r.get("r", {}), r["ours_poisson"]
+    rows = []
+    if "lme4" in R: rows.append([f"lme4 {v.get('lme4')} `glmer` (Poisson)", f"{f(R['lme4']['cpu_s'], 1)} s CPU ({f(R['lme4']['elapsed_s'], 1)} s elapsed)", f(R["lme4"]["loglik"], 4)])
+    if "glmmTMB" in R: rows.append([f"glmmTMB {v.get('glmmTMB')} (Poisson)", f"{f(R['glmmTMB']['cpu_s'], 1)} s CPU ({f(R['glmmTMB']['elapsed_s'], 1)} s elapsed)", f(R["glmmTMB"]["loglik"], 4)])
+    rows.append(["zinb_nb `glmm` (Poisson), first call of a process", f"{f(o['cold_wall_s'], 2)} s wall, {f(o['cold_cpu_s'], 2)} s CPU", ""])
+    rows.append([f"zinb_nb `glmm` (Poisson), warm, median of {r['reps']}", f"{f(o['warm_wall_s'], 3)} s wall, {f(o['warm_cpu_s'], 3)} s CPU", f(o["loglik"], 4)])
+    if "glmmTMB_REML" in R:
+        rows.append(["glmmTMB `REML = TRUE`", f"{f(R['glmmTMB_REML']['cpu_s'], 1)} s CPU", f(R["glmmTMB_REML"]["loglik"], 4)])
+    if "ours_poisson_reml" in r:
+        q = r["ours_poisson_reml"]; rows.append(["zinb_nb `glmm(reml=True)`, warm", f"{f(q['warm_wall_s'], 3)} s wall, {f(q['warm_cpu_s'], 3)} s CPU", f(q["loglik"], 4)])
+    if "glmmTMB_nb" in R: rows.append(["glmmTMB `nbinom2` (NB)", f"{f(R['glmmTMB_nb']['cpu_s'], 1)} s CPU", f(R["glmmTMB_nb"]["loglik"], 4)])
+    if "ours_nb" in r: rows.append(["zinb_nb `glmm(family=\"nb\")`, first NB call", f"{f(r['ours_nb']['cold_wall_s'], 1)} s wall, {f(r['ours_nb']['cold_cpu_s'], 1)} s CPU", f(r["ours_nb"]["loglik"], 4)])
+    lines = [f"{r['date']}, load {load_range([r])}; {r['machine']}; torch {v.get('torch')} ({r['torch_threads']} thread), R {v.get('R')}.",
+             "", table(["fit", "time", "logLik"], rows), ""]
+    for peer, key in (("lme4", "lme4"), ("glmmTMB", "glmmTMB")):
+        if key in R:
+            lines.append(f"- {peer} CPU / ours CPU, single fit: **{ratio(R[key]['cpu_s'], o['cold_cpu_s'])} against our first call of a process**, "
+                         f"{ratio(R[key]['cpu_s'], o['warm_cpu_s'])} against a warm call.")
+    for fam in ("poisson", "nb"):
+        g = r.get(f"glmm_genes_{fam}")
+        if g: lines.append(f"- `glmm_genes`, {g['genes']:,} simulated {fam} genes x {g['cells']:,} cells, one call: {f(g['wall_s'], 1)} s wall "
+                           f"({f(1e3 * g['wall_s'] / g['genes'], 1)} ms per gene), {g['converged']:,}/{g['genes']:,} converged"
+                           + (f"; lme4 at its single-fit CPU time above would need {f(R['lme4']['cpu_s'] * g['genes'] / 3600, 1)} h of CPU "
+                              "for as many genes (an extrapolation, not a measurement)." if fam == "poisson" and "lme4" in R else "."))
+    return "\n".join(lines).rstrip()
+
+
+def block_vae():
+    rs = [r for _, r in load("vae_*_seed*.json")]
+    if not rs: return missing("`bench_vae.py`")
+    order = ["poisson", "nb", "zip", "zinb", "gmvae", "scvi"]
+    sd = lambda v, d: (f"{f(statistics.mean(v), d)} ± {f(statistics.stdev(v), d)}" if len(v) > 1 else f(v[0], d)) if v else ""
+    rows = []
+    for mod in order + sorted({r["model"] for r in rs} - set(order)):
+        g = [r for r in rs if r["model"] == mod]
+        if not g: continue
+        col = lambda k: [r[k] for r in g if k in r]
+        rows.append([mod, ",".join(str(r["seed"]) for r in g), "/".join(str(x) for x in col("epochs")), f(statistics.mean(col("sec_per_epoch")), 2),
+                     load_range(g), sd(col("heldout_iwae"), 1), sd(col("ARI"), 3), sd(col("NMI"), 3), sd(col("kmeans_ARI"), 3), sd(col("kmeans_NMI"), 3),
+                     " ".join(str(r.get("date", "")) for r in g)])
+    per_seed = []
+    for mod, k in (("gmvae", "ARI"), ("scvi", "kmeans_ARI")):
+        v = [f(r[k], 3) for r in sorted(rs, key=lambda r: r["seed"]) if r["model"] == mod and k in r]
+        if v: per_seed.append(f"{mod} {k} per seed: {', '.join(v)}")
+    return table(["model", "seeds", "epochs", "s/epoch (mean)", "load", "held-out log-lik / cell", "ARI q(y|x)", "NMI q(y|x)",
+                  "k-means ARI", "k-means NMI", "dates (UTC)"], rows) + "\n\n(mean ± sd over training seeds; " + "; ".join(per_seed) + ")"
+
+
+def block_zinbwave():
+    rs = {(r["dataset"], r["method"].split()[0]): r for _, r in load("zinbwave_*.json") if "method" in r}
+    if not rs: return missing("`bench_zinbwave.py run`")
+    rows = []
+    for (ds, m), r in sorted(rs.items(), key=lambda kv: (kv[0][0] != "pbmc", kv[0][1] != "zinbwave", kv[0][1])):
+        if m == "zinbwave":
+            fit, after, t_after = r["fit_seconds"], r["transform_seconds"], "transform (held-out cells' own parameters)"
+        else:
+            fit, after = r["fit_seconds"], r.get("eval_seconds")
+        rows.append([ds, r["method"], r["epochs"], f(fit, 1), f(after, 1), f(fit + (after or 0), 1), f(r["heldout_nll"], 1),
+                     f(r.get("heldout_marginal_nll"), 1), f(r.get("impute_l1"), 3), f(r["ari"], 3), f(r["nmi"], 3), f(r["asw"], 3),
+                     f(r.get("batch_entropy"), 3), f(r["peak_mb"], 0)])
+    out = [table(["data", "method", "epochs", "fit s", "held-out step s", "fit + held-out s", "held-out NLL / cell",
+                  "SCVI marginal NLL", "imputation median L1", "k-means ARI", "NMI", "ASW", "kNN-50 batch entropy", "peak MB"], rows), ""]
+    for ds in ("pbmc", "cellbench"):
+        o = rs.get((ds, "zinbwave"))
+        for peer in ("SCVI", "LinearSCVI"):
+            p = rs.get((ds, peer))
+            if o and p:
+                to, tp = o["fit_seconds"] + o["transform_seconds"], p["fit_seconds"] + p["eval_seconds"]
+                out.append(f"- {ds}, ours vs {peer}: fit + held-out cells {f(to, 1)} s vs {f(tp, 1)} s, "
+                           f"**{ratio(tp, to, 1)}** (wall, one process each, same held-out cells); held-out NLL {f(o['heldout_nll'], 1)} vs "
+                           f"{f(p['heldout_nll'], 1)} (reconstruction error) and {f(p.get('heldout_marginal_nll'), 1)} (marginal).")
+    return "\n".join(out).rstrip()
+
+
+def block_scale():
+    s = one("zinbwave_scale_10000_100000_1000000.json")
+    if s is None: return missing("`bench_zinbwave.py scale`")
+    by = {(r["n_cells"], r["mode"]): r for r in s}
+    rows = []
+    for n in sorted({r["n_cells"] for r in s}):
+        st, me = by.get((n, "store"), {}), by.get((n, "memory"), {})
+        rows.append([f"{n:,}", f(st.get("seconds_per_epoch"), 1), f(me.get("seconds_per_epoch"), 1), f(st.get("peak_mb"), 0),
+                     f(me.get("peak_mb"), 0), f(st.get("cell_store_mb"), 1), f"{st.get('when', '')} / {me.get('when', '')}, load {load_range([st, me])}"])
+    out = [table(["cells", "s / epoch, store", "s / epoch, memory", "peak RSS, store (MB)", "peak RSS, memory (MB)", "per-cell files (MB)", "measured"], rows), ""]
+    ns = sorted({r["n_cells"] for r in s})
+    for a, b in zip(ns, ns[1:]):
+        x, y = by.get((a, "store")), by.get((b, "store"))
+        if x and y: out.append(f"- store: {a:,} -> {b:,} cells (x{b // a}): time per epoch x{f(y['seconds_per_epoch'] / x['seconds_per_epoch'], 1)}.")
+    q = one("zinbwave_scale_equal_steps.json")
+    if q: out.append("- Peak RSS at an equal number of minibatch steps (store; `results/zinbwave_scale_equal_steps.json`): "
+                     + ", ".join(f"{f(r['peak_mb'], 0)} MB at {r['n_cells']:,} cells ({r['epochs']} epochs)" for r in q)
+                     + f"; load {load_range(q)}.")
+    old = one("zinbwave_scale_1000000_before_rowadam.json")
+    new = by.get((1_000_000, "memory"))
+    if old and new:
+        o = old[0]
+        out.append(f"- Before per-cell parameters were stepped row by row (`RowAdam`), the same 1,000,000-cell epoch took {f(o['seconds_per_epoch'], 1)} s "
+                   f"with a peak of {f(o['peak_mb'], 0)} MB (`results/zinbwave_scale_1000000_before_rowadam.json`, same data: training NLL "
+                   f"{f(o['nll'], 3)} in both; that file records no date or load).")
+    return "\n".join(out).rstrip()
+
+
+def block_rzinbwave():
+    rs = load("rzinbwave_*.json")
+    if not rs: return missing("`bench_rzinbwave.py`")
+    rows = []
+    for name, r in rs:
+        R = r.get("r_zinbwave")
+        data = f"{r.get('dataset', 'pbmc')}, {r['cells']:,} cells x {r['genes']:,} genes, K = {r['k']}"
+        disp = "" if not R else ("gene-wise (`commondispersion = FALSE`)" if R.get("commondispersion") is False else "one for all genes (default)")
+        for opt in ("adam", "lbfgs"):
+            o = r.get(f"ours_{opt}")
+            if not o: continue
+            reach = o.get("seconds_to_r_loglik")
+            rows.append([f"`{name}`", data, disp, f"{f(R['seconds_cpu'], 0)} s CPU / {f(R['seconds_wall'], 0)} s wall" if R else "not run",
+                         f(R["loglik_per_cell"], 1) if R else "", f"{opt}, {o['epochs']} {'epochs' if opt == 'adam' else 'outer steps'}",
+                         f"{f(o['seconds_cpu'], 1)} s CPU / {f(o['seconds_wall'], 1)} s wall", f(o["loglik_per_cell"], 1),
+                         f"{ratio(R['seconds_cpu'], o['seconds_cpu'], 1)} / {ratio(R['seconds_wall'], o['seconds_wall'], 1)}" if R else "",
+                         (f"{f(reach, 1)} s wall ({ratio(R['seconds_wall'], reach)} R's wall)" if reach else "never") if R else ""])
+    return table(["file", "data", "R dispersion", "R zinbFit", "R log-lik / cell", "ours", "ours, whole fit", "ours log-lik / cell",
+                  "whole fit, R / ours (CPU / wall)", "ours reaches R's log-lik at"], rows)
+
+
+def block_gpu():
+    r = one("gpu_check.json")
+    if r is None: return missing("`gpu_check.py`")
+    c = r["checks"]
+    ok = lambda k: "passed" if c.get(k, {}).get("ok") else "FAILED" if k in c else "not run"
+    rows = []
+    if "em" in c:
+        x = c["em"]
+        rows.append([f"EM (`fit_zinb_em`), PBMC 4k, {x['genes']:,} genes x {x['cells']:,} cells", ok("em"),
+                     f"max rel. log-lik difference {e(x['max_rel_loglik_diff'])}", f"{f(x['seconds_cpu'], 2)} s",
+                     f"{f(x['seconds_warm'], 2)} s warm ({f(x['seconds_first'], 2)} s first call)",
+                     f"{f(x['seconds_cpu'] / x['seconds_warm'], 2)}x"])
+    if "glmm" in c:
+        x = c["glmm"]
+        cpu_g, gpu_g = x["seconds_cpu_for_genes_cpu"] / x["genes_cpu"], x["seconds"] / x["genes"]
+        rows.append([f"GLMM (`glmm_genes`, Poisson), {x['cells']:,} cells", ok("glmm"), f"max abs. fixed-effect difference {e(x['max_abs_estimate_diff'])}",
+                     f"{f(x['seconds_cpu_for_genes_cpu'], 2)} s for {x['genes_cpu']} genes ({f(1e3 * cpu_g, 0)} ms/gene)",
+                     f"{f(x['seconds'], 2)} s for {x['genes']} genes ({f(1e3 * gpu_g, 1)} ms/gene)", f"{f(cpu_g / gpu_g, 0)}x per gene"])
+    if "zinbwave" in c:
+        x = c["zinbwave"]
+        rows.append(["ZINB-WaVE (`tl.zinbwave`), PBMC 4k, 3 epochs", ok("zinbwave"), f"max rel. training-NLL difference {e(x['max_rel_nll_diff'])}",
+                     f"{f(x['sec_per_epoch_pbmc_cpu'], 3)} s/epoch", f"{f(x['sec_per_epoch_pbmc'], 3)} s/epoch",
+                     f"{f(x['sec_per_epoch_pbmc_cpu'] / x['sec_per_epoch_pbmc'], 2)}x"])
+        for k, v in x.items():
+            m = re.fullmatch(r"sec_per_epoch_(\d+)_cells_x_(\d+)_genes", k)
+            if m: rows.append([f"ZINB-WaVE, {int(m[1]):,} simulated cells x {int(m[2]):,} genes (counts held on the GPU)", "", "",
+                               "not measured", f"{f(v, 2)} s/epoch", ""])
+    for k, label in (("vae", "VAE (`CountVAE`, ZINB)"), ("gmvae", "GMVAE (`CountVAE`, 8 components)"), ("zipo", "ZiPo (`tl.zipo`)")):
+        if k not in c: continue
+        x = c[k]
+        diff = x.get("rel_valid_nelbo_diff", x.get("rel_nll_diff"))
+        rows.append([f"{label}, PBMC 4k, 3 epochs", ok(k), f"rel. difference of the last {'validation -ELBO' if k != 'zipo' else 'training NLL'} {e(diff)}",
+                     f"{f(x['cpu']['sec_per_epoch'], 3)} s/epoch", f"{f(x['gpu']['sec_per_epoch'], 3)} s/epoch",
+                     f"{f(x['cpu']['sec_per_epoch'] / x['gpu']['sec_per_epoch'], 2)}x"])
+    s = c.get("vae", {}).get("scvi")
+    out = [f"{r['when']}; {r['gpu']} (`{r['device']}`) on a machine with {r['machine']}; torch {r['torch']}; the CPU side ran on the same "
+           f"machine with torch's default threads. All checks: **{'passed' if r.get('all_ok') else 'NOT all passed'}** "
+           f"(the whole script: {f(r['seconds'], 0)} s).", "",
+           table(["check", "result", "GPU vs CPU agreement", "CPU", "GPU", "CPU time / GPU time"], rows)]
+    if isinstance(s, dict):
+        v = c["vae"]["gpu"]["sec_per_epoch"]
+        out += ["", f"- scvi-tools {s['version']} SCVI on the same GPU and data: {f(s['sec_per_epoch'], 3)} s/epoch (3 epochs, its `train()` call "
+                    f"timed as a whole, trainer set-up included) against {f(v, 3)} s/epoch for our VAE (from the fit's history): "
+                    f"{ratio(s['sec_per_epoch'], v, 1)}. Both sides time 3 epochs only, so start-up weighs on both."]
+    elif isinstance(s, str): out += ["", f"- SCVI: {s}"]
+    return "\n".join(out)
+
+
+ZIPO_METRICS = (("heldout_nll", 1), ("mcv_mse", 2), ("mcv_mse_no_denoising", 2), ("kmeans_ari", 3), ("sec_per_epoch", 3), ("sparsity_pruned", 3))
+
+
+def block_zipo():
+    rs = [r for _, r in load("zipo_*_seed*.json") if isinstance(r, dict) and "method" in r and "dataset" in r]
+    if not rs: return missing("`bench_zipo.py`")
+    groups = {}
+    for r in rs: groups.setdefault((r["dataset"], r["method"]), []).append(r)
+    rows = []
+    for (ds, m), g in sorted(groups.items()):
+        rows.append([ds, m, len(g)] + [mean_pm([r.get(k) for r in g], d) for k, d in ZIPO_METRICS] + [load_range(g)])
+    out = [table(["data", "method", "seeds"] + [f"`{k}`" for k, _ in ZIPO_METRICS] + ["load"], rows),
+           "", "(mean ± 1.64 SEM over seeds; empty: the method does not report it.)"]
+    sp = one("zipo_core_speed.json")
+    if sp:
+        out.append(f"- Likelihood core, {sp['n_cells']:,} x {sp['n_genes']:,}, median of {sp['reps']} reps ({sp['date']}, load {load_range([sp])}): "
+                   + ", ".join(f"{k} {f(v, 3)} s" for k, v in sp["seconds_median"].items()) + ".")
+    eq = one("zipo_speed_equal_width.json")
+    if eq:
+        out.append(f"- Equal width (128 hidden, 10 latent), {eq['n_cells']:,} cells x {eq['n_genes']:,} genes, {eq['epochs']} epochs "
+                   f"({eq['date']}, load {load_range([eq])}): " + ", ".join(f"`{k}` {f(v, 2)}" for k, v in eq.items() if k.endswith("sec_per_epoch")) + ".")
+    return "\n".join(out)
+
+
+BLOCKS = dict(log_zinb=block_log_zinb, em_pscl=block_em_pscl, em_speed=block_em_speed, glmm=block_glmm, vae=block_vae,
+              zinbwave=block_zinbwave, scale=block_scale, rzinbwave=block_rzinbwave, gpu=block_gpu, zipo=block_zipo)
+USES = dict(log_zinb=["log_zinb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json"], glmm=["glmm.json"],
+            vae=["vae_*_seed*.json"], zinbwave=["zinbwave_pbmc_*.json", "zinbwave_cellbench_*.json"],
+            scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"],
+            zipo=["zipo_*_seed*.json", "zipo_core_speed.json", "zipo_speed_equal_width.json"])
+
+
+def block_files():
+    "Every file in results/, the table that reads it, its date and load."
+    used = {}
+    for b, pats in USES.items():
+        for p in pats:
+            for q in RESULTS.glob(p): used.setdefault(q.name, b)
+    groups = {}   # one row per file, except one per method for files of one method over several seeds
+    for p in sorted(RESULTS.iterdir()):
+        if not p.name.startswith("."): groups.setdefault(re.sub(r"_seed\d+\.json$", "_seed*.json", p.name), []).append(p)
+    rows = []
+    for key, ps in groups.items():
+        name = f"`{key}`" + (f" ({len(ps)} files)" if len(ps) > 1 else "")
+        if key.endswith(".log"):
+            rows.append([name, "none: the text output of an earlier EM run that wrote no results file", "", ""]); continue
+        ds = []
+        for p in ps:
+            try: d = json.loads(p.read_text())
+            except ValueError: rows.append([f"`{p.name}`", "unreadable", "", ""]); continue
+            ds += [x for x in (d if isinstance(d, list) else [d]) if isinstance(x, dict)]
+        date = sorted({str(x.get("date") or x.get("when") or "")[:10] for x in ds} - {""})
+        rows.append([name, used.get(ps[0].name, "**none**"), ", ".join(date) or "not recorded", load_range(ds)])
+    return table(["file", "table", "date (UTC)", "load"], rows)
+
+
+BLOCKS["files"] = block_files
+
+
+# ------------------------------------------------------------------ README rewriting
+def generate(text):
+    "The README with every generated block replaced; unknown block names raise."
+    def sub(m):
+        name = m.group(1)
+        if name not in BLOCKS: raise KeyError(f"README has a generated block {name!r} that report.py does not know")
+        return f"{BEGIN.format(name)}\n{BLOCKS[name]()}\n{END.format(name)}"
+    pat = re.compile(r"<!-- begin generated: (\w+) -->.*?<!-- end generated: \1 -->", re.S)
+    return pat.sub(sub, text)
+
+
+# ------------------------------------------------------------------ the prose check
+NUM = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[-+]?\d+)?(?!(?!x(?:\W|$))\w)")
+DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+TIME = re.compile(r"\b\d{2}:\d{2}\b")
+VERSION = re.compile(r"(?<![\w.])\d+\.\d+\.\d+(?:\+\w+)?")
+
+
+def prose(text):
+    "The README without generated blocks, code (fenced and inline), HTML comments, link targets and citation years."
+    text = re.sub(r"<!-- begin generated: (\w+) -->.*?<!-- end generated: \1 -->", " ", text, flags=re.S)
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    text = re.sub(r"`[^`\n]*`", " ", text)
+    text = re.sub(r"<!--.*?-->", " ", text, flags=re.S)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    text = re.sub(r"(et al\.,?\s*\(?)\d{4}", r"\1", text)
+    return text
+
+
+def _values(x, out, strings):
+    if isinstance(x, bool) or x is None: return
+    if isinstance(x, (int, float)):
+        if math.isfinite(x): out.append(x)
+    elif isinstance(x, str): strings.append(x)
+    elif isinstance(x, dict):
+        for k, v in x.items(): strings.append(str(k)); _values(v, out, strings)
+    elif isinstance(x, list):
+        if len(x) <= 20 or not all(isinstance(v, (int, float)) for v in x):   # long numeric lists (training curves) are not figures
+            for v in x: _values(v, out, strings)
+
+
+def allowed(generated_text):
+    """What prose may quote: the number tokens of the generated blocks and of every string in the results files (as
+    written, thousands separators aside), and every integer value stored in a results file."""
+    vals, strings = [], [generated_text]
+    for p in RESULTS.glob("*.json"):
+        try: _values(json.loads(p.read_text()), vals, strings)
+        except ValueError: pass
+    blob = "\n".join(strings)
+    tokens = {m[0].replace(",", "") for m in NUM.finditer(blob)}
+    tokens |= {str(v) for v in vals if isinstance(v, int)}   # JSON integers; a float that happens to be whole is not one
+    return tokens, blob
+
+
+def check_prose(text, generated_text):
+    "Numbers, dates, times and versions of the prose that no results file or generated block holds."
+    tokens, blob = allowed(generated_text)
+    p = prose(text)
+    bad = []
+    for pat in (VERSION, DATE, TIME):
+        for m in pat.finditer(p):
+            if m[0] not in blob: bad.append(m[0])
+        p = pat.sub(" ", p)
+    for m in NUM.finditer(p):
+        if m[0].replace(",", "") not in tokens: bad.append(m[0])
+    return bad
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 when the README is not what the results give")
+    ap.add_argument("--readme", default=str(README))
+    a = ap.parse_args(argv)
+    text = Path(a.readme).read_text()
+    new = generate(text)
+    gen = "\n".join(m[0] for m in re.finditer(r"<!-- begin generated: (\w+) -->.*?<!-- end generated: \1 -->", new, flags=re.S))
+    if not a.check:
+        Path(a.readme).write_text(new)
+        print(f"rewrote {a.readme}: {len(re.findall('<!-- begin generated', new))} generated blocks")
+        bad = check_prose(new, gen)
+        if bad: print(f"numbers in the prose found in no results file: {bad}", file=sys.stderr); return 1
+        return 0
+    ok = True
+    if new != text:
+        import difflib
+        print("benchmarks/README.md differs from what the results give (run `python benchmarks/report.py`):", file=sys.stderr)
+        sys.stderr.writelines(list(difflib.unified_diff(text.splitlines(True), new.splitlines(True), "README.md", "generated", n=1))[:60])
+        ok = False
+    bad = check_prose(text, gen)
+    if bad:
+        print(f"numbers in the prose of {a.readme} found in no results file nor generated table: {bad}", file=sys.stderr)
+        ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The benchmark scripts that CI can afford to run (the GPU check refuses without CUDA and passes its CPU smoke test), and the
+benchmarks README generated from the stored results (`benchmarks/report.py --check`)."""
+import os, subprocess, sys
+import pytest
+from conftest import ROOT
+
+def _run(*args, timeout=900):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+def test_gpu_check_refuses_without_cuda():
+    import torch
+    if torch.cuda.is_available(): pytest.skip("this machine has CUDA")
+    r = _run()
+    assert r.returncode == 2 and "no CUDA device here" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+def test_gpu_check_cpu_smoke():
+    "Every check of the script runs, and the CPU-vs-CPU comparisons it makes agree (a bug in a check would not)."
+    r = _run("--device", "cpu", "--quick")
+    assert r.returncode == 0 and "all checks ok" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+    for name in ("em", "glmm", "zinbwave", "vae", "gmvae"): assert f"{name}: ok" in r.stdout, name
+
+
+def _report(*args):
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+def test_benchmarks_readme_matches_results():
+    "Every table of benchmarks/README.md is what benchmarks/results/*.json give, and its prose quotes no other number."
+    r = _report("--check")
+    assert r.returncode == 0, r.stderr[-4000:]
+
+def test_report_check_catches_stale_tables_and_hand_typed_figures(tmp_path):
+    "The check is not vacuous: a figure typed into the prose fails it, and so does a generated table edited by hand."
+    text = (ROOT / "benchmarks" / "README.md").read_text()
+    typed = tmp_path / "typed.md"
+    typed.write_text(text + "\nOurs is 191.3x faster than the peer.\n")
+    r = _report("--check", "--readme", str(typed))
+    assert r.returncode == 1 and "191.3" in r.stderr, r.stderr[-2000:]
+    begin = "<!-- begin generated: gpu -->\n"
+    assert begin in text
+    stale = tmp_path / "stale.md"
+    stale.write_text(text.replace(begin, begin + "| an extra row |\n"))
+    r = _report("--check", "--readme", str(stale))
+    assert r.returncode == 1 and "differs from what the results give" in r.stderr, r.stderr[-2000:]
