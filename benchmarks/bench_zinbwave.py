@@ -214,7 +214,9 @@ def scale(n_cells_list, n_genes=1000, epochs=1, batch_size=1024, workdir="/tmp/z
     Path(workdir).mkdir(exist_ok=True)
     for n in n_cells_list:
         p = Path(workdir) / f"sim_{n}x{n_genes}.h5ad"
-        if not p.exists(): write_sim(p, n, n_genes)
+        # written by a child process: Linux keeps ru_maxrss across fork + exec, so a parent that grew while writing would
+        # hand its peak to every timed child below
+        if not p.exists(): subprocess.run([sys.executable, __file__, "write-sim", "--n-cells", str(n), "--workdir", workdir], check=True)
     out = []
     for mode in modes:
         for n in n_cells_list:
@@ -254,6 +256,10 @@ def scale_one(n, mode, n_genes=1000, epochs=1, batch_size=1024, workdir="/tmp/zw
                  rss_after_setup_mb=rss_setup, rss_end_mb=current_mb(), cell_store_mb=store_mb, nll=float(h.nll.iloc[-1]),
                  machine=f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, 1 thread",
                  when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), load=os.getloadavg()[0])
+    from _common import versions
+    r.update(versions=versions(["torch", "numpy", "anndata", "h5py"]),
+             timing="a fresh process per size and mode; seconds_per_epoch: wall time of the fit call over its epochs divided by "
+                    "the epochs (data file written beforehand; reading it is part of the epoch); peak_mb: ru_maxrss of the process")
     print(json.dumps(r))
 
 
@@ -293,7 +299,7 @@ def write_sim(path, n, J, chunk=20000, seed=0):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["run", "all", "table", "scale", "scale-one"])
+    ap.add_argument("cmd", choices=["run", "all", "table", "scale", "scale-one", "write-sim"])
     ap.add_argument("--mode", default="store", choices=["store", "memory"], help="scale-one: per-cell state in files or in memory")
     ap.add_argument("--workdir", default="/tmp/zw_scale")
     ap.add_argument("--dataset", default="pbmc", choices=["pbmc", "cellbench"])
@@ -312,4 +318,5 @@ if __name__ == "__main__":
         table()
     elif a.cmd == "table": table()
     elif a.cmd == "scale-one": scale_one(a.n_cells[0], a.mode, epochs=a.epochs, workdir=a.workdir)
+    elif a.cmd == "write-sim": write_sim(Path(a.workdir) / f"sim_{a.n_cells[0]}x1000.h5ad", a.n_cells[0], 1000)
     else: scale(a.n_cells, epochs=1, workdir=a.workdir)

@@ -84,6 +84,14 @@ def check_zinbwave(dev, quick):
         m = ZINBWaVE(n, J, 10)
         h = fit(m, CellBatches(x, batch_size=1024, seed=0, device=dev, validate=False), max_epochs=2, lr=0.05, early_stopping=None, progress=False)
         out[f"sec_per_epoch_{n}_cells_x_{J}_genes"] = float(h.seconds.iloc[-1] - h.seconds.iloc[0])   # the second epoch (warm)
+        if n == max((2_000,) if quick else (100_000, 1_000_000)):
+            # a step of this model is launch-bound on a GPU: larger minibatches cost about the same per step
+            sweep = {}
+            for bs in ((256, 1024) if quick else (1024, 4096, 16384)):
+                m = ZINBWaVE(n, J, 10)
+                h = fit(m, CellBatches(x, batch_size=bs, seed=0, device=dev, validate=False), max_epochs=3, lr=0.05, early_stopping=None, progress=False)
+                sweep[str(bs)] = dict(sec_per_epoch=h.seconds.diff().fillna(h.seconds).tolist(), train_nll=h.nll.tolist())
+            out[f"batch_size_sweep_{n}_cells_x_{J}_genes_3_epochs_lr_0.05"] = sweep
         del x, mu, m
     return out
 
@@ -129,6 +137,7 @@ def main():
     ap.add_argument("--only", nargs="*", help="run only these checks (em glmm zinbwave vae gmvae zipo)")
     a = ap.parse_args()
     import torch
+    sys.path.insert(0, str(HERE)); from _common import versions
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         print("gpu_check: no CUDA device here (torch.cuda.is_available() is False); it needs a GPU. "
               "To exercise the script on a CPU: --device cpu --quick", file=sys.stderr)
@@ -145,7 +154,11 @@ def main():
     except ImportError: pass
     res = dict(machine=f"{platform.machine()}, {os.cpu_count()} cores", device=str(dev),
                gpu=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None, torch=torch.__version__,
-               when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), quick=a.quick, checks={})
+               when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), quick=a.quick, load_before=os.getloadavg()[0],
+               versions=versions(["torch", "numpy", "scvi-tools"]),
+               timing="one process, wall time (perf_counter with torch.cuda.synchronize) of each call; CPU side with torch's "
+                      "default threads on the same machine; EM and GLMM CPU calls are the first of their kind in the process",
+               checks={})
     t0 = time.perf_counter()
     if a.only: checks = {k: v for k, v in checks.items() if k in a.only}
     for name, f in checks.items():

@@ -92,9 +92,11 @@ def block_log_zinb():
             rows.append([r["device"], r["dtype"], pas, f(p["zinb_nb_ms"], 1, " ms"),
                          f(p["scvi_tools_ms"], 1, " ms"), f(p["scvi_over_zinb_nb"], 2), f"{r['date']}, load {load_range([r])}"])
         a = r.get("accuracy")
-        if a: acc.append(f"- Worst relative error of log P against a 50-digit mpmath reference on the extreme grid ({a['grid']}): "
-                         f"**zinb_nb {e(a['worst_rel_error_zinb_nb'])}, scvi-tools {e(a['worst_rel_error_scvi_tools'])}** "
-                         f"(`{name}`).")
+        if a: acc.append((a["grid"], e(a["worst_rel_error_zinb_nb"]), e(a["worst_rel_error_scvi_tools"]), name))
+    if acc:
+        same = len({x[1:3] for x in acc}) == 1
+        acc = [f"- Worst relative error of log P against a 50-digit mpmath reference on the extreme grid ({g}): **zinb_nb {o}, scvi-tools {sc}** "
+               + (f"(every `log_zinb_*.json` gives the same)." if same else f"(`{n}`).") for g, o, sc, n in (acc[:1] if same else acc)]
     v = rs[0][1]["versions"]
     head = (f"{rs[0][1]['machine']}. {rs[0][1]['cells']:,} cells x {rs[0][1]['genes']:,} genes, median of {rs[0][1]['reps']} reps per pass, warm, both "
             f"implementations in one process alternating rep by rep; torch {v.get('torch')}, scvi-tools {v.get('scvi-tools')}.")
@@ -112,15 +114,18 @@ def block_em_pscl():
         sub = d.get("ours (subset only)")
         rows.append([ds, f"{f(o['seconds'], 2)} s ({o['genes']:,} genes, {f(1e3 * o['per_gene'], 1)} ms/gene)",
                      f"{f(fr['seconds'], 2)} s" if fr else "", f"{f(sub['seconds'], 2)} s" if sub else "",
-                     f"{f(p['seconds'], 1)} s" if p else "not run", ratio(p["seconds"], fr["seconds"], 1) if p and fr else "",
-                     f"{p['ours_worse_1e6']} / {p['ours_better_1e6']}" if p else "",
+                     f"{f(p['seconds'], 1)} s ({f(p['loop_seconds'], 1)} s in its loop)" if p else "not run",
+                     ratio(p["seconds"], fr["seconds"]) if p and fr else "",
+                     ratio(p["loop_seconds"], sub["seconds"]) if p and sub and p.get("loop_seconds") else "",
+                     (f"{p['ours_worse_1e6']} / {p['ours_better_1e6']}" + (f" (up to {f(p['max_ours_minus_theirs'], 1)} nats above)" if p["ours_better_1e6"] else "")) if p else "",
                      f"{f(s['seconds'], 1)} s, {s['not_converged']} not converged" if s else ""])
     genes = next(iter(r["results"].values()))["pscl"]["genes"] if "pscl" in next(iter(r["results"].values())) else r["subset"]
     head = (f"{r['date']}, load {load_range([r])}; {r['machine']}; torch {v.get('torch')} ({r['torch_threads']} thread), "
             f"R {v.get('R')}, pscl {v.get('pscl')}, statsmodels {v.get('statsmodels')}. Peers and the fresh-process column fit "
             f"the same {genes} genes.")
-    return head + "\n\n" + table(["data", "ours, all genes (first call, warm process)", "ours, same genes, fresh process",
+    return head + "\n\n" + table(["data", "ours, all genes (first call of a process, imports done)", "ours, same genes, fresh process",
                                   "ours, same genes, warm", "pscl, same genes, whole Rscript call", "pscl / ours, fresh process both",
+                                  "pscl's loop / ours warm (start-up excluded both)",
                                   "genes where ours is below / above pscl by > 1e-6 rel.", "statsmodels, same genes"], rows)
 
 
@@ -129,22 +134,31 @@ def _flat(d, prefix=""):
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict): yield from _flat(v, key + ".")
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            for i, x in enumerate(v): yield from _flat(x, f"{key}.{i}.")
         elif isinstance(v, list) and len(v) > 8: continue
         else: yield key, v
+
+
+def generic(rs):
+    "Results files of a schema this script does not know, as field/value tables (scalar leaves; at most 60 rows each)."
+    out = []
+    for name, r in rs:
+        rows = []
+        for k, v in _flat(r if isinstance(r, dict) else {"": r} if not isinstance(r, list) else dict(enumerate(r))):
+            if isinstance(v, dict): v = json.dumps(v)
+            if isinstance(v, bool) or v is None: v = str(v)
+            if isinstance(v, float): v = f(v, 4) if abs(v) < 100 else f(v, 1)
+            rows.append([f"`{k}`", " ".join(str(v).split()).replace("|", "/")])
+        more = f"\n\n({len(rows) - 60} more fields in the file.)" if len(rows) > 60 else ""
+        out.append(f"`{name}`\n\n" + table(["field", "value"], rows[:60]) + more)
+    return "\n\n".join(out)
 
 
 def block_em_speed():
     rs = load("em_speed_*.json")
     if not rs: return missing("`bench_em_speed.py` (EM from a fresh process vs pscl; NB vs glmGamPoi)")
-    out = []
-    for name, r in rs:
-        rows = []
-        for k, v in _flat(r):
-            if isinstance(v, bool) or v is None: v = str(v)
-            if isinstance(v, float): v = f(v, 4) if abs(v) < 100 else f(v, 1)
-            rows.append([f"`{k}`", str(v).replace("|", "/")])
-        out.append(f"`{name}`\n\n" + table(["field", "value"], rows))
-    return "\n\n".join(out)
+    return generic(rs)
 
 
 def block_glmm():
@@ -168,6 +182,9 @@ def block_glmm():
         if key in R:
             lines.append(f"- {peer} CPU / ours CPU, single fit: **{ratio(R[key]['cpu_s'], o['cold_cpu_s'])} against our first call of a process**, "
                          f"{ratio(R[key]['cpu_s'], o['warm_cpu_s'])} against a warm call.")
+    if "glmmTMB_nb" in R and "ours_nb" in r:
+        lines.append(f"- NB: glmmTMB `nbinom2` CPU / ours CPU: **{ratio(R['glmmTMB_nb']['cpu_s'], r['ours_nb']['cold_cpu_s'])}** (our first NB "
+                     "call, in a process that had already fitted the Poisson model: torch's one-time initialisation was paid before).")
     for fam in ("poisson", "nb"):
         g = r.get(f"glmm_genes_{fam}")
         if g: lines.append(f"- `glmm_genes`, {g['genes']:,} simulated {fam} genes x {g['cells']:,} cells, one call: {f(g['wall_s'], 1)} s wall "
@@ -225,30 +242,37 @@ def block_zinbwave():
 
 
 def block_scale():
-    s = one("zinbwave_scale_10000_100000_1000000.json")
-    if s is None: return missing("`bench_zinbwave.py scale`")
-    by = {(r["n_cells"], r["mode"]): r for r in s}
-    rows = []
-    for n in sorted({r["n_cells"] for r in s}):
-        st, me = by.get((n, "store"), {}), by.get((n, "memory"), {})
-        rows.append([f"{n:,}", f(st.get("seconds_per_epoch"), 1), f(me.get("seconds_per_epoch"), 1), f(st.get("peak_mb"), 0),
-                     f(me.get("peak_mb"), 0), f(st.get("cell_store_mb"), 1), f"{st.get('when', '')} / {me.get('when', '')}, load {load_range([st, me])}"])
-    out = [table(["cells", "s / epoch, store", "s / epoch, memory", "peak RSS, store (MB)", "peak RSS, memory (MB)", "per-cell files (MB)", "measured"], rows), ""]
-    ns = sorted({r["n_cells"] for r in s})
-    for a, b in zip(ns, ns[1:]):
-        x, y = by.get((a, "store")), by.get((b, "store"))
-        if x and y: out.append(f"- store: {a:,} -> {b:,} cells (x{b // a}): time per epoch x{f(y['seconds_per_epoch'] / x['seconds_per_epoch'], 1)}.")
+    files = [(n, s) for n, s in load("zinbwave_scale_*.json") if isinstance(s, list) and s and "mode" in s[0]
+             and n != "zinbwave_scale_equal_steps.json"]
+    if not files: return missing("`bench_zinbwave.py scale`")
+    out = []
+    widest = max(files, key=lambda x: len({r["n_cells"] for r in x[1]}))[1]
+    by = {(r["n_cells"], r["mode"]): r for r in widest}    # the notes below read the file with the most sizes
+    for name, s in sorted(files, key=lambda x: max(str(r.get("when", "")) for r in x[1]), reverse=True):   # newest first
+        cur = {(r["n_cells"], r["mode"]): r for r in s}
+        rows = []
+        for n in sorted({r["n_cells"] for r in s}):
+            st, me = cur.get((n, "store"), {}), cur.get((n, "memory"), {})
+            rows.append([f"{n:,}", f(st.get("seconds_per_epoch"), 1), f(me.get("seconds_per_epoch"), 1), f(st.get("peak_mb"), 0),
+                         f(me.get("peak_mb"), 0), f(st.get("cell_store_mb"), 1), f"{st.get('when', '')} / {me.get('when', '')}, load {load_range([st, me])}"])
+        out += [f"`results/{name}`:", "", table(["cells", "s / epoch, store", "s / epoch, memory", "peak RSS, store (MB)", "peak RSS, memory (MB)",
+                                                  "per-cell files (MB)", "measured"], rows), ""]
+        ns = sorted({r["n_cells"] for r in s})
+        for a, b in zip(ns, ns[1:]):
+            x, y = cur.get((a, "store")), cur.get((b, "store"))
+            if x and y: out.append(f"- store: {a:,} -> {b:,} cells (x{b // a}): time per epoch x{f(y['seconds_per_epoch'] / x['seconds_per_epoch'], 1)}.")
+        out.append("")
     q = one("zinbwave_scale_equal_steps.json")
     if q: out.append("- Peak RSS at an equal number of minibatch steps (store; `results/zinbwave_scale_equal_steps.json`): "
-                     + ", ".join(f"{f(r['peak_mb'], 0)} MB at {r['n_cells']:,} cells ({r['epochs']} epochs)" for r in q)
+                     + ", ".join(f"{f(r['peak_mb'], 0)} MB at {r['n_cells']:,} cells ({r['epochs']} epoch{'s' if r['epochs'] != 1 else ''})" for r in q)
                      + f"; load {load_range(q)}.")
     old = one("zinbwave_scale_1000000_before_rowadam.json")
     new = by.get((1_000_000, "memory"))
     if old and new:
         o = old[0]
         out.append(f"- Before per-cell parameters were stepped row by row (`RowAdam`), the same 1,000,000-cell epoch took {f(o['seconds_per_epoch'], 1)} s "
-                   f"with a peak of {f(o['peak_mb'], 0)} MB (`results/zinbwave_scale_1000000_before_rowadam.json`, same data: training NLL "
-                   f"{f(o['nll'], 3)} in both; that file records no date or load).")
+                   f"with a peak of {f(o['peak_mb'], 0)} MB (`results/zinbwave_scale_1000000_before_rowadam.json`, same simulated data; training NLL "
+                   f"after the epoch {f(o['nll'], 3)} there and {f(new['nll'], 3)} in the memory run above; that file records no date or load).")
     return "\n".join(out).rstrip()
 
 
@@ -282,14 +306,14 @@ def block_gpu():
     if "em" in c:
         x = c["em"]
         rows.append([f"EM (`fit_zinb_em`), PBMC 4k, {x['genes']:,} genes x {x['cells']:,} cells", ok("em"),
-                     f"max rel. log-lik difference {e(x['max_rel_loglik_diff'])}", f"{f(x['seconds_cpu'], 2)} s",
+                     f"max rel. log-lik difference {e(x['max_rel_loglik_diff'])}", f"{f(x['seconds_cpu'], 2)} s (first call)",
                      f"{f(x['seconds_warm'], 2)} s warm ({f(x['seconds_first'], 2)} s first call)",
                      f"{f(x['seconds_cpu'] / x['seconds_warm'], 2)}x"])
     if "glmm" in c:
         x = c["glmm"]
         cpu_g, gpu_g = x["seconds_cpu_for_genes_cpu"] / x["genes_cpu"], x["seconds"] / x["genes"]
         rows.append([f"GLMM (`glmm_genes`, Poisson), {x['cells']:,} cells", ok("glmm"), f"max abs. fixed-effect difference {e(x['max_abs_estimate_diff'])}",
-                     f"{f(x['seconds_cpu_for_genes_cpu'], 2)} s for {x['genes_cpu']} genes ({f(1e3 * cpu_g, 0)} ms/gene)",
+                     f"{f(x['seconds_cpu_for_genes_cpu'], 2)} s for {x['genes_cpu']} genes ({f(1e3 * cpu_g, 0)} ms/gene; first call)",
                      f"{f(x['seconds'], 2)} s for {x['genes']} genes ({f(1e3 * gpu_g, 1)} ms/gene)", f"{f(cpu_g / gpu_g, 0)}x per gene"])
     if "zinbwave" in c:
         x = c["zinbwave"]
@@ -298,7 +322,7 @@ def block_gpu():
                      f"{f(x['sec_per_epoch_pbmc_cpu'] / x['sec_per_epoch_pbmc'], 2)}x"])
         for k, v in x.items():
             m = re.fullmatch(r"sec_per_epoch_(\d+)_cells_x_(\d+)_genes", k)
-            if m: rows.append([f"ZINB-WaVE, {int(m[1]):,} simulated cells x {int(m[2]):,} genes (counts held on the GPU)", "", "",
+            if m: rows.append([f"ZINB-WaVE, {int(m[1]):,} simulated cells x {int(m[2]):,} genes (counts held on the GPU; minibatches of 1,024, second epoch)", "", "",
                                "not measured", f"{f(v, 2)} s/epoch", ""])
     for k, label in (("vae", "VAE (`CountVAE`, ZINB)"), ("gmvae", "GMVAE (`CountVAE`, 8 components)"), ("zipo", "ZiPo (`tl.zipo`)")):
         if k not in c: continue
@@ -307,8 +331,16 @@ def block_gpu():
         rows.append([f"{label}, PBMC 4k, 3 epochs", ok(k), f"rel. difference of the last {'validation -ELBO' if k != 'zipo' else 'training NLL'} {e(diff)}",
                      f"{f(x['cpu']['sec_per_epoch'], 3)} s/epoch", f"{f(x['gpu']['sec_per_epoch'], 3)} s/epoch",
                      f"{f(x['cpu']['sec_per_epoch'] / x['gpu']['sec_per_epoch'], 2)}x"])
+    sweeps = []
+    for k, v in c.get("zinbwave", {}).items():
+        m = re.fullmatch(r"batch_size_sweep_(\d+)_cells_x_(\d+)_genes_(\d+)_epochs_lr_([\d.]+)", k)
+        if m and isinstance(v, dict):
+            srows = [[f"{int(bs):,}", ", ".join(f(t, 2) for t in r["sec_per_epoch"]), f(statistics.median(r["sec_per_epoch"]), 2),
+                      ", ".join(f(t, 1) for t in r["train_nll"])] for bs, r in sorted(v.items(), key=lambda kv: int(kv[0]))]
+            sweeps += ["", f"ZINB-WaVE on the GPU, {int(m[1]):,} simulated cells x {int(m[2]):,} genes, {m[3]} epochs at lr {m[4]} for each minibatch size:", "",
+                       table(["cells per minibatch", "s per epoch", "median s / epoch", "training NLL / cell after each epoch"], srows)]
     s = c.get("vae", {}).get("scvi")
-    out = [f"{r['when']}; {r['gpu']} (`{r['device']}`) on a machine with {r['machine']}; torch {r['torch']}; the CPU side ran on the same "
+    out = [f"{r['when']}, load {load_range([r])}; {r['gpu']} (`{r['device']}`) on a machine with {r['machine']}; torch {r['torch']}; the CPU side ran on the same "
            f"machine with torch's default threads. All checks: **{'passed' if r.get('all_ok') else 'NOT all passed'}** "
            f"(the whole script: {f(r['seconds'], 0)} s).", "",
            table(["check", "result", "GPU vs CPU agreement", "CPU", "GPU", "CPU time / GPU time"], rows)]
@@ -318,7 +350,7 @@ def block_gpu():
                     f"timed as a whole, trainer set-up included) against {f(v, 3)} s/epoch for our VAE (from the fit's history): "
                     f"{ratio(s['sec_per_epoch'], v, 1)}. Both sides time 3 epochs only, so start-up weighs on both."]
     elif isinstance(s, str): out += ["", f"- SCVI: {s}"]
-    return "\n".join(out)
+    return "\n".join(out + sweeps)
 
 
 ZIPO_METRICS = (("heldout_nll", 1), ("mcv_mse", 2), ("mcv_mse_no_denoising", 2), ("kmeans_ari", 3), ("sec_per_epoch", 3), ("sparsity_pruned", 3))
@@ -342,6 +374,9 @@ def block_zipo():
     if eq:
         out.append(f"- Equal width (128 hidden, 10 latent), {eq['n_cells']:,} cells x {eq['n_genes']:,} genes, {eq['epochs']} epochs "
                    f"({eq['date']}, load {load_range([eq])}): " + ", ".join(f"`{k}` {f(v, 2)}" for k, v in eq.items() if k.endswith("sec_per_epoch")) + ".")
+    other = [(n, r) for n, r in load("zipo_*.json") if not re.search(r"_seed\d+\.json$", n)
+             and n not in ("zipo_core_speed.json", "zipo_speed_equal_width.json")]
+    if other: out += ["", "Other ZiPo results files, as stored:", "", generic(other)]
     return "\n".join(out)
 
 
@@ -350,7 +385,7 @@ BLOCKS = dict(log_zinb=block_log_zinb, em_pscl=block_em_pscl, em_speed=block_em_
 USES = dict(log_zinb=["log_zinb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json"], glmm=["glmm.json"],
             vae=["vae_*_seed*.json"], zinbwave=["zinbwave_pbmc_*.json", "zinbwave_cellbench_*.json"],
             scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"],
-            zipo=["zipo_*_seed*.json", "zipo_core_speed.json", "zipo_speed_equal_width.json"])
+            zipo=["zipo_*.json"])
 
 
 def block_files():
