@@ -9,7 +9,7 @@ cells dropped, `#|` lines removed); markdown cells are copied, code cells become
 their text output. Images are left to the site.
 """
 from __future__ import annotations
-import argparse, json, sys
+import argparse, re, json, sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
@@ -32,7 +32,8 @@ def render(nb_path: Path) -> str:
     for c in nb["cells"]:
         src = _text(c["source"]).strip()
         if c["cell_type"] == "markdown":
-            parts.append(src)
+            # links to notebooks are relative to nbs/ (right for the docs site and JupyterLab); README sits one level up
+            parts.append(re.sub(r"\]\((?!https?://|#|/)([^)]+\.ipynb)\)", r"](nbs/\1)", src))
         elif c["cell_type"] == "code":
             if src: parts.append(f"```python\n{src}\n```")
             outs = [t.rstrip() for o in c.get("outputs", []) if (t := _output_text(o))]

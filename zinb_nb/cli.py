@@ -10,21 +10,25 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['DEMO_MARKERS', 'demo', 'fit_h5ad', 'main']
 
-# %% ../nbs/90_cli.ipynb #a13d31aa
-def _variable_genes(X,                # counts, cells x genes (scipy.sparse CSR or ndarray)
-                    n_genes:int=1000, # how many genes
+# %% ../nbs/90_cli.ipynb #8d5acbc1
+def _variable_genes(X,                   # counts, cells x genes (scipy.sparse or ndarray)
+                    n_genes:int=1000,    # how many genes
                     min_frac:float=0.01, # detected (count > 0) in at least this share of cells
-                   ):                 # column indices, most variable first
-    "The genes with the largest variance of log-normalised counts log(1 + 1e4 x / total)."
+                    theta:float=100.,    # NB inverse dispersion of the residuals
+                    block:int=500,       # genes per dense block
+                   ):                    # column indices, most variable first
+    "Genes with the largest variance of analytic Pearson residuals (Lause et al. 2021)."
     import numpy as np, scipy.sparse as sp
-    X = sp.csr_matrix(X, dtype=np.float64)
-    L = sp.diags(1e4 / np.maximum(np.asarray(X.sum(1)).ravel(), 1)) @ X
-    L.data = np.log1p(L.data)
-    m = np.asarray(L.mean(0)).ravel(); var = np.asarray(L.multiply(L).mean(0)).ravel() - m**2
-    var[np.asarray((X > 0).mean(0)).ravel() < min_frac] = -np.inf
+    X = sp.csc_matrix(X, dtype=np.float64)
+    n_c = np.asarray(X.sum(1)).ravel(); p_g = np.asarray(X.sum(0)).ravel() / n_c.sum()
+    var, clip = np.full(X.shape[1], -np.inf), np.sqrt(X.shape[0])
+    keep = np.flatnonzero((np.asarray((X > 0).mean(0)).ravel() >= min_frac) & (p_g > 0))
+    for a in range(0, len(keep), block):
+        j = keep[a:a + block]; mu = n_c[:, None] * p_g[j]
+        var[j] = np.clip((X[:, j].toarray() - mu) / np.sqrt(mu + mu**2 / theta), -clip, clip).var(0)
     return np.argsort(-var, kind="stable")[:n_genes]
 
-# %% ../nbs/90_cli.ipynb #6fbb64ee
+# %% ../nbs/90_cli.ipynb #3d195a19
 def _demo_data(n_genes:int=1000):
     "PBMC 3k's annotated cells: (all genes, the `n_genes` most variable genes), raw counts."
     from zinb_nb.datasets import pbmc3k
@@ -32,13 +36,12 @@ def _demo_data(n_genes:int=1000):
     return full, full[:, _variable_genes(full.X, n_genes)].copy()
 
 # %% ../nbs/90_cli.ipynb #9944b522
-def _zero_fractions(adata, out):
+def _zero_fractions(adata, size_factors, out):
     "The zero-fraction figure and table: observed vs Poisson and NB, per gene."
     from matplotlib.figure import Figure  # no pyplot: works headless and leaves a notebook's backend alone
-    from zinb_nb.data import compute_size_factors
     from zinb_nb.em import zero_fraction_table
     from zinb_nb import pl
-    tab = zero_fraction_table(adata.X, compute_size_factors(adata.X))
+    tab = zero_fraction_table(adata.X, size_factors)
     tab.index = adata.var_names
     fig = Figure(figsize=(6.5, 4.2))
     pl.zero_fractions(tab, fig.add_subplot(), title=f"10x PBMC 3k ({adata.n_obs} cells x {adata.n_vars} genes)")
@@ -46,7 +49,7 @@ def _zero_fractions(adata, out):
     tab.to_csv(out / "pbmc3k_zero_fractions.csv")
     return tab
 
-# %% ../nbs/90_cli.ipynb #5ab206c7
+# %% ../nbs/90_cli.ipynb #c8f7d2c6
 DEMO_MARKERS = {"CD3E": "T cells", "NKG7": "NK and CD8 T cells", "MS4A1": "B cells", "CD14": "CD14+ monocytes", "LYZ": "monocytes, dendritic cells",
                 "FCGR3A": "FCGR3A+ monocytes, NK cells", "FCER1A": "dendritic cells", "PPBP": "megakaryocytes"}
 
@@ -57,7 +60,7 @@ def _marker_table(adata, genes=tuple(DEMO_MARKERS), key="cell_type"):
     x = adata[:, list(genes)].X; x = np.log1p(1e4 * np.asarray(x.todense() if hasattr(x, "todense") else x) / total[:, None])
     return pd.DataFrame(x, columns=list(genes)).groupby(adata.obs[key].to_numpy(), observed=True).mean()
 
-# %% ../nbs/90_cli.ipynb #b2be3437
+# %% ../nbs/90_cli.ipynb #b7236c4c
 def _marker_figure(tab, out):
     "Heat map of a marker table (groups x genes), saved as pbmc3k_markers.png."
     from matplotlib.figure import Figure
@@ -75,7 +78,7 @@ def _pca2(Z):
     Zc = Z - Z.mean(0)
     return Zc @ np.linalg.svd(Zc, full_matrices=False)[2][:2].T
 
-# %% ../nbs/90_cli.ipynb #b8e44949
+# %% ../nbs/90_cli.ipynb #97277275
 def _latent_figure(Z, labels, history, secs, n_latent, out):
     "Latent PCs by cell type and the training curve, saved as pbmc3k_zinbwave.png."
     from matplotlib.figure import Figure
@@ -89,7 +92,7 @@ def _latent_figure(Z, labels, history, secs, n_latent, out):
     ax[1].set(xlabel="epoch", ylabel="NLL per cell", title=f"training curve ({secs:.0f} s)"); ax[1].legend()
     fig.tight_layout(); fig.savefig(out / "pbmc3k_zinbwave.png", dpi=120)
 
-# %% ../nbs/90_cli.ipynb #8fa9a2fd
+# %% ../nbs/90_cli.ipynb #38396146
 def _latent_scores(Z, labels, seed:int=0)->dict:
     "k-means of the latent (k = number of types) and how well it and the kNN graph follow the labels."
     import torch
@@ -111,8 +114,9 @@ def demo(out:str|Path="zinb_nb_demo",  # output folder (created if missing)
     import time, pandas as pd
     from zinb_nb import tl
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    from zinb_nb.data import compute_size_factors
     full, adata = _demo_data(n_genes)
-    tab = _zero_fractions(adata, out)
+    tab = _zero_fractions(adata, compute_size_factors(full.X), out)
     _marker_figure(_marker_table(full), out)
     t0 = time.perf_counter()
     model = tl.zinbwave(adata, n_latent=n_latent, max_epochs=max_epochs, device=device, progress=progress)
@@ -155,12 +159,14 @@ def fit_h5ad(path:str|Path,              # input .h5ad with raw counts
 
 # %% ../nbs/90_cli.ipynb #8aa6c675
 def _demo_parser(sub):
+    "`zinb-nb demo` and its options."
     d = sub.add_parser("demo", help="ZINB-WaVE on the bundled PBMC 3k cells: writes an .h5ad and figures")
     d.add_argument("-o", "--out", default="zinb_nb_demo", help="output folder (default: %(default)s)")
     d.add_argument("--max-epochs", type=int, default=20, help="ZINB-WaVE epochs (default: %(default)s)")
     d.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
 
-def _fit_parser(sub)->argparse._ArgumentGroup:
+def _fit_parser(sub)->argparse._ArgumentGroup:  # the group the model options go into
+    "`zinb-nb fit` and the options every model shares."
     f = sub.add_parser("fit", help="fit a model to the counts of an .h5ad and write the result")
     f.add_argument("input", help="input .h5ad (raw counts in X, or in --layer)")
     f.add_argument("-o", "--out", required=True, help="output .h5ad")
@@ -171,7 +177,7 @@ def _fit_parser(sub)->argparse._ArgumentGroup:
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     return f.add_argument_group("model options (each applies to the models named)")
 
-# %% ../nbs/90_cli.ipynb #fbdb60d3
+# %% ../nbs/90_cli.ipynb #65519ff2
 def _model_options(g):
     "One option per argument of the `tl` functions; its help says which models take it."
     opt = lambda name, **kw: g.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kw)
@@ -194,8 +200,9 @@ def _model_options(g):
     opt("prune", type=float, help="zipo: prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)")
     opt("return_zi", action="store_const", const=True, help="zipo: also write layers['zipo_zi'], the structural-zero probabilities")
 
-# %% ../nbs/90_cli.ipynb #64f5cb67
+# %% ../nbs/90_cli.ipynb #257fcc2d
 def _parser()->argparse.ArgumentParser:
+    "The `zinb-nb` command line."
     from zinb_nb import __version__
     p = argparse.ArgumentParser(prog="zinb-nb", description="Zero-inflated count models for single-cell RNA-seq.")
     p.add_argument("--version", action="version", version=f"zinb_nb {__version__}")
@@ -204,7 +211,7 @@ def _parser()->argparse.ArgumentParser:
     _demo_parser(sub); _model_options(_fit_parser(sub))
     return p
 
-# %% ../nbs/90_cli.ipynb #8ac143c3
+# %% ../nbs/90_cli.ipynb #d97f9b7a
 def _model_kwargs(args)->dict:
     "The tl arguments of the chosen model; an option of another model is a mistake, said by name."
     takes = _MODELS[args.model][1]
@@ -220,8 +227,9 @@ def _model_kwargs(args)->dict:
     if "covariate_keys" in kw: kw["covariate_keys"] = [s.strip() for s in kw["covariate_keys"].split(",") if s.strip()]
     return dict(kw, layer=args.layer, device=args.device, progress=not args.quiet)
 
-# %% ../nbs/90_cli.ipynb #842121df
+# %% ../nbs/90_cli.ipynb #95cf715c
 def _demo(args):
+    "Run `demo` and print its headline numbers."
     res = demo(args.out, max_epochs=args.max_epochs, device=args.device)
     print(f"zero fraction, mean |observed - predicted| over genes: Poisson {res['mean_abs_error_poisson']:.3f}, "
           f"NB {res['mean_abs_error_nb']:.3f}; NB log-likelihood beats Poisson on {res['frac_genes_nb_better']:.0%} of genes")
@@ -229,7 +237,7 @@ def _demo(args):
           f"k-means (k = 8) vs cell types: ARI {res['kmeans_ari']:.2f}; 15-NN cell-type agreement {res['knn_agreement']:.2f} (chance {res['knn_chance']:.2f})")
     print(f"wrote {res['h5ad']}, {res['latent_figure']}, {res['markers']}, {res['figure']} and {res['table']}")
 
-# %% ../nbs/90_cli.ipynb #2799f6af
+# %% ../nbs/90_cli.ipynb #67ec3200
 def main(argv:list[str]|None=None)->int:  # process exit status
     "Entry point of the `zinb-nb` console script."
     args = _parser().parse_args(argv)
