@@ -249,9 +249,9 @@ def table():
                                 f"{r['sparsity_pruned']:.1%} | {r['heldout_nll_pruned']:.2f} | {r['epochs']} | {r['sec_per_epoch']:.2f} |")
         # paired differences to ZiPo, same seeds
         print()
-        for base in ("zipo", "zipo_gelu"):
+        for base in ("zipo", "zipo_gelu", "zipo_lr1e-3"):
             z = {r["seed"]: r for r in rs if r["method"] == base}
-            for m in ("dca", "dca128", "zipdca", "scvi", "magic") + (("zipo_zinb", "zipo_gelu") if base == "zipo" else ()):
+            for m in ("dca", "dca128", "zipdca", "scvi", "magic") + (("zipo_zinb", "zipo_gelu", "zipo_lr1e-3", "zipo_observed") if base == "zipo" else ()):
                 g = {r["seed"]: r for r in rs if r["method"] == m}
                 s = sorted(set(z) & set(g))
                 for c in ("heldout_nll", "mcv_mse"):
@@ -318,7 +318,7 @@ def scale(n_cells_list, n_genes=1000, workdir="/tmp/zipo_scale"):
         out.append(json.loads(r.stdout.strip().splitlines()[-1])); print(json.dumps(out[-1]), flush=True)
     for a, b in zip(out, out[1:]):
         print(f"{a['n_cells']:,} -> {b['n_cells']:,} cells: time per epoch x{b['seconds_per_epoch'] / a['seconds_per_epoch']:.1f}; peak RSS {a['peak_mb']:.0f} -> {b['peak_mb']:.0f} MB")
-    (RESULTS / f"zipo_scale_{'_'.join(map(str, n_cells_list))}.json").write_text(json.dumps(out, indent=1))
+    (RESULTS / f"zipo_scale_{'_'.join(map(str, n_cells_list))}.json").write_text(json.dumps(dict(kind="scale", runs=out), indent=1))
 
 
 def scale_one(n, workdir, n_genes=1000, batch_size=256):

@@ -374,8 +374,15 @@ def block_zipo():
     if eq:
         out.append(f"- Equal width (128 hidden, 10 latent), {eq['n_cells']:,} cells x {eq['n_genes']:,} genes, {eq['epochs']} epochs "
                    f"({eq['date']}, load {load_range([eq])}): " + ", ".join(f"`{k}` {f(v, 2)}" for k, v in eq.items() if k.endswith("sec_per_epoch")) + ".")
+    for n, sc in load("zipo_scale_*.json"):
+        if not (isinstance(sc, dict) and sc.get("kind") == "scale"): continue
+        out += ["", f"Time per epoch as the number of cells grows (`results/{n}`; {sc['runs'][0]['model']}, "
+                f"{sc['runs'][0]['n_genes']:,} simulated genes, minibatches of {sc['runs'][0]['batch_size']}, streamed from a backed .h5ad):", "",
+                "| cells | seconds per epoch | peak memory | training NLL | measured |", "|---|---|---|---|---|"]
+        out += [f"| {r['n_cells']:,} | {f(r['seconds_per_epoch'], 2)} | {f(r['peak_mb'], 0)} MB | {f(r['nll'], 1)} | {r['date']}, load {f(r['load'], 1)} |"
+                for r in sc["runs"]]
     other = [(n, r) for n, r in load("zipo_*.json") if not re.search(r"_seed\d+\.json$", n)
-             and n not in ("zipo_core_speed.json", "zipo_speed_equal_width.json")]
+             and n not in ("zipo_core_speed.json", "zipo_speed_equal_width.json") and not n.startswith("zipo_scale_")]
     if other: out += ["", "Other ZiPo results files, as stored:", "", generic(other)]
     return "\n".join(out)
 
