@@ -236,6 +236,10 @@ def prepare_sources(nbs: Path, lib: Path, src: Path) -> dict:
         if folder == ".": cap = COURSE if re.match(r"^0\d_", rel.name) else LIBRARY
         else: cap = folder.replace("_", " ").replace("/", " / ").capitalize()
         groups.setdefault(cap, []).append(rel.with_suffix("").as_posix())
+    # inside a group, pages in the order the home page links them (the reading order), then the rest by name
+    home = json.dumps(pages.get(Path("index.ipynb"), {}).get("cells", []))
+    for cap in groups:
+        groups[cap].sort(key=lambda r: (home.find(f"({r}.ipynb)") if f"({r}.ipynb)" in home else len(home), r))
     order = lambda cap: (cap != COURSE, cap != "Tutorials", cap != LIBRARY, cap)
     nav = "".join(toctree(cap, groups[cap]) for cap in sorted(groups, key=order))
     if api_docs: nav += toctree("API reference", api_docs)
