@@ -52,3 +52,16 @@ def save(name, result):
     path.write_text(json.dumps({**result, "load_after": os.getloadavg()[0]}, indent=1, default=float))
     print(f"wrote {path}")
     return path
+
+
+def cluster_metrics(Z, labels, seeds=(0, 1, 2)):
+    "k-means with k = number of labels (scikit-learn, n_init=10) for each random_state: median ARI and NMI; silhouette of the labels."
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+    k = len(np.unique(labels))
+    ari, nmi = [], []
+    for s in seeds:
+        c = KMeans(k, n_init=10, random_state=s).fit_predict(Z)
+        ari.append(adjusted_rand_score(labels, c)); nmi.append(normalized_mutual_info_score(labels, c))
+    return dict(ari=float(np.median(ari)), nmi=float(np.median(nmi)), asw=float(silhouette_score(Z, labels)))

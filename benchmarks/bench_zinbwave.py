@@ -26,6 +26,7 @@ All methods run with torch.set_num_threads(1): the benchmark machine has 2 cores
 import argparse, json, os, resource, subprocess, sys, time
 from pathlib import Path
 import numpy as np
+from _common import cluster_metrics
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -146,17 +147,6 @@ def run_scvi(dataset, linear=False, max_epochs=None, impute=True, **_):
 
 
 # ---------------------------------------------------------------- metrics
-def cluster_metrics(Z, labels, seeds=(0, 1, 2)):
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
-    k = len(np.unique(labels))
-    ari, nmi = [], []
-    for s in seeds:
-        c = KMeans(k, n_init=10, random_state=s).fit_predict(Z)
-        ari.append(adjusted_rand_score(labels, c)); nmi.append(normalized_mutual_info_score(labels, c))
-    return dict(ari=float(np.median(ari)), nmi=float(np.median(nmi)), asw=float(silhouette_score(Z, labels)))
-
-
 def batch_entropy(Z, batches, k=50):
     from sklearn.neighbors import NearestNeighbors
     b = np.unique(batches, return_inverse=True)[1]

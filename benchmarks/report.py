@@ -89,7 +89,10 @@ def block_log_zinb():
     rows, acc = [], []
     for name, r in rs:
         for pas, p in r["passes"].items():
-            rows.append([r["device"], r["dtype"], pas, f(p["zinb_nb_ms"], 1, " ms"),
+            inputs = (f"{'PBMC 4k counts' if r.get('data') == 'pbmc4k' else 'simulated'}, theta "
+                      f"{'per gene, broadcast' if r.get('theta_layout') == 'gene' else 'cells x genes'}"
+                      + (f", {f(100 * (1 - r['zero_fraction']), 0)}% nonzero" if 'zero_fraction' in r else ""))
+            rows.append([r["device"], r["dtype"], inputs, pas, f(p["zinb_nb_ms"], 1, " ms"),
                          f(p["scvi_tools_ms"], 1, " ms"), f(p["scvi_over_zinb_nb"], 2), f"{r['date']}, load {load_range([r])}"])
         a = r.get("accuracy")
         if a: acc.append((a["grid"], e(a["worst_rel_error_zinb_nb"]), e(a["worst_rel_error_scvi_tools"]), name))
@@ -97,10 +100,16 @@ def block_log_zinb():
         same = len({x[1:3] for x in acc}) == 1
         acc = [f"- Worst relative error of log P against a 50-digit mpmath reference on the extreme grid ({g}): **zinb_nb {o}, scvi-tools {sc}** "
                + (f"(every `log_zinb_*.json` gives the same)." if same else f"(`{n}`).") for g, o, sc, n in (acc[:1] if same else acc)]
+    for name, r in rs:
+        ga = r.get("gradient_accuracy")
+        if ga:
+            g = lambda k: ", ".join(f"{p} {e(ga[k][p])}" for p in ("mu", "theta", "zi_logits")) + ("" if ga[k].get("finite", True) else ", **not all finite**")
+            acc.append(f"- Float32 gradients against 50-digit mpmath derivatives ({ga['grid']}; `{name}`): **zinb_nb {g('zinb_nb')}; scvi-tools {g('scvi_tools')}**.")
+            break
     v = rs[0][1]["versions"]
     head = (f"{rs[0][1]['machine']}. {rs[0][1]['cells']:,} cells x {rs[0][1]['genes']:,} genes, median of {rs[0][1]['reps']} reps per pass, warm, both "
             f"implementations in one process alternating rep by rep; torch {v.get('torch')}, scvi-tools {v.get('scvi-tools')}.")
-    return head + "\n\n" + table(["device", "dtype", "pass", "zinb_nb", "scvi-tools", "scvi-tools time / zinb_nb time", "measured"], rows) \
+    return head + "\n\n" + table(["device", "dtype", "inputs", "pass", "zinb_nb", "scvi-tools", "scvi-tools time / zinb_nb time", "measured"], rows) \
         + ("\n\n" + "\n".join(acc) if acc else "")
 
 
@@ -158,7 +167,81 @@ def generic(rs):
 def block_em_speed():
     rs = load("em_speed_*.json")
     if not rs: return missing("`bench_em_speed.py` (EM from a fresh process vs pscl; NB vs glmGamPoi)")
-    return generic(rs)
+    r0 = rs[0][1]; v = r0["versions"]
+    sfname = {"no_size_factors": "none", "size_factors": "total counts / mean"}
+    nb_rows, zi_rows, parts = [], [], []
+    for name, r in rs:
+        for sf in ("no_size_factors", "size_factors"):
+            part = r.get(sf)
+            if not part: continue
+            nb = part["nb"]; o = nb["ours"]
+            for mode in ("default", "mle"):
+                g = nb[f"glmGamPoi_{mode}"]
+                nb_rows.append([f"{r['data']} ({r['cells']:,} x {r['genes']:,})", sfname[sf], mode, f"{f(o['warm_cpu_s'], 3)} s",
+                                f"{f(g['glm_gp_cpu_s'], 3)} s", f"**{ratio(g['glm_gp_cpu_s'], o['warm_cpu_s'])}**",
+                                f"{f(o['fresh_wall_s'], 2)} s / {f(g['fresh_wall_s'], 2)} s", ratio(g["fresh_wall_s"], o["fresh_wall_s"]),
+                                f"{g['ours_lower']} / {g['ours_higher']}", e(g["median_abs_log_overdispersion_ratio"])])
+            if "zinb" in part:
+                z = part["zinb"]; o, p = z["ours"], z["pscl"]
+                zi_rows.append([f"{r['data']} ({r['cells']:,} x {r['genes']:,})", sfname[sf], f"{f(o['fresh_wall_s'], 2)} s",
+                                f"{f(p['fresh_wall_s'], 1)} s", f"**{ratio(p['fresh_wall_s'], o['fresh_wall_s'])}**",
+                                f"{f(o['warm_wall_s'], 3)} s", f"{f(p['loop_elapsed_s'], 1)} s", ratio(p["loop_elapsed_s"], o["warm_wall_s"]),
+                                f"{p['ours_lower']} / {p['ours_higher']}", f"{p['failed']} failed, {p['warned']} warned"])
+                b = o["fresh_breakdown"]
+                parts.append(f"- {r['data']}, {sfname[sf]}: our fresh process {f(o['fresh_wall_s'], 2)} s = interpreter and exit "
+                             f"{f(b['interpreter_and_rest'], 2)} s + `import torch` {f(b['import_torch'], 2)} s + `import zinb_nb.em` "
+                             f"{f(b['import_zinb_nb'], 2)} s + the fit {f(b['fit'], 2)} s.")
+    out = [f"{r0['date']}, load {load_range([r for _, r in rs])}; {r0['machine']}; torch {v.get('torch')} (1 thread), R {v.get('R')}, "
+           f"pscl {v.get('pscl')}, glmGamPoi {v.get('glmGamPoi')}. Intercept only, the same genes and cells on both sides.", ""]
+    if nb_rows:
+        out += ["NB per gene, `fit_zinb_em(dist=\"nb\")` against `glmGamPoi::glm_gp(design = ~1)` (default: its Cox-Reid adjusted, "
+                "shrunk overdispersion; mle: both switched off, the per-gene maximum likelihood):", "",
+                table(["data", "size factors", "glmGamPoi mode", "ours, fit call, CPU", "glm_gp call, CPU", "glmGamPoi / ours (fit calls)",
+                       "fresh process, ours / glmGamPoi (wall)", "glmGamPoi / ours, fresh", "genes where ours is below / above by > 1e-6 rel.",
+                       "median abs log ratio of overdispersions"], nb_rows), ""]
+    if zi_rows:
+        out += ["ZINB per gene, `fit_zinb_em` against `pscl::zeroinfl(y ~ 1 | 1, dist = \"negbin\")` (with size factors "
+                "`y ~ offset(log(s)) | 1`), one gene at a time:", "",
+                table(["data", "size factors", "ours, fresh process", "pscl, whole Rscript call", "pscl / ours, fresh process both",
+                       "ours, fit call, warm", "pscl's loop", "pscl's loop / ours warm", "genes where ours is below / above by > 1e-6 rel.",
+                       "pscl"], zi_rows), ""]
+    return "\n".join(out + parts).rstrip()
+
+
+def block_cluster():
+    rs = [r for _, r in load("cluster_*_seed*.json")]
+    if not rs: return missing("`bench_cluster.py`")
+    order = ["pbmc4k", "pbmc3k", "human_kidney", "mouse_bladder", "worm_neuron", "cellbench"]
+    by = {}
+    for r in rs: by.setdefault((r["dataset"], r["method"]), []).append(r)
+    rows, warm = [], any(r["method"] == "gmvae_warmup" for r in rs)
+    for ds in order:
+        info = next((r for r in rs if r["dataset"] == ds), None)
+        if info is None: continue
+        g = lambda m, k: [r[k] for r in by.get((ds, m), []) if k in r]
+        seeds = lambda m: ",".join(str(r["seed"]) for r in sorted(by.get((ds, m), []), key=lambda r: r["seed"]))
+        best_scvi = max([mean_v for mean_v in (statistics.mean(g("scvi", "epoch50_kmeans_ARI")) if g("scvi", "epoch50_kmeans_ARI") else None,
+                                               statistics.mean(g("scvi", "kmeans_ARI")) if g("scvi", "kmeans_ARI") else None) if mean_v is not None], default=None)
+        cell = lambda m, k: mean_pm(g(m, k), 3) + (f" ({seeds(m)})" if g(m, k) else "not run")
+        rows.append([f"{ds} ({info['n_cells']:,} x {info['n_genes']:,}, {info['n_labels']} labels{', batch' if info.get('batch_key') else ''})",
+                     cell("zinbwave", "kmeans_ARI"), cell("gmvae", "argmax_ARI"), cell("gmvae", "kmeans_ARI")]
+                    + ([cell("gmvae_warmup", "argmax_ARI")] if warm else []) + [
+                     cell("scvi", "epoch50_kmeans_ARI"), cell("scvi", "kmeans_ARI"),
+                     cell("scvi", "epoch50_kmeans_ARI"), cell("scvi", "kmeans_ARI"),
+                     " / ".join(f(statistics.mean(g(m, "seconds")), 0) if g(m, "seconds") else "-" for m in ("zinbwave", "gmvae", "scvi")),
+                     f(best_scvi, 3) if best_scvi is not None else ""])
+    v = rs[0]["versions"]
+    chk = [r for r in rs if r["method"] == "scvi50"]
+    notes = [f"- SCVI trained for 50 epochs on its own (`scvi50`, {r['dataset']}, seed {r['seed']}): k-means ARI {f(r['kmeans_ARI'], 3)}; "
+             f"the epoch-50 snapshot of the 400-epoch run of the same seed: "
+             f"{f(next((q['epoch50_kmeans_ARI'] for q in rs if q['method'] == 'scvi' and q['dataset'] == r['dataset'] and q['seed'] == r['seed']), None), 3)}."
+             for r in chk]
+    head = (f"{rs[0]['machine']}; load {load_range(rs)}; torch {v.get('torch')} (1 thread per process), scvi-tools {v.get('scvi-tools')}, "
+            f"scikit-learn {v.get('scikit-learn')}; dates {min(r['date'] for r in rs)[:10]} to {max(r['date'] for r in rs)[:10]}. "
+            "k-means ARI against the labels, mean ± 1.64 SEM over the seeds in brackets.")
+    return head + "\n\n" + table(["data (cells x genes)", "ZINB-WaVE + k-means", "GMVAE argmax q(y|x)", "GMVAE + k-means"]
+                                  + (["GMVAE with SCVI's KL schedule, argmax q(y|x)"] if warm else []) + ["SCVI 50 epochs + k-means", "SCVI 400 epochs + k-means", "fit seconds: ZINB-WaVE / GMVAE / SCVI 400",
+                                   "SCVI's best (mean)"], rows) + ("\n\n" + "\n".join(notes) if notes else "")
 
 
 def block_glmm():
@@ -388,11 +471,11 @@ def block_zipo():
 
 
 BLOCKS = dict(log_zinb=block_log_zinb, em_pscl=block_em_pscl, em_speed=block_em_speed, glmm=block_glmm, vae=block_vae,
-              zinbwave=block_zinbwave, scale=block_scale, rzinbwave=block_rzinbwave, gpu=block_gpu, zipo=block_zipo)
+              zinbwave=block_zinbwave, scale=block_scale, rzinbwave=block_rzinbwave, gpu=block_gpu, zipo=block_zipo, cluster=block_cluster)
 USES = dict(log_zinb=["log_zinb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json"], glmm=["glmm.json"],
             vae=["vae_*_seed*.json"], zinbwave=["zinbwave_pbmc_*.json", "zinbwave_cellbench_*.json"],
             scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"],
-            zipo=["zipo_*.json"])
+            zipo=["zipo_*.json"], cluster=["cluster_*_seed*.json"])
 
 
 def block_files():

@@ -69,11 +69,36 @@ def log_nb_zero(mu:Tensor,     # NB mean, > 0
     return _nb_log1p_p0(mu, theta)[1]
 
 # %% ../nbs/00_distributions.ipynb #15ba8616
-def _log_nb_terms(x:Tensor, mu:Tensor, theta:Tensor):
+def _lgamma_terms(x:Tensor, theta:Tensor)->Tensor:
+    "lgamma(x + theta) - lgamma(theta) - lgamma(x + 1) - x log(theta): the part of log NB that is exactly 0 at x = 0."
+    return _lgamma_ratio(x, theta) - torch.lgamma(x + 1)
+
+def _transformed(*ts)->bool:
+    "Whether a tensor is inside a torch.func transform (vmap, grad), where data-dependent shapes are not allowed."
+    return any(isinstance(t, Tensor) and torch._C._functorch.is_functorch_wrapped_tensor(t) for t in ts)
+
+def _sparse_index(x:Tensor, theta:Tensor)->Tensor|None:
+    "Flat positions of the nonzero counts when at most a quarter are nonzero (else None: compute densely)."
+    if x.dim() != 2 or x.numel() < 2**16 or _transformed(x, theta): return None
+    idx = x.reshape(-1).nonzero().squeeze(1)
+    return idx if 4 * len(idx) <= x.numel() else None
+
+def _at_counts(f:Callable, x:Tensor, theta:Tensor, idx:Tensor|None)->Tensor:
+    "f(x, theta) for a term that is exactly 0 at x = 0: at the positions `idx` only (zeros elsewhere), or everywhere if idx is None."
+    if idx is None: return f(x, theta)
+    flat = x.reshape(-1)
+    if theta.shape == x.shape: t = theta.reshape(-1)[idx]
+    elif theta.numel() == x.shape[1] and theta.shape[-1] == x.shape[1]: t = theta.reshape(-1)[idx % x.shape[1]]   # one per gene
+    else: t = theta.expand(x.shape).reshape(-1)[idx]
+    out = torch.zeros(len(flat), dtype=torch.result_type(x, theta), device=x.device)
+    out[idx] = f(flat[idx], t)
+    return out.view(x.shape)
+
+def _log_nb_terms(x:Tensor, mu:Tensor, theta:Tensor, idx:Tensor|None=None, parts:bool=False):
     "NB log P(0) and log P(x), sharing log1p(mu/theta); accurate when mu<<theta, when mu>>theta and as theta -> infinity."
     l1pr, log_p0 = _nb_log1p_p0(mu, theta)
-    return log_p0, (_lgamma_ratio(x, theta) - torch.lgamma(x + 1)
-                    + log_p0 + x * (torch.log(mu) - l1pr))  # x * log(mu/(theta+mu)) + x log(theta)
+    log_px = _at_counts(_lgamma_terms, x, theta, idx) + log_p0 + x * (torch.log(mu) - l1pr)  # x log(mu/(theta+mu)) + x log(theta)
+    return (log_p0, log_px, l1pr) if parts else (log_p0, log_px)
 
 def log_nb(x:Tensor,             # counts (assumed; checked when `validate`)
            mu:Tensor,            # NB mean, > 0
@@ -82,21 +107,63 @@ def log_nb(x:Tensor,             # counts (assumed; checked when `validate`)
           )->Tensor:             # elementwise log P(x)
     "Log-pmf of the negative binomial with mean `mu` and inverse dispersion `theta`."
     if validate: _validate("log_nb", x, mu, theta)
-    return _log_nb_terms(x, mu, theta)[1]
+    return _log_nb_terms(x, mu, theta, _sparse_index(x, theta))[1]
 
 # %% ../nbs/00_distributions.ipynb #e03aa7bf
 def _log_zi(x:Tensor,         # counts
             log_p0:Tensor,    # log P(0) of the count component
             log_px:Tensor,    # log P(x) of the count component
             zi_logits:Tensor, # log-odds of a structural zero
+            zero:Tensor|None=None,  # x == 0, if already at hand
            )->Tensor:         # log P(x) under zero inflation
     "Zero-inflate a count law given in log space; accurate for pi near 0 and near 1."
-    log_pi = -F.softplus(-zi_logits)
+    log_pi = F.logsigmoid(zi_logits)
     log_1mpi = log_pi - zi_logits                   # log(1-pi) = log(pi) - logit
     q = torch.exp(log_1mpi) * -torch.expm1(log_p0)  # P(x > 0) = (1-pi)(1-P(0))
-    zero = torch.where(q < 0.5, torch.log1p(-q.clamp(max=0.5)),       # log(1-q): exact when q is small
-                       F.softplus(log_p0 - zi_logits) + log_pi)          # log(pi + (1-pi)P(0)) by log-sum-exp
-    return torch.where(x == 0, zero, log_1mpi + log_px)
+    zero_branch = torch.where(q < 0.5, torch.log1p(-q.clamp(max=0.5)),   # log(1-q): exact when q is small
+                              F.softplus(log_p0 - zi_logits) + log_pi)      # log(pi + (1-pi)P(0)) by log-sum-exp
+    return torch.where(x == 0 if zero is None else zero, zero_branch, log_1mpi + log_px)
+
+# %% ../nbs/00_distributions.ipynb #29d544ed
+def _digamma_diff(x:Tensor, theta:Tensor)->Tensor:
+    "psi(x + theta) - psi(theta): the theta-derivative of `_lgamma_ratio` plus x / theta, with the same Stirling branch."
+    big = theta > _STIRLING_THETA
+    if not bool(big.any()): return torch.digamma(x + theta) - torch.digamma(theta)
+    tb = torch.where(big, theta, _STIRLING_THETA)
+    ts = torch.where(big, 1., theta)
+    z = x + tb
+    stirling = (torch.log1p(x / tb) - (z - 0.5) * x / (tb * z) + x * (z + tb) / (12 * tb**2 * z**2)
+                + (3 / z**4 - 3 / tb**4) / 360 + x / tb)
+    return torch.where(big, stirling, torch.digamma(x + ts) - torch.digamma(ts))
+
+def _zinb_grads(x, mu, theta, zi_logits, log_p0, l1pr, zero, idx)->tuple:
+    "d log_zinb / d(mu, theta, zi_logits), elementwise, given log P(0), log1p(mu/theta), x == 0 and `_sparse_index`."
+    w = torch.where(zero, torch.sigmoid(zi_logits - log_p0), 0.)     # P(structural | x)
+    a = torch.where(zero, torch.sigmoid(log_p0 - zi_logits), 1.)     # 1 - w, accurate as pi -> 1
+    t = (x - mu) * a / (1 + mu / theta)                               # (1-w) theta (x - mu) / (theta + mu)
+    return t / mu, a * (_at_counts(_digamma_diff, x, theta, idx) - l1pr) - t / theta, w - torch.sigmoid(zi_logits)
+
+def _zinb_value(x, mu, theta, zi_logits)->tuple:
+    "log_zinb, and what its gradient reuses: (log P(0), log1p(mu/theta), x == 0, `_sparse_index`)."
+    idx, zero = _sparse_index(x, theta), x == 0
+    log_p0, log_px, l1pr = _log_nb_terms(x, mu, theta, idx, parts=True)
+    return _log_zi(x, log_p0, log_px, zi_logits, zero), (log_p0, l1pr, zero, idx)
+
+class _LogZINB(torch.autograd.Function):
+    "log_zinb with its gradient computed in the forward pass (three products in the backward pass)."
+    @staticmethod
+    def forward(ctx, x, mu, theta, zi_logits):
+        out, parts = _zinb_value(x, mu, theta, zi_logits)
+        ctx.save_for_backward(x, mu, theta, zi_logits, *_zinb_grads(x, mu, theta, zi_logits, *parts))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, mu, theta, zi, *d = ctx.saved_tensors
+        if torch.is_grad_enabled():                     # create_graph=True: the same formulas, recorded for autograd
+            d = _zinb_grads(x, mu, theta, zi, *_zinb_value(x, mu, theta, zi)[1])
+        need = ctx.needs_input_grad
+        return (None,) + tuple((di * g).sum_to_size(p.shape) if n else None for di, p, n in zip(d, (mu, theta, zi), need[1:]))
 
 # %% ../nbs/00_distributions.ipynb #a248bb50
 def log_zip(x:Tensor,             # counts (assumed; checked when `validate`)
@@ -116,7 +183,10 @@ def log_zinb(x:Tensor,             # counts, cells x genes (assumed; checked whe
             )->Tensor:             # elementwise log P(x), same shape as x
     "Log-pmf of the zero-inflated negative binomial."
     if validate: _validate("log_zinb", x, mu, theta, zi_logits)
-    return _log_zi(x, *_log_nb_terms(x, mu, theta), zi_logits)
+    if (torch.is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in (mu, theta, zi_logits))
+            and not _transformed(mu, theta, zi_logits)):   # torch.func transforms differentiate the plain expression
+        return _LogZINB.apply(x, *(torch.as_tensor(t, dtype=x.dtype, device=x.device) for t in (mu, theta, zi_logits)))
+    return _zinb_value(x, mu, theta, zi_logits)[0]
 
 # %% ../nbs/00_distributions.ipynb #311a0d78
 class NegativeBinomial(Distribution):
@@ -267,14 +337,16 @@ def nb_score_info(x:Tensor,      # counts
     return theta * (x - mu) / tm, (x + theta) * mu * theta / tm**2
 
 # %% ../nbs/00_distributions.ipynb #6a63c5ac
+def _trigamma_diff(x:Tensor, theta:Tensor)->Tensor: return torch.polygamma(1, x + theta) - torch.polygamma(1, theta)
+
 def nb_grad_hess(x:Tensor,      # counts
                  mu:Tensor,     # NB mean, > 0
                  theta:Tensor,  # NB inverse dispersion, > 0
                 ):              # (g_a, g_b, h_aa, h_ab, h_bb), elementwise, a = log mu, b = log theta
     "Gradient and Hessian of `log_nb(x, mu, theta)` with respect to (log mu, log theta), entry by entry."
     g_a, info = nb_score_info(x, mu, theta)
-    tm, r = theta + mu, x - mu
-    g_b = theta * (torch.digamma(x + theta) - torch.digamma(theta) - torch.log1p(mu / theta) - r / tm)
+    tm, r, idx = theta + mu, x - mu, _sparse_index(x, theta)   # the digamma and trigamma differences are 0 at x = 0
+    g_b = theta * (_at_counts(_digamma_diff, x, theta, idx) - torch.log1p(mu / theta) - r / tm)
     h_ab = theta * mu * r / tm**2
-    d2 = torch.polygamma(1, x + theta) - torch.polygamma(1, theta) + mu / (theta * tm) + r / tm**2
+    d2 = _at_counts(_trigamma_diff, x, theta, idx) + mu / (theta * tm) + r / tm**2
     return g_a, g_b, -info, h_ab, g_b + theta**2 * d2

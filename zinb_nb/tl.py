@@ -93,6 +93,7 @@ def _describe(size_factors)->str:
 def glmm_genes(adata:ad.AnnData,       # counts in X (or `layer`); covariates in adata.obs
                formula:str,            # right-hand side, lme4 style: "~ 0 + group + offset(log(total_count)) + (1|patient)"
                family:str="poisson",   # "poisson" or "nb"
+               reml:bool=False,        # variances by REML (what `contrast(method="satterthwaite")` needs)
                genes=None,             # gene names or a boolean mask (default: all genes)
                layer:str|None=None,
                device=None,            # default: CUDA if available, else CPU
@@ -104,7 +105,7 @@ def glmm_genes(adata:ad.AnnData,       # counts in X (or `layer`); covariates in
     from zinb_nb.glmm import glmm_genes as _fit_genes
     device = resolve_device(device)
     counts = read_counts(adata, layer, warn_empty=False)
-    res = _fit_genes(counts, adata.obs, formula, family=family, genes=genes, device=device, progress=progress, **kw)
+    res = _fit_genes(counts, adata.obs, formula, family=family, reml=reml, genes=genes, device=device, progress=progress, **kw)
     rows = pd.Index(adata.var_names).get_indexer(res.loglik.index)
     p, G = len(res.terms), adata.n_vars
     full = lambda shape: np.full((G,) + shape, np.nan)
@@ -118,7 +119,7 @@ def glmm_genes(adata:ad.AnnData,       # counts in X (or `layer`); covariates in
     if res.theta is not None: per_gene["theta"] = res.theta
     for k, v in per_gene.items():
         col = full(()); col[rows] = v.to_numpy(); adata.var[f"{key_added}_{k}"] = col
-    adata.uns[key_added] = dict(formula=formula, family=family, terms=list(res.terms), groups=list(res.varcomp.columns),
+    adata.uns[key_added] = dict(formula=formula, family=family, reml=reml, terms=list(res.terms), groups=list(res.varcomp.columns),
                                 genes=list(res.loglik.index), layer=layer or "X")
     return res
 

@@ -1,0 +1,145 @@
+"""Clustering on every labelled dataset bundled with zinb_nb: ZINB-WaVE and the GMVAE against SCVI + k-means.
+
+    python benchmarks/bench_cluster.py run --dataset pbmc4k --seed 0     # all methods, one dataset, one seed
+    python benchmarks/bench_cluster.py run --dataset all --seed 0        # the six datasets in turn
+
+Each (dataset, method, seed) writes benchmarks/results/cluster_<dataset>_<method>_seed<seed>.json; `report.py` builds the
+README table from them. Datasets: PBMC 4k, PBMC 3k (the 2,638 labelled cells), human kidney, mouse bladder, worm
+neurons, CellBench (CEL-seq2 + Drop-seq, three cell lines). Every method sees the same cells and genes: datasets with
+more than 2,500 genes keep the 2,000 most variable by scanpy's `highly_variable_genes(flavor="seurat_v3")` on the
+counts (the selection scvi-tools recommends); genes or cells left with no count are dropped. k = the number of labels.
+
+- ZINB-WaVE: `zinb_nb.tl.zinbwave` at its defaults (K = 10 latents, 100 epochs, early stopping); k-means on W.
+- GMVAE: `zinb_nb.tl.vae(likelihood="nb", n_components=k)` at its defaults (400 epochs with early stopping, half of
+  them with the N(0, I) prior, then the mixture started by k-means on the latent means); scored both by
+  argmax q(y|x) and by k-means on the latent means. `gmvae_warmup` (run only when named): the same with SCVI's
+  schedule, the KL weight rising over all 400 epochs and no early stopping.
+- SCVI (scvi-tools): its defaults (n_latent=10, one hidden layer of 128, ZINB, KL warm-up over 400 epochs, no early
+  stopping), max_epochs by its own rule min(round(20000 / n_cells * 400), 400) = 400 on every dataset here;
+  `batch_key="batch"` where a dataset has more than one batch (CellBench; ZINB-WaVE gets the same batch covariate,
+  the GMVAE has none). k-means on the latent means after 50 epochs and at the end: neither the KL warm-up (400
+  epochs) nor the learning rate depends on max_epochs and there is no early stopping, so the latent after epoch 50
+  of this run is the latent of a 50-epoch run (checked: `scvi50_check`).
+
+k-means: scikit-learn KMeans(k, n_init=10), median ARI/NMI over random_state 0, 1, 2 (`_common.cluster_metrics`).
+One torch thread per process; times are wall seconds of each fit in a warm process (imports and data loading excluded).
+"""
+import argparse, json, sys, time
+from pathlib import Path
+import numpy as np, torch
+from _common import cluster_metrics, meta, save, RESULTS
+
+DATASETS = ("pbmc4k", "pbmc3k", "human_kidney", "mouse_bladder", "worm_neuron", "cellbench")
+METHODS = ("zinbwave", "gmvae", "scvi")
+EXTRA = ("gmvae_warmup", "scvi50")   # run only when named: the GMVAE with SCVI's KL schedule; SCVI trained for 50 epochs alone
+
+
+def load(name):
+    "The dataset as AnnData with obs['label'] (and obs['batch']), on the genes every method sees."
+    import scanpy as sc, scipy.sparse as sp
+    from zinb_nb import datasets
+    a = datasets.pbmc3k(labelled_only=True) if name == "pbmc3k" else getattr(datasets, name)()
+    a.X = sp.csr_matrix(a.X, dtype=np.float32)
+    a = a[:, np.asarray(a.X.sum(0)).ravel() > 0].copy()
+    if a.n_vars > 2500:
+        sc.pp.highly_variable_genes(a, n_top_genes=2000, flavor="seurat_v3")
+        a = a[:, a.var["highly_variable"].to_numpy()].copy()
+    a = a[np.asarray(a.X.sum(1)).ravel() > 0].copy()
+    a.obs["label"] = a.obs["label"].astype(str).astype("category")
+    a.obs["batch"] = a.obs["batch"].astype(str).astype("category") if "batch" in a.obs else "0"
+    return a
+
+
+def scores(z, labels):
+    m = cluster_metrics(z, labels)
+    return dict(kmeans_ARI=m["ari"], kmeans_NMI=m["nmi"], silhouette=m["asw"])
+
+
+def run_zinbwave(a, seed, batch):
+    from zinb_nb import tl
+    t = time.perf_counter()
+    m = tl.zinbwave(a, batch_key=batch, seed=seed, device="cpu", progress=False)
+    secs = time.perf_counter() - t
+    return dict(seconds=secs, epochs=len(m.history), **scores(a.obsm["X_zinbwave"], a.obs["label"].to_numpy()))
+
+
+def run_gmvae(a, seed, batch, warmup=False):
+    from zinb_nb import tl
+    from sklearn.metrics import adjusted_rand_score as ARI, normalized_mutual_info_score as NMI
+    k = a.obs["label"].nunique(); y = a.obs["label"].to_numpy()
+    kw = {}
+    if warmup:   # SCVI's schedule: the KL weight rises over all 400 epochs, no early stopping
+        steps = -(-round(a.n_obs * 0.9) // 128)
+        kw = dict(patience=None, kl_warmup=400 * steps)
+    t = time.perf_counter()
+    m = tl.vae(a, likelihood="nb", n_components=k, seed=seed, device="cpu", progress=False, **kw)
+    secs = time.perf_counter() - t
+    c = a.obs["gmvae_cluster"].to_numpy()
+    return dict(seconds=secs, epochs=len(m.history), n_components=k, n_used_components=int(len(np.unique(c))),
+                argmax_ARI=float(ARI(y, c)), argmax_NMI=float(NMI(y, c)), **scores(a.obsm["X_vae"], y))
+
+
+def run_scvi(a, seed, batch, snapshot=50):
+    import scvi, anndata, lightning.pytorch as pl
+    scvi.settings.seed = seed; torch.set_num_threads(1)
+    d = anndata.AnnData(a.X.copy(), obs=a.obs[["batch"]].copy())
+    scvi.model.SCVI.setup_anndata(d, batch_key=batch)
+    m = scvi.model.SCVI(d)
+    epochs = min(round(20000 / d.n_obs * 400), 400)
+    snap = {}
+
+    class Snapshot(pl.Callback):  # the latent means after epoch `snapshot`, in eval mode, without touching the RNG
+        def on_train_epoch_end(self, trainer, module):
+            if trainer.current_epoch + 1 == snapshot:
+                t = time.perf_counter(); was = module.module.training; module.module.eval(); m.is_trained_ = True
+                with torch.no_grad(): snap["z"] = m.get_latent_representation(d)
+                module.module.train(was); m.is_trained_ = False; snap["seconds"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    m.train(max_epochs=epochs, accelerator="cpu", enable_progress_bar=False, callbacks=[Snapshot()])
+    secs = time.perf_counter() - t - snap.get("seconds", 0.0)
+    y = a.obs["label"].to_numpy()
+    out = dict(scvi_version=scvi.__version__, epochs=epochs, seconds=secs, **scores(m.get_latent_representation(d), y))
+    if "z" in snap: out.update({f"epoch{snapshot}_{k}": v for k, v in scores(snap["z"], y).items()},
+                               **{f"epoch{snapshot}_seconds": secs * snapshot / epochs})
+    return out
+
+
+def scvi50_check(a, seed, batch):
+    "SCVI trained for 50 epochs on its own: its k-means ARI should equal the epoch-50 snapshot's."
+    import scvi, anndata
+    scvi.settings.seed = seed; torch.set_num_threads(1)
+    d = anndata.AnnData(a.X.copy(), obs=a.obs[["batch"]].copy())
+    scvi.model.SCVI.setup_anndata(d, batch_key=batch)
+    m = scvi.model.SCVI(d); m.train(max_epochs=50, accelerator="cpu", enable_progress_bar=False)
+    return scores(m.get_latent_representation(d), a.obs["label"].to_numpy())
+
+
+def run(args):
+    torch.set_num_threads(1)
+    for name in (DATASETS if args.dataset == "all" else [args.dataset]):
+        a = load(name)
+        batch = "batch" if a.obs["batch"].nunique() > 1 else None
+        info = dict(dataset=name, seed=args.seed, n_cells=a.n_obs, n_genes=a.n_vars, n_labels=int(a.obs["label"].nunique()),
+                    batch_key=batch)
+        print(f"{name}: {a.n_obs} cells x {a.n_vars} genes, {info['n_labels']} labels, batch {batch}", flush=True)
+        for method in (METHODS if args.method == "all" else [args.method]):
+            out = RESULTS / f"cluster_{name}_{method}_seed{args.seed}.json"
+            if out.exists() and not args.force: print(f"  {method}: stored"); continue
+            m = meta("one dataset after another in one process, one torch thread; seconds: wall time of the fit call "
+                     "(warm process; imports, data loading and k-means excluded)",
+                     packages=["torch", "numpy", "scikit-learn", "scanpy", "scvi-tools"])
+            run_one = {"zinbwave": run_zinbwave, "gmvae": run_gmvae, "scvi": run_scvi, "scvi50": scvi50_check,
+                       "gmvae_warmup": lambda *q: run_gmvae(*q, warmup=True)}[method]
+            r = run_one(a.copy(), args.seed, batch)
+            print(f"  {method}: " + ", ".join(f"{k}={v:.3f}" for k, v in r.items() if isinstance(v, float)), flush=True)
+            save(out.stem, {**m, **info, "method": method, **r})
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(); sp = p.add_subparsers(dest="cmd", required=True)
+    q = sp.add_parser("run"); q.add_argument("--dataset", default="all", choices=("all",) + DATASETS)
+    q.add_argument("--method", default="all", choices=("all",) + METHODS + EXTRA)
+    q.add_argument("--seed", type=int, default=0); q.add_argument("--force", action="store_true")
+    a = p.parse_args()
+    run(a)

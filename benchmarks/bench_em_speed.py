@@ -1,0 +1,174 @@
+"""Per-gene fits from a fresh process: `fit_zinb_em` against pscl (ZINB) and glmGamPoi (NB), with and without size factors.
+
+    python benchmarks/bench_em_speed.py [--cells 1500] [--genes 400] [--seed 11] [--skip-pscl] [--skip-pbmc]
+
+Writes benchmarks/results/em_speed_<data>.json for a simulation (`simulate_zinb`, one mean per gene, library sizes
+spread by `--library-sd`, a seed no test uses) and for the bundled PBMC 4k. Both sides fit the same genes of the same
+cells, intercept only, in the same run, one thread each:
+
+- **ZINB vs pscl**: `fit_zinb_em(dist="zinb")` vs `pscl::zeroinfl(y ~ 1 | 1, dist="negbin")` (and, with size factors
+  s = total counts / their mean, `fit_zinb_em(size_factors=s)` vs `zeroinfl(y ~ offset(log(s)) | 1)`), one gene at a
+  time in R (`em_pscl.R`). pscl is run on the simulation only (on PBMC 4k's 2,000 genes it would take an hour).
+- **NB vs glmGamPoi**: `fit_zinb_em(dist="nb")` vs `glmGamPoi::glm_gp(Y, design = ~1)` (`em_glmgampoi.R`), at
+  glmGamPoi's defaults (Cox-Reid adjustment and overdispersion shrinkage: not the per-gene maximum likelihood) and
+  with both switched off (`mle`: the per-gene NB maximum likelihood, the same estimator as ours). Without size factors
+  (`size_factors = FALSE`) and with the same s. fit_zinb_em takes no design matrix (intercept, size factors and zero
+  inflation only), so the design-matrix comparison is not made.
+
+Times, each side measured the same way:
+- `fresh`: a whole call of a fresh process (python: interpreter start, imports, reading the .npy, the fit; R: R start,
+  library loading, reading the CSV, the fit), wall seconds; the python side also reports its breakdown.
+- `warm`: the fit call alone, imports done (ours: `time.process_time` and wall; R: `proc.time()` around glm_gp, and
+  pscl's loop over genes).
+Log-likelihoods are compared gene by gene (constants included on both sides): `ours_lower` counts genes where ours is
+lower by more than 1e-6 relative.
+"""
+import argparse, json, os, subprocess, sys, tempfile, time
+from pathlib import Path
+import numpy as np, pandas as pd
+from _common import meta, save
+
+HERE = Path(__file__).resolve().parent
+
+FRESH = r"""
+import sys, time, json
+t0 = time.perf_counter()
+import torch; torch.set_num_threads(1)
+t1 = time.perf_counter()
+import numpy as np
+from zinb_nb.em import fit_zinb_em
+t2 = time.perf_counter()
+X = np.load(sys.argv[1]); s = np.load(sys.argv[2]) if sys.argv[2] != "-" else None
+t3 = time.perf_counter()
+r = fit_zinb_em(X, size_factors=s, dist=sys.argv[3], progress=False, device="cpu")
+t4 = time.perf_counter()
+np.save(sys.argv[4], r.loglik)
+print(json.dumps(dict(import_torch=t1 - t0, import_zinb_nb=t2 - t1, read=t3 - t2, fit=t4 - t3)))
+"""
+
+
+def ours_fresh(X, s, dist, tmp):
+    "A fresh Python process fitting every column of X: (wall of the whole call, breakdown dict, per-gene loglik)."
+    src, sf, out = Path(tmp) / "X.npy", Path(tmp) / "s.npy", Path(tmp) / "ll.npy"
+    np.save(src, X)
+    if s is not None: np.save(sf, s)
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", FRESH, str(src), str(sf) if s is not None else "-", dist, str(out)],
+                       check=True, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    wall = time.perf_counter() - t
+    parts = json.loads(r.stdout.strip().splitlines()[-1])
+    parts["interpreter_and_rest"] = wall - sum(parts.values())
+    return wall, parts, np.load(out)
+
+
+def ours_warm(X, s, dist):
+    "The fit call in this (warm) process: (CPU seconds, wall seconds, EMResult)."
+    from zinb_nb.em import fit_zinb_em
+    fit_zinb_em(X[:, :5], size_factors=s, dist=dist, progress=False, device="cpu")        # first-call costs paid here
+    c, w = time.process_time(), time.perf_counter()
+    r = fit_zinb_em(X, size_factors=s, dist=dist, progress=False, device="cpu")
+    return time.process_time() - c, time.perf_counter() - w, r
+
+
+def write_inputs(X, s, tmp):
+    src = Path(tmp) / "counts.csv"
+    pd.DataFrame(X.astype(np.int64), columns=[f"g{j}" for j in range(X.shape[1])]).to_csv(src, index=False)
+    sf = None
+    if s is not None: sf = Path(tmp) / "s.txt"; np.savetxt(sf, s)
+    return src, sf
+
+
+def glmgampoi(src, sf, mode, tmp):
+    out = Path(tmp) / "ggp.csv"
+    t = time.perf_counter()
+    r = subprocess.run(["Rscript", str(HERE / "em_glmgampoi.R"), str(src), str(out), mode] + ([str(sf)] if sf else []),
+                       check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    el, cpu = map(float, r.stdout.split("seconds")[-1].split()[:2])
+    return wall, el, cpu, pd.read_csv(out)
+
+
+def pscl(src, sf, tmp):
+    out = Path(tmp) / "pscl.csv"
+    t = time.perf_counter()
+    r = subprocess.run(["Rscript", str(HERE / "em_pscl.R"), str(src), str(out)] + ([str(sf)] if sf else []),
+                       check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    df = pd.read_csv(out); df["error"] = df["error"].fillna("").astype(str)
+    return wall, float(r.stdout.split()[-1]), df
+
+
+def compare_ll(ours, theirs):
+    d = ours - theirs; rel = d / np.abs(theirs)
+    ok = np.isfinite(theirs)
+    return dict(genes_compared=int(ok.sum()), ours_lower=int((rel[ok] < -1e-6).sum()), ours_higher=int((rel[ok] > 1e-6).sum()),
+                max_ours_minus_theirs=float(np.max(d[ok])), min_ours_minus_theirs=float(np.min(d[ok])))
+
+
+def one(name, X, s, args, tmp):
+    "Every comparison on one dataset, without and with size factors."
+    G = X.shape[1]
+    res = dict(data=name, cells=int(X.shape[0]), genes=int(G))
+    for sf_name, sv in (("no_size_factors", None), ("size_factors", s)):
+        src, sfp = write_inputs(X, sv, tmp)
+        part = {}
+        # NB: ours vs glmGamPoi
+        cpu, wall, r = ours_warm(X, sv, "nb")
+        fwall, parts, ll_fresh = ours_fresh(X, sv, "nb", tmp)
+        nb = dict(ours=dict(warm_cpu_s=cpu, warm_wall_s=wall, fresh_wall_s=fwall, fresh_breakdown=parts,
+                            converged=int(r.converged.sum()), fresh_same_loglik=bool(np.allclose(ll_fresh, r.loglik, rtol=1e-9))))
+        for mode in ("default", "mle"):
+            gwall, gel, gcpu, df = glmgampoi(src, sfp, mode, tmp)
+            od = df["overdispersion"].to_numpy()
+            ours_od = 1 / r.theta
+            both = (od > 1e-6) & np.isfinite(ours_od) & (ours_od > 1e-6)
+            nb[f"glmGamPoi_{mode}"] = dict(
+                fresh_wall_s=gwall, glm_gp_elapsed_s=gel, glm_gp_cpu_s=gcpu, **compare_ll(r.loglik, df["loglik"].to_numpy()),
+                median_abs_log_overdispersion_ratio=float(np.median(np.abs(np.log(ours_od[both] / od[both])))) if both.any() else None,
+                genes_overdispersion_zero=int((od <= 1e-6).sum()), speedup_warm_cpu=gcpu / cpu, speedup_fresh_wall=gwall / fwall)
+        part["nb"] = nb
+        # ZINB: ours vs pscl (the simulation only)
+        if not args.skip_pscl and name == "simulation":
+            cpu, wall, r = ours_warm(X, sv, "zinb")
+            fwall, parts, ll_fresh = ours_fresh(X, sv, "zinb", tmp)
+            pwall, ploop, df = pscl(src, sfp, tmp)
+            ok = (df["error"] == "").to_numpy() & df["loglik"].notna().to_numpy()
+            part["zinb"] = dict(
+                ours=dict(warm_cpu_s=cpu, warm_wall_s=wall, fresh_wall_s=fwall, fresh_breakdown=parts, converged=int(r.converged.sum()),
+                          fresh_same_loglik=bool(np.allclose(ll_fresh, r.loglik, rtol=1e-9))),
+                pscl=dict(fresh_wall_s=pwall, loop_elapsed_s=ploop, failed=int((~ok).sum()), warned=int((df["warnings"] > 0).sum()),
+                          **compare_ll(r.loglik[ok], df["loglik"].to_numpy()[ok]),
+                          speedup_fresh_wall=pwall / fwall, speedup_warm=ploop / wall))
+        res[sf_name] = part
+        print(json.dumps({sf_name: part}, indent=1, default=float), flush=True)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cells", type=int, default=1500); ap.add_argument("--genes", type=int, default=400)
+    ap.add_argument("--seed", type=int, default=11); ap.add_argument("--library-sd", type=float, default=0.5)
+    ap.add_argument("--skip-pscl", action="store_true"); ap.add_argument("--skip-pbmc", action="store_true")
+    ap.add_argument("--no-save", action="store_true")
+    a = ap.parse_args()
+    import torch; torch.set_num_threads(1)
+    from zinb_nb.data import simulate_zinb
+    from zinb_nb.datasets import pbmc4k
+    info = meta("fresh: wall of a whole process call on each side (python: start, imports, .npy read, fit; R: start, library, "
+                "CSV read, fit); warm: the fit alone in a process that has imported everything (ours: process CPU and wall; "
+                "glmGamPoi: proc.time() around glm_gp; pscl: elapsed of its loop over genes); one thread each",
+                packages=["torch", "numpy"], r_packages=["pscl", "glmGamPoi"])
+    sets = []
+    sim = simulate_zinb(n_cells=a.cells, n_genes=a.genes, n_latent=1, loading_sd=0., library_sd=a.library_sd, seed=a.seed)
+    sets.append(("simulation", np.asarray(sim.X.toarray() if hasattr(sim.X, "toarray") else sim.X, dtype=np.float64)))
+    if not a.skip_pbmc: p = pbmc4k(); sets.append(("pbmc4k", p.X.toarray().astype(np.float64)))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, X in sets:
+            X = X[:, X.sum(0) > 0]; X = X[X.sum(1) > 0]
+            n = X.sum(1); s = n / n.mean()
+            res = one(name, X, s, a, tmp)
+            extra = dict(seed=a.seed, library_sd=a.library_sd) if name == "simulation" else {}
+            if not a.no_save: save(f"em_speed_{name}", {**info, **extra, "size_factors": "total counts / their mean", **res})
+
+
+if __name__ == "__main__": main()
