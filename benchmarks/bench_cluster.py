@@ -7,7 +7,8 @@ Each (dataset, method, seed) writes benchmarks/results/cluster_<dataset>_<method
 README table from them. Datasets: PBMC 4k, PBMC 3k (the 2,638 labelled cells), human kidney, mouse bladder, worm
 neurons, CellBench (CEL-seq2 + Drop-seq, three cell lines). Every method sees the same cells and genes: datasets with
 more than 2,500 genes keep the 2,000 most variable by scanpy's `highly_variable_genes(flavor="seurat_v3")` on the
-counts (the selection scvi-tools recommends); genes or cells left with no count are dropped. k = the number of labels.
+counts (the selection scvi-tools recommends; where its loess fit fails, as on the very sparse worm neurons, with a wider
+`span`, recorded as `hvg_span`); genes or cells left with no count are dropped. k = the number of labels.
 
 - ZINB-WaVE: `zinb_nb.tl.zinbwave` at its defaults (K = 10 latents, 100 epochs, early stopping); k-means on W.
 - GMVAE: `zinb_nb.tl.vae(likelihood="nb", n_components=k)` at its defaults (400 epochs with early stopping, half of
@@ -41,8 +42,13 @@ def load(name):
     a = datasets.pbmc3k(labelled_only=True) if name == "pbmc3k" else getattr(datasets, name)()
     a.X = sp.csr_matrix(a.X, dtype=np.float32)
     a = a[:, np.asarray(a.X.sum(0)).ravel() > 0].copy()
+    a.uns["hvg_span"] = None
     if a.n_vars > 2500:
-        sc.pp.highly_variable_genes(a, n_top_genes=2000, flavor="seurat_v3")
+        for span in (0.3, 0.5, 1.0):   # scanpy's default span first; its loess fails on very sparse data (worm neurons)
+            try: sc.pp.highly_variable_genes(a, n_top_genes=2000, flavor="seurat_v3", span=span); break
+            except ValueError as e: print(f"  seurat_v3 with span {span}: {e}; trying a wider span", flush=True)
+        else: raise RuntimeError(f"{name}: seurat_v3 gene selection failed at every span")
+        a.uns["hvg_span"] = span
         a = a[:, a.var["highly_variable"].to_numpy()].copy()
     a = a[np.asarray(a.X.sum(1)).ravel() > 0].copy()
     a.obs["label"] = a.obs["label"].astype(str).astype("category")
@@ -121,7 +127,7 @@ def run(args):
         a = load(name)
         batch = "batch" if a.obs["batch"].nunique() > 1 else None
         info = dict(dataset=name, seed=args.seed, n_cells=a.n_obs, n_genes=a.n_vars, n_labels=int(a.obs["label"].nunique()),
-                    batch_key=batch)
+                    batch_key=batch, hvg_span=a.uns["hvg_span"])
         print(f"{name}: {a.n_obs} cells x {a.n_vars} genes, {info['n_labels']} labels, batch {batch}", flush=True)
         for method in (METHODS if args.method == "all" else [args.method]):
             out = RESULTS / f"cluster_{name}_{method}_seed{args.seed}.json"

@@ -117,7 +117,7 @@ def _log_zi(x:Tensor,         # counts
             zero:Tensor|None=None,  # x == 0, if already at hand
            )->Tensor:         # log P(x) under zero inflation
     "Zero-inflate a count law given in log space; accurate for pi near 0 and near 1."
-    log_pi = F.logsigmoid(zi_logits)
+    log_pi = -F.softplus(-zi_logits)
     log_1mpi = log_pi - zi_logits                   # log(1-pi) = log(pi) - logit
     q = torch.exp(log_1mpi) * -torch.expm1(log_p0)  # P(x > 0) = (1-pi)(1-P(0))
     zero_branch = torch.where(q < 0.5, torch.log1p(-q.clamp(max=0.5)),   # log(1-q): exact when q is small
