@@ -85,12 +85,18 @@ def run_gmvae(a, seed, batch, warmup=False):
                 argmax_ARI=float(ARI(y, c)), argmax_NMI=float(NMI(y, c)), **scores(a.obsm["X_vae"], y))
 
 
-def run_scvi(a, seed, batch, snapshot=50):
-    import scvi, anndata, lightning.pytorch as pl
+def _scvi(a, seed, batch):
+    "SCVI at its defaults on the dataset's counts (and batch), seeded: (model, its AnnData)."
+    import scvi, anndata
     scvi.settings.seed = seed; torch.set_num_threads(1)
     d = anndata.AnnData(a.X.copy(), obs=a.obs[["batch"]].copy())
     scvi.model.SCVI.setup_anndata(d, batch_key=batch)
-    m = scvi.model.SCVI(d)
+    return scvi.model.SCVI(d), d
+
+
+def run_scvi(a, seed, batch, snapshot=50):
+    import scvi, lightning.pytorch as pl
+    m, d = _scvi(a, seed, batch)
     epochs = min(round(20000 / d.n_obs * 400), 400)
     snap = {}
 
@@ -113,11 +119,8 @@ def run_scvi(a, seed, batch, snapshot=50):
 
 def scvi50_check(a, seed, batch):
     "SCVI trained for 50 epochs on its own: its k-means ARI should equal the epoch-50 snapshot's."
-    import scvi, anndata
-    scvi.settings.seed = seed; torch.set_num_threads(1)
-    d = anndata.AnnData(a.X.copy(), obs=a.obs[["batch"]].copy())
-    scvi.model.SCVI.setup_anndata(d, batch_key=batch)
-    m = scvi.model.SCVI(d); m.train(max_epochs=50, accelerator="cpu", enable_progress_bar=False)
+    m, d = _scvi(a, seed, batch)
+    m.train(max_epochs=50, accelerator="cpu", enable_progress_bar=False)
     return scores(m.get_latent_representation(d), a.obs["label"].to_numpy())
 
 
