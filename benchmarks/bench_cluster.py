@@ -81,7 +81,9 @@ def run_gmvae(a, seed, batch, warmup=False):
     m = tl.vae(a, likelihood="nb", n_components=k, seed=seed, device="cpu", progress=False, **kw)
     secs = time.perf_counter() - t
     c = a.obs["gmvae_cluster"].to_numpy()
+    h = m.history[m.history.stage == "mixture"]
     return dict(seconds=secs, epochs=len(m.history), n_components=k, n_used_components=int(len(np.unique(c))),
+                valid_nll_last=float(h.valid_nll.iloc[-1]), valid_nll_best=float(h.valid_nll.min()),
                 argmax_ARI=float(ARI(y, c)), argmax_NMI=float(NMI(y, c)), **scores(a.obsm["X_vae"], y))
 
 

@@ -17,7 +17,7 @@ from .data import check_counts
 # %% auto #0
 __all__ = ['LIKELIHOODS', 'log_poisson', 'log_nb_zero', 'log_nb', 'log_zip', 'log_zinb', 'NegativeBinomial',
            'ZeroInflatedNegativeBinomial', 'ZeroInflatedPoisson', 'Likelihood', 'likelihood', 'poisson_score_info',
-           'nb_score_info', 'nb_grad_hess']
+           'nb_score_info', 'nb_grad_hess', 'count_terms', 'nb_count_derivs']
 
 # %% ../nbs/00_distributions.ipynb #a3a5e6f2
 def _validate(fn:str, x:Tensor, mu:Tensor, theta=None, zi_logits=None, mu_zero_ok:bool=False):
@@ -38,10 +38,11 @@ def _validate(fn:str, x:Tensor, mu:Tensor, theta=None, zi_logits=None, mu_zero_o
 def log_poisson(x:Tensor,             # counts (assumed; checked when `validate`)
                 mu:Tensor,            # Poisson mean, >= 0
                 validate:bool=False,  # check x and mu first (a ValueError names the first bad value)
+                count_terms:bool=True,  # False: leave out -lgamma(x + 1), for callers that sum it per distinct count (`count_terms`)
                )->Tensor:             # elementwise log P(x)
     "Log-pmf of the Poisson distribution."
     if validate: _validate("log_poisson", x, mu, mu_zero_ok=True)
-    return torch.xlogy(x, mu) - mu - torch.lgamma(x + 1)
+    return torch.xlogy(x, mu) - mu - (torch.lgamma(x + 1) if count_terms else 0.)
 
 # %% ../nbs/00_distributions.ipynb #030971d2
 _STIRLING_THETA = 1e6   # above this theta, lgamma(x + theta) - lgamma(theta) by Stirling's series
@@ -94,19 +95,22 @@ def _at_counts(f:Callable, x:Tensor, theta:Tensor, idx:Tensor|None)->Tensor:
     out[idx] = f(flat[idx], t)
     return out.view(x.shape)
 
-def _log_nb_terms(x:Tensor, mu:Tensor, theta:Tensor, idx:Tensor|None=None, parts:bool=False):
+def _log_nb_terms(x:Tensor, mu:Tensor, theta:Tensor, idx:Tensor|None=None, parts:bool=False, counts:bool=True):
     "NB log P(0) and log P(x), sharing log1p(mu/theta); accurate when mu<<theta, when mu>>theta and as theta -> infinity."
     l1pr, log_p0 = _nb_log1p_p0(mu, theta)
-    log_px = _at_counts(_lgamma_terms, x, theta, idx) + log_p0 + x * (torch.log(mu) - l1pr)  # x log(mu/(theta+mu)) + x log(theta)
+    ct = _at_counts(_lgamma_terms, x, theta, idx) if counts else 0.     # counts=False: the lgamma terms are summed elsewhere
+    log_px = ct + log_p0 + x * (torch.log(mu) - l1pr)  # x log(mu/(theta+mu)) + x log(theta)
     return (log_p0, log_px, l1pr) if parts else (log_p0, log_px)
 
 def log_nb(x:Tensor,             # counts (assumed; checked when `validate`)
            mu:Tensor,            # NB mean, > 0
            theta:Tensor,         # NB inverse dispersion, > 0 (var = mu + mu**2/theta)
            validate:bool=False,  # check x, mu and theta first
+           count_terms:bool=True,  # False: leave out `count_terms(x, theta)`, for callers that sum it per distinct count
           )->Tensor:             # elementwise log P(x)
     "Log-pmf of the negative binomial with mean `mu` and inverse dispersion `theta`."
     if validate: _validate("log_nb", x, mu, theta)
+    if not count_terms: return _log_nb_terms(x, mu, theta, counts=False)[1]
     return _log_nb_terms(x, mu, theta, _sparse_index(x, theta))[1]
 
 # %% ../nbs/00_distributions.ipynb #e03aa7bf
@@ -143,10 +147,10 @@ def _zinb_grads(x, mu, theta, zi_logits, log_p0, l1pr, zero, idx)->tuple:
     t = (x - mu) * a / (1 + mu / theta)                               # (1-w) theta (x - mu) / (theta + mu)
     return t / mu, a * (_at_counts(_digamma_diff, x, theta, idx) - l1pr) - t / theta, w - torch.sigmoid(zi_logits)
 
-def _zinb_value(x, mu, theta, zi_logits)->tuple:
+def _zinb_value(x, mu, theta, zi_logits, counts:bool=True)->tuple:
     "log_zinb, and what its gradient reuses: (log P(0), log1p(mu/theta), x == 0, `_sparse_index`)."
-    idx, zero = _sparse_index(x, theta), x == 0
-    log_p0, log_px, l1pr = _log_nb_terms(x, mu, theta, idx, parts=True)
+    idx, zero = _sparse_index(x, theta) if counts else None, x == 0
+    log_p0, log_px, l1pr = _log_nb_terms(x, mu, theta, idx, parts=True, counts=counts)
     return _log_zi(x, log_p0, log_px, zi_logits, zero), (log_p0, l1pr, zero, idx)
 
 class _LogZINB(torch.autograd.Function):
@@ -170,19 +174,22 @@ def log_zip(x:Tensor,             # counts (assumed; checked when `validate`)
             mu:Tensor,            # Poisson mean, >= 0
             zi_logits:Tensor,     # log-odds of a structural (extra) zero
             validate:bool=False,  # check x, mu and zi_logits first
+            count_terms:bool=True,  # False: leave out -lgamma(x + 1) (see `count_terms`)
            )->Tensor:             # elementwise log P(x)
     "Log-pmf of the zero-inflated Poisson."
     if validate: _validate("log_zip", x, mu, zi_logits=zi_logits, mu_zero_ok=True)
-    return _log_zi(x, -mu, log_poisson(x, mu), zi_logits)
+    return _log_zi(x, -mu, log_poisson(x, mu, count_terms=count_terms), zi_logits)
 
 def log_zinb(x:Tensor,             # counts, cells x genes (assumed; checked when `validate`)
              mu:Tensor,            # NB mean, > 0
              theta:Tensor,         # NB inverse dispersion, > 0 (var = mu + mu**2/theta)
              zi_logits:Tensor,     # log-odds of a structural (extra) zero
              validate:bool=False,  # check x, mu, theta and zi_logits first
+             count_terms:bool=True,  # False: leave out `count_terms(x, theta)` (the plain expression, differentiated by autograd)
             )->Tensor:             # elementwise log P(x), same shape as x
     "Log-pmf of the zero-inflated negative binomial."
     if validate: _validate("log_zinb", x, mu, theta, zi_logits)
+    if not count_terms: return _zinb_value(x, mu, theta, zi_logits, counts=False)[0]
     if (torch.is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in (mu, theta, zi_logits))
             and not _transformed(mu, theta, zi_logits)):   # torch.func transforms differentiate the plain expression
         return _LogZINB.apply(x, *(torch.as_tensor(t, dtype=x.dtype, device=x.device) for t in (mu, theta, zi_logits)))
@@ -296,9 +303,15 @@ class Likelihood:
             if not need and v is not None: raise ValueError(f"the {self.name} likelihood takes no {name}")
         return [mu] + [theta] * self.has_theta + [zi_logits] * self.zero_inflated
 
-    def __call__(self, x:Tensor, mu:Tensor, theta:Tensor|None=None, zi_logits:Tensor|None=None, validate:bool=False)->Tensor:
-        "Elementwise log P(x), given exactly the parameters this law takes."
-        return self.log_prob(x, *self._args(mu, theta, zi_logits), validate=validate)
+    def __call__(self, x:Tensor, mu:Tensor, theta:Tensor|None=None, zi_logits:Tensor|None=None, validate:bool=False,
+                 count_terms:bool=True)->Tensor:
+        "Elementwise log P(x), given exactly the parameters this law takes (without `count_terms` when count_terms=False)."
+        return self.log_prob(x, *self._args(mu, theta, zi_logits), validate=validate, count_terms=count_terms)
+
+    def count_terms(self, x:Tensor, theta:Tensor|None=None)->Tensor:
+        "The part of log P(x) that is 0 at x = 0 and depends on x (and theta) only: see `count_terms`."
+        if self.has_theta and theta is None: raise ValueError(f"the {self.name} likelihood needs theta")
+        return count_terms(x, theta if self.has_theta else None)
 
     def count_log_p0(self, mu:Tensor, theta:Tensor|None=None)->Tensor:
         "log P(0) of the count part (NB or Poisson), before zero inflation."
@@ -339,14 +352,38 @@ def nb_score_info(x:Tensor,      # counts
 # %% ../nbs/00_distributions.ipynb #6a63c5ac
 def _trigamma_diff(x:Tensor, theta:Tensor)->Tensor: return torch.polygamma(1, x + theta) - torch.polygamma(1, theta)
 
+def _nb_count_parts(x, theta, idx=None)->tuple:
+    "theta (psi(x+theta) - psi(theta)), and the second log-theta derivative of `count_terms` (special functions at `idx` only)."
+    td = theta * _at_counts(_digamma_diff, x, theta, idx)
+    return td, td + theta**2 * _at_counts(_trigamma_diff, x, theta, idx)
+
 def nb_grad_hess(x:Tensor,      # counts
                  mu:Tensor,     # NB mean, > 0
                  theta:Tensor,  # NB inverse dispersion, > 0
+                 count_terms:bool=True,  # False: the derivatives of `log_nb(..., count_terms=False)` (see `nb_count_derivs`)
                 ):              # (g_a, g_b, h_aa, h_ab, h_bb), elementwise, a = log mu, b = log theta
     "Gradient and Hessian of `log_nb(x, mu, theta)` with respect to (log mu, log theta), entry by entry."
-    g_a, info = nb_score_info(x, mu, theta)
-    tm, r, idx = theta + mu, x - mu, _sparse_index(x, theta)   # the digamma and trigamma differences are 0 at x = 0
-    g_b = theta * (_at_counts(_digamma_diff, x, theta, idx) - torch.log1p(mu / theta) - r / tm)
-    h_ab = theta * mu * r / tm**2
-    d2 = _at_counts(_trigamma_diff, x, theta, idx) + mu / (theta * tm) + r / tm**2
-    return g_a, g_b, -info, h_ab, g_b + theta**2 * d2
+    tm, r = theta + mu, x - mu
+    a, u = theta / tm, mu / tm                   # theta/(theta+mu) and mu/(theta+mu), each computed directly (no 1 - a)
+    ra = r * a                                   # the score in log mu, theta (x - mu)/(theta + mu)
+    g_b = -theta * torch.log1p(mu / theta) - ra  # the log-theta score without the digamma difference
+    h_bb = g_b + theta * u + ra * a              # ... and its second derivative: + theta mu/tm + theta^2 (x - mu)/tm^2
+    if count_terms:                              # the digamma and trigamma differences, 0 at x = 0
+        td, d2 = _nb_count_parts(x, theta, _sparse_index(x, theta))
+        g_b, h_bb = g_b + td, h_bb + d2
+    else: g_b = g_b + x
+    return ra, g_b, -(x + theta) * (u * a), ra * u, h_bb
+
+# %% ../nbs/00_distributions.ipynb #52647fde
+def count_terms(x:Tensor,               # counts
+                theta:Tensor|None=None,  # NB inverse dispersion (None: the Poisson)
+               )->Tensor:               # elementwise, exactly 0 at x = 0
+    "The part of log P(x) that depends on x (and theta) only: lgamma(x+theta) - lgamma(theta) - lgamma(x+1) - x log(theta) for the NB, -lgamma(x+1) for the Poisson."
+    return -torch.lgamma(x + 1) if theta is None else _lgamma_terms(x, theta)
+
+def nb_count_derivs(x:Tensor,      # counts
+                    theta:Tensor,  # NB inverse dispersion, > 0
+                   )->tuple:       # (d/db, d^2/db^2) of count_terms(x, theta), b = log theta, elementwise
+    "Derivatives of the NB's `count_terms` in log theta: what `nb_grad_hess` adds to its count_terms=False values."
+    td, d2 = _nb_count_parts(x, theta)
+    return td - x, d2

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
-from .distributions import Likelihood, likelihood, nb_grad_hess, poisson_score_info
+from .distributions import Likelihood, likelihood, nb_grad_hess, poisson_score_info, count_terms, nb_count_derivs
 from .data import Counts, GeneHistograms, read_counts, resolve_size_factors, resolve_device, gene_blocks, gene_histograms
 from .newton import step_halving, newton_direction
 
@@ -55,9 +55,21 @@ def _wsum(w, t:Tensor)->Tensor:
     "Sum over atoms (axis 0) of w * t; w None means every weight is 1 (and saves a pass over t)."
     return t.sum(0) if w is None else (w * t).sum(0)
 
-def weighted_nb_loglik(x:Tensor, s:Tensor, wt:Tensor|None, log_mu:Tensor, log_theta:Tensor)->Tensor:
+def _hcols(hist, idx):
+    "Columns `idx` of a (values, multiplicities) histogram pair (None stays None)."
+    return None if hist is None else tuple(_cols(t, idx) for t in hist)
+
+def _hsum(hist, t:Tensor)->Tensor:
+    "Per gene, the sum over its distinct counts of multiplicity * t."
+    return (hist[1] * t).sum(0)
+
+def weighted_nb_loglik(x:Tensor, s:Tensor, wt:Tensor|None, log_mu:Tensor, log_theta:Tensor,
+                       hist:tuple|None=None,  # (values, multiplicities) of each gene's distinct positive counts: see `Atoms`
+                      )->Tensor:
     "The M-step objective: per gene, the sum over atoms of wt * log NB(x; s mu, theta) (wt None: all 1)."
-    return _wsum(wt, _NB(x, s * log_mu.exp(), log_theta.exp()))
+    if hist is None: return _wsum(wt, _NB(x, s * log_mu.exp(), log_theta.exp()))
+    theta = log_theta.exp()
+    return _wsum(wt, _NB(x, s * log_mu.exp(), theta, count_terms=False)) + _hsum(hist, count_terms(hist[0], theta))
 
 # %% ../nbs/01_em.ipynb #32821767
 def newton_nb_step(x:Tensor,          # counts, atoms x genes
@@ -67,15 +79,20 @@ def newton_nb_step(x:Tensor,          # counts, atoms x genes
                    log_theta:Tensor,  # (G,)
                    log_theta_max:float=math.log(1e8),  # upper bound of log theta
                    max_step:float=3., # largest change of log mu or log theta in one step
-                  )->tuple:           # new (log_mu, log_theta), weighted NB log-likelihood never lower
+                   hist:tuple|None=None,  # (values, multiplicities) of each gene's distinct positive counts: see `Atoms`
+                   q0:Tensor|None=None,   # (G,) the objective at (log_mu, log_theta), if known (saves one evaluation)
+                  )->tuple:           # new (log_mu, log_theta, objective there), the objective never lower
     "One guarded Newton step on (log mu, log theta) for the weighted NB log-likelihood, all genes at once."
-    g = [_wsum(wt, t) for t in nb_grad_hess(x, s * log_mu.exp(), log_theta.exp())]
+    theta = log_theta.exp()
+    g = [_wsum(wt, t) for t in nb_grad_hess(x, s * log_mu.exp(), theta, count_terms=hist is None)]
+    if hist is not None:                                   # the count terms' derivatives, summed over distinct counts
+        d1, d2 = nb_count_derivs(hist[0], theta); g[1], g[4] = g[1] + _hsum(hist, d1), g[4] + _hsum(hist, d2)
     d = nb_mstep_direction(*g, max_step=max_step)
-    q = lambda rows, p: weighted_nb_loglik(_cols(x, rows), s, _cols(wt, rows), p[:, 0], p[:, 1])
+    q = lambda rows, p: weighted_nb_loglik(_cols(x, rows), s, _cols(wt, rows), p[:, 0], p[:, 1], _hcols(hist, rows))
     project = lambda p: torch.stack([p[:, 0], p[:, 1].clamp(LOG_THETA_MIN, log_theta_max)], 1)
     p0 = torch.stack([log_mu, log_theta], 1)
-    p = step_halving(q, p0, d, q(None, p0), project=project)[0]
-    return p[:, 0], p[:, 1]
+    p, q1 = step_halving(q, p0, d, q(None, p0) if q0 is None else q0, project=project)[:2]
+    return p[:, 0], p[:, 1], q1
 
 # %% ../nbs/01_em.ipynb #cf9ba845
 ZI_LOGIT_MAX = 60.   # |zi_logits| bound: pi = 0 is scored as sigmoid(-60) ~ 1e-26, the NB's log-likelihood to float64 precision
@@ -98,15 +115,21 @@ class Atoms:
     s: Tensor               # size factor of each atom, atoms x 1 (1 x 1: all 1)
     w: Tensor|None = None   # multiplicity of each atom, atoms x genes (None: each atom once)
     n: Tensor|None = None   # cells per gene (computed from w when None)
+    hist: tuple|None = None # cells as atoms (w None) only: (values, multiplicities), K x genes each, of every gene's distinct positive counts
 
     def __post_init__(self):
         if self.n is None: self.n = _wsum(self.w, torch.ones_like(self.x))
+        if self.hist is not None and self.w is not None: raise ValueError("hist summarises cells: it needs w=None")
     def cols(self, idx)->Atoms:
-        "The same atoms for genes `idx` only (all when idx is None)."
-        return self if idx is None else Atoms(_cols(self.x, idx), self.s, _cols(self.w, idx), self.n[idx])
+        "The same atoms for genes `idx` only (all when idx is None, or every gene in order: no copy)."
+        G = self.x.shape[1]
+        if idx is None or (len(idx) == G and bool((idx == torch.arange(G, device=idx.device)).all())): return self
+        return Atoms(_cols(self.x, idx), self.s, _cols(self.w, idx), self.n[idx], _hcols(self.hist, idx))
     def twice(self)->Atoms:
         "Every gene twice over, side by side (for two starts in one block)."
-        return Atoms(torch.cat([self.x, self.x], 1), self.s, self.w if self.w is None or self.w.shape[1] == 1 else torch.cat([self.w, self.w], 1), torch.cat([self.n, self.n]))
+        two = lambda t: torch.cat([t, t], -1)
+        return Atoms(two(self.x), self.s, self.w if self.w is None or self.w.shape[1] == 1 else two(self.w), two(self.n),
+                     None if self.hist is None else tuple(map(two, self.hist)))
 
 # %% ../nbs/01_em.ipynb #9bab618e
 def gene_loglik(atoms:Atoms,      # a block of genes
@@ -117,7 +140,8 @@ def gene_loglik(atoms:Atoms,      # a block of genes
     mu = atoms.s * p.log_mu.exp()
     theta = p.log_theta.exp() if lik.has_theta else None
     zi_logits = torch.logit(p.pi).clamp(-ZI_LOGIT_MAX, ZI_LOGIT_MAX) if lik.zero_inflated else None
-    return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits))
+    if atoms.hist is None: return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits))
+    return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits, count_terms=False)) + _hsum(atoms.hist, lik.count_terms(atoms.hist[0], theta))
 
 # %% ../nbs/01_em.ipynb #abb05455
 def _np_block(b):
@@ -185,17 +209,25 @@ def em_step(atoms:Atoms,      # a block of genes
             lik:Likelihood,   # the law, from `likelihood(...)`
             log_theta_max:float=math.log(1e8),  # upper bound of log theta
             newton_steps:int=1,  # Newton steps on (log mu, log theta) per M-step (NB laws)
+            ll:Tensor|None=None, # (G,) the log-likelihood at p, if known (the NB's M-step objective: saves one evaluation)
            )->EMParams:       # parameters after one iteration; the log-likelihood is never lower
     "One EM iteration for all genes of a block: E-step, pi in closed form, then mu (closed form) or (mu, theta) (guarded Newton)."
+    return _em_step(atoms, p, lik, log_theta_max, newton_steps, ll)[0]
+
+def _em_step(atoms, p, lik, log_theta_max, newton_steps, ll)->tuple:
+    "`em_step`, and the new log-likelihood where the M-step computed it already (the NB: its objective is the log-likelihood), else None."
     x, s, w = atoms.x, atoms.s, atoms.w
     if lik.zero_inflated:
         tau = e_step(x, lik.count_log_p0(s * p.log_mu.exp(), p.log_theta.exp() if lik.has_theta else None), p.pi)
         pi, wt = _wsum(w, tau) / atoms.n, (1 - tau) if w is None else w * (1 - tau)
     else: pi, wt = p.pi, w
-    if not lik.has_theta: return EMParams((_wsum(wt, x) / _wsum(wt, s.expand_as(x))).log(), p.log_theta, pi)
+    if not lik.has_theta: return EMParams((_wsum(wt, x) / _wsum(wt, s.expand_as(x))).log(), p.log_theta, pi), None
     log_mu, log_theta = p.log_mu, p.log_theta
-    for _ in range(newton_steps): log_mu, log_theta = newton_nb_step(x, s, wt, log_mu, log_theta, log_theta_max)
-    return EMParams(log_mu, log_theta, pi)
+    q = None if lik.zero_inflated else ll            # without zero inflation the M-step objective is the log-likelihood
+    for _ in range(newton_steps):
+        log_mu, log_theta, q = newton_nb_step(x, s, wt, log_mu, log_theta, log_theta_max, hist=atoms.hist, q0=q)
+        if lik.zero_inflated: q = None               # (the weighted objective changes with the next E-step)
+    return EMParams(log_mu, log_theta, pi), q
 
 # %% ../nbs/01_em.ipynb #70611702
 def _unconstrained(p:EMParams, lik:Likelihood)->Tensor:
@@ -218,7 +250,8 @@ def _grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, p:EMParams)->tuple:
     "Per-gene gradient (G, P) and Hessian (G, P, P) of the observed-data log-likelihood in the free parameters P, in closed form."
     q = _constrained(P, lik, p)
     mu, theta = atoms.s * q.log_mu.exp(), q.log_theta.exp() if lik.has_theta else None
-    if lik.has_theta: g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(atoms.x, mu, theta); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
+    if lik.has_theta:
+        g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(atoms.x, mu, theta, count_terms=atoms.hist is None); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
     else: score, info = poisson_score_info(atoms.x, mu); g, h = [score], [[-info]]
     if lik.zero_inflated:                                           # c = zi_logits, the last column of P
         r = torch.where(atoms.x == 0, torch.sigmoid(lik.count_log_p0(mu, theta) - P[:, -1]), 1.)   # P(sampled | x), 1 where x > 0
@@ -228,7 +261,10 @@ def _grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, p:EMParams)->tuple:
         g = [r * gi for gi in g] + [(1 - r) - q.pi]
     H = [[_wsum(atoms.w, h[i][j]) if j >= i else None for j in range(len(g))] for i in range(len(g))]   # the upper triangle; H is symmetric
     H = torch.stack([torch.stack([H[min(i, j)][max(i, j)] for j in range(len(g))], -1) for i in range(len(g))], -2)
-    return torch.stack([_wsum(atoms.w, gi) for gi in g], 1), H
+    g = torch.stack([_wsum(atoms.w, gi) for gi in g], 1)
+    if atoms.hist is not None and lik.has_theta:    # the count terms (x > 0, where r = 1 and v = 0): their log-theta derivatives
+        d1, d2 = nb_count_derivs(atoms.hist[0], theta); g[:, 1] += _hsum(atoms.hist, d1); H[:, 1, 1] += _hsum(atoms.hist, d2)
+    return g, H
 
 # %% ../nbs/01_em.ipynb #e2bc7a2f
 def newton_polish_step(atoms:Atoms,       # a block of genes
@@ -324,7 +360,8 @@ def _em_block(atoms:Atoms, lik:Likelihood, cfg:EMSettings, start:EMParams|None=N
         a = atoms.cols(act)
         F, L = (lambda q: em_step(a, q, lik, cfg.log_theta_max, cfg.newton_steps)), (lambda q: gene_loglik(a, q, lik))
         if cfg.accelerate and lik.zero_inflated: return _squarem(F, L, p_a, cfg.log_theta_max)
-        q = F(p_a); return q, L(q)
+        q, ll_q = _em_step(a, p_a, lik, cfg.log_theta_max, cfg.newton_steps, ll_a)
+        return q, (L(q) if ll_q is None else ll_q)
     _iterate(em, p, ll, n_iter, conv, hist, cfg.max_iter, cfg.tol)
     n_em = n_iter.clone()
     if cfg.polish and (lik.has_theta or lik.zero_inflated):      # the Poisson's EM is exact in one step
@@ -416,14 +453,14 @@ def _fit_blocks(c:Counts, s, lik:Likelihood, cfg:EMSettings, device, dtype, prog
     k = 2 if cfg.two_starts else 1                     # two starts fit each block twice over: half the genes per block
     max_elems, batch = max(1, cfg.max_elems // k), max(1, cfg.gene_batch_size // k)
     T = lambda a: torch.as_tensor(a, dtype=dtype, device=device)
-    if s is None:
-        hist = gene_histograms(c)
-        blocks, s_t = _histogram_blocks(hist, np.flatnonzero(hist.sizes() > 1), max_elems, batch), T(np.ones((1, 1)))
+    hist = gene_histograms(c)
+    if s is None: blocks, s_t = _histogram_blocks(hist, np.flatnonzero(hist.sizes() > 1), max_elems, batch), T(np.ones((1, 1)))
     else: blocks, s_t = _dense_blocks(c, max_elems, batch), T(s[:, None])
     fits = []
     with tqdm(total=c.n_genes, desc=f"EM {lik.name}", unit="gene", disable=not progress) as bar:
         for g, V, W in blocks:
-            atoms = Atoms(T(V), s_t, None if W is None else T(W))
+            positive = None if W is not None else tuple(T(a[1:]) for a in hist.padded(g))   # cells as atoms: count terms by histogram
+            atoms = Atoms(T(V), s_t, None if W is None else T(W), hist=positive)
             fits.append((g, _two_starts(atoms, lik, cfg) if cfg.two_starts else _em_block(atoms, lik, cfg))); bar.update(len(g))
         bar.update(c.n_genes - bar.n)
     return fits
