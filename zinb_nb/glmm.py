@@ -516,9 +516,8 @@ class GLMMResult:
 # %% ../nbs/02_glmm.ipynb #c0c097e8
 def _wald(est:np.ndarray, se:np.ndarray)->tuple:
     "z and two-sided normal p-values."
-    from scipy.stats import norm
     z = est / se
-    return z, 2 * norm.sf(np.abs(z))
+    return z, np.array([math.erfc(abs(v) / math.sqrt(2)) for v in z.ravel()]).reshape(z.shape)   # 2 P(N(0,1) > |z|)
 
 def _path(pr:_Problem, n:int)->str:
     "How the likelihood was evaluated, for `info['path']`."
