@@ -145,12 +145,12 @@ def main():
     ap.add_argument("--no-save", action="store_true", help="print only; no results file")
     a = ap.parse_args()
     from _common import meta, save
+    torch.set_num_threads(a.threads)   # before meta(), which records the thread count
     info = meta("ours, all genes: the first fit_zinb_em call of this process (imports done before), wall; "
                 "ours, peers' genes: a fresh Python process (interpreter start, imports and the fit), wall of the whole call; "
                 "pscl: the whole Rscript call (R start-up, pscl loading, CSV reading, the loop over genes), wall; "
                 "statsmodels: this process, wall of the loop over genes; ours (subset only): this process, warm, wall",
                 packages=["torch", "numpy", "statsmodels"], r_packages=["pscl"])
-    torch.set_num_threads(a.threads)
     skip_r = a.skip_r or shutil.which("Rscript") is None
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, torch {torch.__version__} ({a.threads} thread), CUDA: {torch.cuda.is_available()}")
