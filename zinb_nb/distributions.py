@@ -81,8 +81,8 @@ def _transformed(*ts)->bool:
 def _sparse_index(x:Tensor, theta:Tensor)->Tensor|None:
     "Flat positions of the nonzero counts when at most a quarter are nonzero (else None: compute densely)."
     if x.dim() != 2 or x.numel() < 2**16 or _transformed(x, theta): return None
-    idx = x.reshape(-1).nonzero().squeeze(1)
-    return idx if 4 * len(idx) <= x.numel() else None
+    if 4 * int(torch.count_nonzero(x)) > x.numel(): return None   # dense: counted without building an index
+    return x.reshape(-1).nonzero().squeeze(1)
 
 def _at_counts(f:Callable, x:Tensor, theta:Tensor, idx:Tensor|None)->Tensor:
     "f(x, theta) for a term that is exactly 0 at x = 0: at the positions `idx` only (zeros elsewhere), or everywhere if idx is None."
@@ -123,8 +123,8 @@ def _log_zi(x:Tensor,         # counts
     "Zero-inflate a count law given in log space; accurate for pi near 0 and near 1."
     log_pi = -F.softplus(-zi_logits)
     log_1mpi = log_pi - zi_logits                   # log(1-pi) = log(pi) - logit
-    q = torch.exp(log_1mpi) * -torch.expm1(log_p0)  # P(x > 0) = (1-pi)(1-P(0))
-    zero_branch = torch.where(q < 0.5, torch.log1p(-q.clamp(max=0.5)),   # log(1-q): exact when q is small
+    nq = torch.exp(log_1mpi) * torch.expm1(log_p0)  # -q, q = P(x > 0) = (1-pi)(1-P(0)) (negated once, below, by the signs)
+    zero_branch = torch.where(nq > -0.5, torch.log1p(nq.clamp(min=-0.5)),  # log(1-q): exact when q is small
                               F.softplus(log_p0 - zi_logits) + log_pi)      # log(pi + (1-pi)P(0)) by log-sum-exp
     return torch.where(x == 0 if zero is None else zero, zero_branch, log_1mpi + log_px)
 
