@@ -458,12 +458,20 @@ def block_zipo():
     rs = [r for _, r in load("zipo_*_seed*.json") if isinstance(r, dict) and "method" in r and "dataset" in r]
     if not rs: return missing("`bench_zipo.py`")
     groups = {}
-    for r in rs: groups.setdefault((r["dataset"], r["method"]), []).append(r)
+    abl = [r for r in rs if r["method"].startswith("ablation_")]
+    for r in rs:
+        if not r["method"].startswith("ablation_"): groups.setdefault((r["dataset"], r["method"]), []).append(r)
     rows = []
     for (ds, m), g in sorted(groups.items()):
         rows.append([ds, m, len(g)] + [mean_pm([r.get(k) for r in g], d) for k, d in ZIPO_METRICS] + [load_range(g)])
     out = [table(["data", "method", "seeds"] + [f"`{k}`" for k, _ in ZIPO_METRICS] + ["load"], rows),
            "", "(mean ± 1.64 SEM over seeds; empty: the method does not report it.)"]
+    if abl:
+        out += ["", "Ablations: ZiPo at the paper's settings with one change each (the `config` in each file), one seed each "
+                "(`bench_zipo.py ablation`):", "",
+                table(["data", "variant", "seed"] + [f"`{k}`" for k, _ in ZIPO_METRICS if k != "mcv_mse_no_denoising"] + ["epochs", "load"],
+                      [[r["dataset"], r["method"][len("ablation_"):], r["seed"]] + [mean_pm([r.get(k)], d) for k, d in ZIPO_METRICS if k != "mcv_mse_no_denoising"]
+                       + [r.get("epochs", ""), load_range([r])] for r in sorted(abl, key=lambda r: (r["dataset"], r["method"]))]), ""]
     sp = one("zipo_core_speed.json")
     if sp:
         out.append(f"- Likelihood core, {sp['n_cells']:,} x {sp['n_genes']:,}, median of {sp['reps']} reps ({sp['date']}, load {load_range([sp])}): "
