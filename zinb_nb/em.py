@@ -55,21 +55,25 @@ def _wsum(w, t:Tensor)->Tensor:
     "Sum over atoms (axis 0) of w * t; w None means every weight is 1 (and saves a pass over t)."
     return t.sum(0) if w is None else (w * t).sum(0)
 
-def _hcols(hist, idx):
+def _hcols(count_hist, idx):
     "Columns `idx` of a (values, multiplicities) histogram pair (None stays None)."
-    return None if hist is None else tuple(_cols(t, idx) for t in hist)
+    return None if count_hist is None else tuple(_cols(t, idx) for t in count_hist)
 
-def _hsum(hist, t:Tensor)->Tensor:
+def _hsum(count_hist, t:Tensor)->Tensor:
     "Per gene, the sum over its distinct counts of multiplicity * t."
-    return (hist[1] * t).sum(0)
+    return (count_hist[1] * t).sum(0)
+
+def _hist_derivs(count_hist, theta:Tensor)->tuple:
+    "Per gene, the first and second log-theta derivatives of the NB's count terms, summed over its distinct counts."
+    return tuple(_hsum(count_hist, d) for d in nb_count_derivs(count_hist[0], theta))
 
 def weighted_nb_loglik(x:Tensor, s:Tensor, wt:Tensor|None, log_mu:Tensor, log_theta:Tensor,
-                       hist:tuple|None=None,  # (values, multiplicities) of each gene's distinct positive counts: see `Atoms`
+                       count_hist:tuple|None=None,  # (values, multiplicities) of each gene's distinct positive counts: see `Atoms`
                       )->Tensor:
     "The M-step objective: per gene, the sum over atoms of wt * log NB(x; s mu, theta) (wt None: all 1)."
-    if hist is None: return _wsum(wt, _NB(x, s * log_mu.exp(), log_theta.exp()))
+    if count_hist is None: return _wsum(wt, _NB(x, s * log_mu.exp(), log_theta.exp()))
     theta = log_theta.exp()
-    return _wsum(wt, _NB(x, s * log_mu.exp(), theta, count_terms=False)) + _hsum(hist, count_terms(hist[0], theta))
+    return _wsum(wt, _NB(x, s * log_mu.exp(), theta, count_terms=False)) + _hsum(count_hist, count_terms(count_hist[0], theta))
 
 # %% ../nbs/01_em.ipynb #32821767
 def newton_nb_step(x:Tensor,          # counts, atoms x genes
@@ -79,16 +83,16 @@ def newton_nb_step(x:Tensor,          # counts, atoms x genes
                    log_theta:Tensor,  # (G,)
                    log_theta_max:float=math.log(1e8),  # upper bound of log theta
                    max_step:float=3., # largest change of log mu or log theta in one step
-                   hist:tuple|None=None,  # (values, multiplicities) of each gene's distinct positive counts: see `Atoms`
+                   count_hist:tuple|None=None,  # (values, multiplicities) of each gene's distinct positive counts: see `Atoms`
                    q0:Tensor|None=None,   # (G,) the objective at (log_mu, log_theta), if known (saves one evaluation)
                   )->tuple:           # new (log_mu, log_theta, objective there), the objective never lower
     "One guarded Newton step on (log mu, log theta) for the weighted NB log-likelihood, all genes at once."
     theta = log_theta.exp()
-    g = [_wsum(wt, t) for t in nb_grad_hess(x, s * log_mu.exp(), theta, count_terms=hist is None)]
-    if hist is not None:                                   # the count terms' derivatives, summed over distinct counts
-        d1, d2 = nb_count_derivs(hist[0], theta); g[1], g[4] = g[1] + _hsum(hist, d1), g[4] + _hsum(hist, d2)
+    g = [_wsum(wt, t) for t in nb_grad_hess(x, s * log_mu.exp(), theta, count_terms=count_hist is None)]
+    if count_hist is not None:                                   # the count terms' derivatives, summed over distinct counts
+        d1, d2 = _hist_derivs(count_hist, theta); g[1], g[4] = g[1] + d1, g[4] + d2
     d = nb_mstep_direction(*g, max_step=max_step)
-    q = lambda rows, p: weighted_nb_loglik(_cols(x, rows), s, _cols(wt, rows), p[:, 0], p[:, 1], _hcols(hist, rows))
+    q = lambda rows, p: weighted_nb_loglik(_cols(x, rows), s, _cols(wt, rows), p[:, 0], p[:, 1], _hcols(count_hist, rows))
     project = lambda p: torch.stack([p[:, 0], p[:, 1].clamp(LOG_THETA_MIN, log_theta_max)], 1)
     p0 = torch.stack([log_mu, log_theta], 1)
     p, q1 = step_halving(q, p0, d, q(None, p0) if q0 is None else q0, project=project)[:2]
@@ -115,21 +119,21 @@ class Atoms:
     s: Tensor               # size factor of each atom, atoms x 1 (1 x 1: all 1)
     w: Tensor|None = None   # multiplicity of each atom, atoms x genes (None: each atom once)
     n: Tensor|None = None   # cells per gene (computed from w when None)
-    hist: tuple|None = None # cells as atoms (w None) only: (values, multiplicities), K x genes each, of every gene's distinct positive counts
+    count_hist: tuple|None = None # cells as atoms (w None) only: (values, multiplicities), K x genes each, of every gene's distinct positive counts
 
     def __post_init__(self):
         if self.n is None: self.n = _wsum(self.w, torch.ones_like(self.x))
-        if self.hist is not None and self.w is not None: raise ValueError("hist summarises cells: it needs w=None")
+        if self.count_hist is not None and self.w is not None: raise ValueError("count_hist summarises cells: it needs w=None")
     def cols(self, idx)->Atoms:
         "The same atoms for genes `idx` only (all when idx is None, or every gene in order: no copy)."
         G = self.x.shape[1]
         if idx is None or (len(idx) == G and bool((idx == torch.arange(G, device=idx.device)).all())): return self
-        return Atoms(_cols(self.x, idx), self.s, _cols(self.w, idx), self.n[idx], _hcols(self.hist, idx))
+        return Atoms(_cols(self.x, idx), self.s, _cols(self.w, idx), self.n[idx], _hcols(self.count_hist, idx))
     def twice(self)->Atoms:
         "Every gene twice over, side by side (for two starts in one block)."
         two = lambda t: torch.cat([t, t], -1)
         return Atoms(two(self.x), self.s, self.w if self.w is None or self.w.shape[1] == 1 else two(self.w), two(self.n),
-                     None if self.hist is None else tuple(map(two, self.hist)))
+                     None if self.count_hist is None else tuple(map(two, self.count_hist)))
 
 # %% ../nbs/01_em.ipynb #9bab618e
 def gene_loglik(atoms:Atoms,      # a block of genes
@@ -140,8 +144,8 @@ def gene_loglik(atoms:Atoms,      # a block of genes
     mu = atoms.s * p.log_mu.exp()
     theta = p.log_theta.exp() if lik.has_theta else None
     zi_logits = torch.logit(p.pi).clamp(-ZI_LOGIT_MAX, ZI_LOGIT_MAX) if lik.zero_inflated else None
-    if atoms.hist is None: return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits))
-    return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits, count_terms=False)) + _hsum(atoms.hist, lik.count_terms(atoms.hist[0], theta))
+    if atoms.count_hist is None: return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits))
+    return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits, count_terms=False)) + _hsum(atoms.count_hist, lik.count_terms(atoms.count_hist[0], theta))
 
 # %% ../nbs/01_em.ipynb #abb05455
 def _np_block(b):
@@ -225,7 +229,7 @@ def _em_step(atoms, p, lik, log_theta_max, newton_steps, ll)->tuple:
     log_mu, log_theta = p.log_mu, p.log_theta
     q = None if lik.zero_inflated else ll            # without zero inflation the M-step objective is the log-likelihood
     for _ in range(newton_steps):
-        log_mu, log_theta, q = newton_nb_step(x, s, wt, log_mu, log_theta, log_theta_max, hist=atoms.hist, q0=q)
+        log_mu, log_theta, q = newton_nb_step(x, s, wt, log_mu, log_theta, log_theta_max, count_hist=atoms.count_hist, q0=q)
         if lik.zero_inflated: q = None               # (the weighted objective changes with the next E-step)
     return EMParams(log_mu, log_theta, pi), q
 
@@ -251,7 +255,7 @@ def _grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, p:EMParams)->tuple:
     q = _constrained(P, lik, p)
     mu, theta = atoms.s * q.log_mu.exp(), q.log_theta.exp() if lik.has_theta else None
     if lik.has_theta:
-        g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(atoms.x, mu, theta, count_terms=atoms.hist is None); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
+        g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(atoms.x, mu, theta, count_terms=atoms.count_hist is None); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
     else: score, info = poisson_score_info(atoms.x, mu); g, h = [score], [[-info]]
     if lik.zero_inflated:                                           # c = zi_logits, the last column of P
         r = torch.where(atoms.x == 0, torch.sigmoid(lik.count_log_p0(mu, theta) - P[:, -1]), 1.)   # P(sampled | x), 1 where x > 0
@@ -262,8 +266,8 @@ def _grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, p:EMParams)->tuple:
     H = [[_wsum(atoms.w, h[i][j]) if j >= i else None for j in range(len(g))] for i in range(len(g))]   # the upper triangle; H is symmetric
     H = torch.stack([torch.stack([H[min(i, j)][max(i, j)] for j in range(len(g))], -1) for i in range(len(g))], -2)
     g = torch.stack([_wsum(atoms.w, gi) for gi in g], 1)
-    if atoms.hist is not None and lik.has_theta:    # the count terms (x > 0, where r = 1 and v = 0): their log-theta derivatives
-        d1, d2 = nb_count_derivs(atoms.hist[0], theta); g[:, 1] += _hsum(atoms.hist, d1); H[:, 1, 1] += _hsum(atoms.hist, d2)
+    if atoms.count_hist is not None and lik.has_theta:    # the count terms (x > 0, where r = 1 and v = 0): their log-theta derivatives
+        d1, d2 = _hist_derivs(atoms.count_hist, theta); g[:, 1] += d1; H[:, 1, 1] += d2
     return g, H
 
 # %% ../nbs/01_em.ipynb #e2bc7a2f
@@ -460,7 +464,7 @@ def _fit_blocks(c:Counts, s, lik:Likelihood, cfg:EMSettings, device, dtype, prog
     with tqdm(total=c.n_genes, desc=f"EM {lik.name}", unit="gene", disable=not progress) as bar:
         for g, V, W in blocks:
             positive = None if W is not None else tuple(T(a[1:]) for a in hist.padded(g))   # cells as atoms: count terms by histogram
-            atoms = Atoms(T(V), s_t, None if W is None else T(W), hist=positive)
+            atoms = Atoms(T(V), s_t, None if W is None else T(W), count_hist=positive)
             fits.append((g, _two_starts(atoms, lik, cfg) if cfg.two_starts else _em_block(atoms, lik, cfg))); bar.update(len(g))
         bar.update(c.n_genes - bar.n)
     return fits

@@ -517,7 +517,7 @@ class GLMMResult:
 def _wald(est:np.ndarray, se:np.ndarray)->tuple:
     "z and two-sided normal p-values."
     z = est / se
-    return z, np.array([math.erfc(abs(v) / math.sqrt(2)) for v in z.ravel()]).reshape(z.shape)   # 2 P(N(0,1) > |z|)
+    return z, np.vectorize(math.erfc, otypes=[float])(np.abs(z) / math.sqrt(2))   # 2 P(N(0,1) > |z|), without importing scipy.stats
 
 def _path(pr:_Problem, n:int)->str:
     "How the likelihood was evaluated, for `info['path']`."
