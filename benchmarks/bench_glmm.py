@@ -8,7 +8,7 @@ Model: y ~ 0 + cell_group + offset(log(total_count)) + (1|patient), 68,627 simul
 R runs in a subprocess (Rscript; needs lme4 and glmmTMB; skipped with a note when Rscript is missing, or with --no-r);
 its time is the CPU time of the fit inside R (`system.time`, user + sys), R start-up and CSV reading excluded. Ours:
 the median wall and CPU time of `--reps` fits in this process after one warm-up fit (the first call of a process also
-pays torch.func's one-time initialisation, printed separately as "cold"); the same for the REML fit (`reml=True`) against
+pays torch's one-time initialisations, printed separately as "cold"); the same for the REML fit (`reml=True`) against
 glmmTMB's `REML = TRUE`. Then `glmm_genes` on `--genes` simulated
 genes of the same design in one call (Poisson), and on `--nb-genes` NB genes. The load average is printed: on a
 shared machine, compare numbers taken at similar load. Writes benchmarks/results/glmm.json.
@@ -72,7 +72,7 @@ def main():
     from _common import meta, save
     info = meta("R: CPU time (user + sys) of the fit inside R, R start-up and CSV reading excluded; ours warm: median wall "
                 "and CPU of --reps fits in this process after one warm-up fit; ours cold: the first glmm call of this process "
-                "(imports done before; torch.func's one-time initialisation included), wall and CPU; glmm_genes: one call, wall",
+                "(imports done before; torch's one-time initialisations included), wall and CPU; glmm_genes: one call, wall",
                 packages=["torch", "numpy", "pandas", "formulaic"], r_packages=["lme4", "glmmTMB", "Matrix", "TMB"])
     out = dict(**info, cells=None, model="y ~ 0 + cell_group + offset(log(total_count)) + (1|patient)", reps=a.reps)
     from zinb_nb.data import simulate_glmm_table, simulate_glmm_genes

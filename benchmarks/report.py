@@ -451,7 +451,7 @@ def block_gpu():
     return "\n".join(out + sweeps)
 
 
-ZIPO_METRICS = (("heldout_nll", 1), ("mcv_mse", 2), ("mcv_mse_no_denoising", 2), ("kmeans_ari", 3), ("sec_per_epoch", 3), ("sparsity_pruned", 3))
+ZIPO_METRICS = (("heldout_nll", 1), ("mcv_mse", 2), ("mcv_mse_no_denoising", 2), ("true_mse", 2), ("true_mse_no_denoising", 2), ("kmeans_ari", 3), ("sec_per_epoch", 3), ("sparsity_pruned", 3))
 
 
 def block_zipo():
@@ -467,11 +467,15 @@ def block_zipo():
     out = [table(["data", "method", "seeds"] + [f"`{k}`" for k, _ in ZIPO_METRICS] + ["load"], rows),
            "", "(mean ± 1.64 SEM over seeds; empty: the method does not report it.)"]
     if abl:
-        out += ["", "Ablations: ZiPo at the paper's settings with one change each (the `config` in each file), one seed each "
-                "(`bench_zipo.py ablation`):", "",
-                table(["data", "variant", "seed"] + [f"`{k}`" for k, _ in ZIPO_METRICS if k != "mcv_mse_no_denoising"] + ["epochs", "load"],
-                      [[r["dataset"], r["method"][len("ablation_"):], r["seed"]] + [mean_pm([r.get(k)], d) for k, d in ZIPO_METRICS if k != "mcv_mse_no_denoising"]
-                       + [r.get("epochs", ""), load_range([r])] for r in sorted(abl, key=lambda r: (r["dataset"], r["method"]))]), ""]
+        ag = {}
+        for r in abl: ag.setdefault((r["dataset"], r["method"][len("ablation_"):]), []).append(r)
+        keys = [(k, d) for k, d in ZIPO_METRICS if not k.endswith("no_denoising") and k != "true_mse"]
+        out += ["", "Ablations: ZiPo at the paper's settings with one change each (the `config` in each file; `bench_zipo.py ablation`), "
+                "mean ± 1.64 SEM over the seeds listed:", "",
+                table(["data", "variant", "seeds"] + [f"`{k}`" for k, _ in keys] + ["epochs", "load"],
+                      [[ds, v, ",".join(str(r["seed"]) for r in sorted(g, key=lambda r: r["seed"]))] + [mean_pm([r.get(k) for r in g], d) for k, d in keys]
+                       + ["/".join(str(r.get("epochs", "")) for r in sorted(g, key=lambda r: r["seed"])), load_range(g)]
+                       for (ds, v), g in sorted(ag.items())]), ""]
     sp = one("zipo_core_speed.json")
     if sp:
         out.append(f"- Likelihood core, {sp['n_cells']:,} x {sp['n_genes']:,}, median of {sp['reps']} reps ({sp['date']}, load {load_range([sp])}): "
@@ -487,6 +491,9 @@ def block_zipo():
                 "| cells | seconds per epoch | peak memory | training NLL | measured |", "|---|---|---|---|---|"]
         out += [f"| {r['n_cells']:,} | {f(r['seconds_per_epoch'], 2)} | {f(r['peak_mb'], 0)} MB | {f(r['nll'], 1)} | {r['date']}, load {f(r['load'], 1)} |"
                 for r in sc["runs"]]
+        out += [""] + [f"- {a['n_cells']:,} -> {b['n_cells']:,} cells (x{b['n_cells'] / a['n_cells']:.0f}): time per epoch "
+                       f"x{b['seconds_per_epoch'] / a['seconds_per_epoch']:.1f}; peak memory {f(a['peak_mb'], 0)} -> {f(b['peak_mb'], 0)} MB."
+                       for a, b in zip(sc["runs"], sc["runs"][1:])]
     other = [(n, r) for n, r in load("zipo_*.json") if not re.search(r"_seed\d+\.json$", n)
              and n not in ("zipo_core_speed.json", "zipo_speed_equal_width.json") and not n.startswith("zipo_scale_")]
     if other: out += ["", "Other ZiPo results files, as stored:", "", generic(other)]
@@ -519,7 +526,8 @@ def block_files():
         for p in ps:
             try: d = json.loads(p.read_text())
             except ValueError: rows.append([f"`{p.name}`", "unreadable", "", ""]); continue
-            ds += [x for x in (d if isinstance(d, list) else [d]) if isinstance(x, dict)]
+            xs = [x for x in (d if isinstance(d, list) else [d]) if isinstance(x, dict)]
+            ds += xs + [r for x in xs for r in x.get("runs", []) if isinstance(r, dict)]   # files of several runs date each run
         date = sorted({str(x.get("date") or x.get("when") or "")[:10] for x in ds} - {""})
         rows.append([name, used.get(ps[0].name, "**none**"), ", ".join(date) or "not recorded", load_range(ds)])
     return table(["file", "table", "date (UTC)", "load"], rows)

@@ -64,6 +64,7 @@ class _Problem:
     rows: tuple|None           # collapsed, host side: (M (K, n) sparse stratum indicator, s (n,) sizes, S (K,) summed sizes)
     y: Tensor|None = None      # collapsed: (G, K) counts summed per stratum; per row: (G, n)
     const: Tensor|None = None  # (G,) what collapsing drops from the log-likelihood (0 per row)
+    counts: tuple|None = None  # per row: (v (V,) the distinct positive counts, W (G, V) how many rows of each gene have each)
     p = property(lambda self: self.X.shape[1])          # fixed effects
     q = property(lambda self: self.term.shape[0])       # random effects (columns of Z)
     T = property(lambda self: self.idx.shape[1])        # random-intercept terms
@@ -101,8 +102,12 @@ def _with_counts(pr:_Problem, Y)->_Problem:  # Y: (n, G) counts, dense or sparse
     "`pr` with the counts of G genes: summed per stratum, with the constant collapsing drops, when the family collapses."
     dtype, device, G = pr.X.dtype, pr.X.device, Y.shape[1]
     tt = lambda a, dt=dtype: torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=device)
-    if pr.rows is None:
-        return replace(pr, y=tt((Y.toarray() if sp.issparse(Y) else np.asarray(Y, np.float64)).T), const=torch.zeros(G, dtype=dtype, device=device))
+    if pr.rows is None:   # per row; the terms of log p that depend on a count only are summed once per distinct count of a gene
+        Yt = (Y.toarray() if sp.issparse(Y) else np.asarray(Y, np.float64)).T          # (G, n)
+        gene, _ = np.nonzero(Yt > 0)
+        v, which = np.unique(Yt[Yt > 0], return_inverse=True)
+        W = np.bincount(gene * len(v) + which, minlength=G * len(v)).reshape(G, len(v))
+        return replace(pr, y=tt(Yt), const=torch.zeros(G, dtype=dtype, device=device), counts=(tt(v), tt(W)))
     M, s, S = pr.rows
     Ysum = M @ Y
     Ysum = Ysum.toarray() if sp.issparse(Ysum) else np.asarray(Ysum, dtype=np.float64)   # (K, G)
@@ -120,7 +125,10 @@ def _loglik(pr:_Problem, eta:Tensor, theta:Tensor|None=None)->tuple:
     "log p(y | eta) per gene (G,), and its score and information in eta per stratum (G, K)."
     th = () if theta is None else (theta[:, None],)
     mu = torch.exp((eta if pr.stratum is None else eta[:, pr.stratum]) + pr.off)
-    ll = pr.family.lik(pr.y, mu, *th).sum(-1) + pr.const
+    ll = pr.family.lik(pr.y, mu, *th, count_terms=pr.counts is None).sum(-1) + pr.const
+    if pr.counts is not None:                                   # lgamma terms: once per distinct count, not per row
+        v, W = pr.counts
+        ll = ll + (W * pr.family.lik.count_terms(v, *th)).sum(-1)
     g, w = pr.family.score_info(pr.y, mu, *th)
     if pr.stratum is None: return ll, g, w
     z = eta.new_zeros(eta.shape)
@@ -179,7 +187,7 @@ def _pirls_direction(pr:_Problem, beta:Tensor, u:Tensor, sigma:Tensor, theta:Ten
 # %% ../nbs/02_glmm.ipynb #1bcfc167
 def _subset(pr:_Problem, rows)->_Problem:
     "The problem restricted to the genes `rows`."
-    return replace(pr, y=pr.y[rows], const=pr.const[rows])
+    return replace(pr, y=pr.y[rows], const=pr.const[rows], counts=None if pr.counts is None else (pr.counts[0], pr.counts[1][rows]))
 
 def _rows(a:Tensor|None, rows)->Tensor|None: return a if a is None or rows is None else a[rows]
 
@@ -280,6 +288,17 @@ def _value_grad_hess(f:Callable,  # f(x) -> (G,): gene g's value depends on row 
                      x:Tensor,    # (G, P)
                     )->tuple:     # value (G,), gradient (G, P), Hessian (G, P, P)
     "Value, gradient and Hessian of a batched function of one parameter vector per gene (reverse-over-reverse autodiff)."
+    if x.device.type != "cpu": return _value_grad_hess_batched(f, x)
+    x = x.detach().requires_grad_()
+    with torch.enable_grad():
+        val = f(x)
+        g, = torch.autograd.grad(val.sum(), x, create_graph=True)
+        P = x.shape[1]     # row k of every gene's Hessian: the gradient of sum_genes g[:, k]
+        H = torch.stack([torch.autograd.grad(g[:, k].sum(), x, retain_graph=k < P - 1, materialize_grads=True)[0] for k in range(P)], 1)
+    return val.detach(), g.detach(), H.detach()
+
+def _value_grad_hess_batched(f:Callable, x:Tensor)->tuple:
+    "`_value_grad_hess` in one pass: torch.func's vjp through the gradient, vmapped over the P unit vectors."
     from torch.func import grad, vjp, vmap
     x = x.detach()
     with torch.no_grad(): val = f(x)
@@ -289,10 +308,10 @@ def _value_grad_hess(f:Callable,  # f(x) -> (G,): gene g's value depends on row 
     return val.detach(), g.detach(), H.permute(1, 0, 2).detach()
 
 # %% ../nbs/02_glmm.ipynb #6c42b800
-_HESS_ELEMENTS = {"cpu": 3e6, "cuda": 3e8}   # working set of one Hessian chunk, in tensor elements
+_HESS_ELEMENTS = {"cpu": 3e7, "cuda": 3e8}   # working set of one Hessian chunk, in tensor elements
 
 def _hess_chunk(pr:_Problem, P:int, max_elements:float|None=None)->int:
-    "Genes per chunk of `_grad_hess`: as many as keep the P-fold vmapped intermediates under `max_elements`."
+    "Genes per chunk of `_grad_hess`: as many as keep the intermediates (P-fold where vmapped) under `max_elements`."
     per_gene = P * max(pr.X.shape[0] * max(pr.q, pr.p), pr.y.shape[1])
     return max(1, int((max_elements or _HESS_ELEMENTS.get(pr.X.device.type, 3e8)) // per_gene))
 

@@ -85,7 +85,7 @@ def solve_pd(H:Tensor,   # (G, P, P) symmetric positive (semi)definite
             )->Tensor:   # (G, P) solutions of H d = g
     "Solve H d = g for a batch of positive (semi)definite H by Cholesky, adding a growing ridge where the factorisation fails."
     eye = torch.eye(H.shape[-1], dtype=H.dtype, device=H.device)
-    scale = H.diagonal(dim1=-2, dim2=-1).abs().amax(-1)[:, None, None]
+    scale = H.detach().diagonal(dim1=-2, dim2=-1).abs().amax(-1)[:, None, None]   # a numerical device: no derivative through it
     for k in range(8):
         L, info = torch.linalg.cholesky_ex(H + (0. if k == 0 else 10.0 ** (2 * k - 18)) * scale * eye)
         if not (info > 0).any(): break
