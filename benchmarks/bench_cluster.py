@@ -21,7 +21,7 @@ counts (the selection scvi-tools recommends; where its loess fit fails, as on th
 - SCVI (scvi-tools): its defaults (n_latent=10, one hidden layer of 128, ZINB, KL warm-up over 400 epochs, no early
   stopping), max_epochs by its own rule min(round(20000 / n_cells * 400), 400) = 400 on every dataset here;
   `batch_key="batch"` where a dataset has more than one batch (CellBench; ZINB-WaVE gets the same batch covariate,
-  the GMVAE has none). k-means on the latent means after 50 epochs and at the end: neither the KL warm-up (400
+  the GMVAE the same `batch_key`, read by its decoder as SCVI's is). k-means on the latent means after 50 epochs and at the end: neither the KL warm-up (400
   epochs) nor the learning rate depends on max_epochs and there is no early stopping, so the latent after epoch 50
   of this run is the latent of a 50-epoch run (checked: `scvi50_check`).
 
@@ -82,7 +82,7 @@ def run_gmvae(a, seed, batch, warmup=False):
         steps = -(-round(a.n_obs * 0.9) // 128)
         kw = dict(patience=None, kl_warmup=400 * steps)
     t = time.perf_counter()
-    m = tl.vae(a, likelihood="nb", n_components=k, seed=seed, device="cpu", progress=False, **kw)
+    m = tl.vae(a, likelihood="nb", n_components=k, batch_key=batch, seed=seed, device="cpu", progress=False, **kw)
     secs = time.perf_counter() - t
     c = a.obs["gmvae_cluster"].to_numpy()
     h = m.history[m.history.stage == "mixture"]

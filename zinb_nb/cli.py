@@ -136,7 +136,7 @@ _MODELS = {   # --model -> the tl function and the options it takes (beyond --la
     "em": ("em", ["dist", "size_factors", "lrt"]),
     "glmm": ("glmm_genes", ["formula", "family", "genes"]),
     "zinbwave": ("zinbwave", ["n_latent", "batch_key", "size_factors", "max_epochs", "batch_size", "lr", "checkpoint", "cell_store"]),
-    "vae": ("vae", ["likelihood", "n_latent", "n_components", "max_epochs", "batch_size", "lr"]),
+    "vae": ("vae", ["likelihood", "n_latent", "n_components", "batch_key", "max_epochs", "batch_size", "lr"]),
     "zipo": ("zipo", ["likelihood", "n_latent", "covariate_keys", "max_epochs", "batch_size", "lr", "prune", "return_zi"]),
 }
 
@@ -188,7 +188,7 @@ def _model_options(g):
     opt("family", choices=["poisson", "nb"], help="glmm: response family (default poisson)")
     opt("genes", help="glmm: comma-separated gene names (default all)")
     opt("n_latent", type=int, help="zinbwave, vae, zipo: latent dimensions (default 10; zipo 128)")
-    opt("batch_key", help="zinbwave: obs column with batches (cell covariates)")
+    opt("batch_key", help="zinbwave, vae: obs column with batches (zinbwave: cell covariates; vae: read by the decoder)")
     opt("max_epochs", type=int, help="zinbwave, vae, zipo: passes over the data")
     opt("batch_size", type=int, help="zinbwave, vae, zipo: cells per minibatch")
     opt("lr", type=float, help="zinbwave, vae, zipo: learning rate (zipo: the first rate of its schedule)")

@@ -210,11 +210,24 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
     adata.uns["zinbwave_transform"] = dict(X_columns=list(xnames), history={c: new.history[c].to_numpy() for c in new.history.columns})
     return new
 
+# %% ../nbs/20_tl.ipynb #82e0888c
+def _covariate_design(adata:ad.AnnData, keys, what:str="covariate_keys")->tuple:  # (one-hot float32 cells x C, column names)
+    "One indicator column per level of each `.obs` column in `keys` (a name or a list; None: no covariates); `what` names them in errors."
+    if keys is None: return np.zeros((adata.n_obs, 0), np.float32), []
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    check_obs_keys(adata.obs, keys, what)
+    cols, names = [], []
+    for k in keys:
+        c = pd.Categorical(adata.obs[k])
+        cols.append(np.eye(len(c.categories), dtype=np.float32)[c.codes]); names += [f"{k}={v}" for v in c.categories]
+    return np.concatenate(cols, 1), names
+
 # %% ../nbs/20_tl.ipynb #f9f58377
 def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         likelihood:str="zinb",       # "poisson", "nb", "zip" or "zinb"
         n_latent:int=10,             # latent dimensions
         n_components:int|None=None,  # GMVAE mixture components (None: a VAE with N(0, I) prior)
+        batch_key=None,              # `.obs` column(s) of the cells' batches: one-hot, read by the decoder (as scVI's batch_key)
         layer:str|None=None,         # use `adata.layers[layer]` instead of X
         device=None,                 # default: CUDA if available, else CPU
         max_epochs:int=400,          # passes over the data (warm-up included for a GMVAE)
@@ -231,11 +244,13 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     from zinb_nb.vae import CountVAE, latent, cluster_probs
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, warmup_frac=warmup_frac)
     device = resolve_device(device)
+    C, cnames = _covariate_design(adata, batch_key, "batch_key")
     counts = read_counts(adata, layer)
     data = CellBatches(counts, batch_size=batch_size, seed=seed, device=device)
     valid = split_cells(data.n_cells, valid_frac, seed)
     torch.manual_seed(seed)
-    model = CountVAE(data.n_genes, n_latent, likelihood, n_components, **model_kw)
+    model = CountVAE(data.n_genes, n_latent, likelihood, n_components, n_covariates=C.shape[1], **model_kw)
+    if C.shape[1]: model.set_covariates(C)
     kw = dict(valid=valid if valid.any() else None, lr=lr, early_stopping=patience, progress=progress)
     hist, n_fit = [], max_epochs
     if n_components:
@@ -253,21 +268,10 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         adata.obs["gmvae_cluster"] = pd.Categorical(probs.argmax(1).astype(str), categories=[str(k) for k in range(n_components)])
     h = model.history
     adata.uns["vae"] = dict(params=dict(likelihood=likelihood, n_latent=n_latent, n_components=n_components or 0, layer=layer or "X",
+                                        batch_key=[] if batch_key is None else [batch_key] if isinstance(batch_key, str) else list(batch_key),
                                         max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, seed=seed),
-                            valid_cells=np.flatnonzero(valid), history={c: h[c].to_numpy() for c in h.columns})
+                            covariates=list(cnames), valid_cells=np.flatnonzero(valid), history={c: h[c].to_numpy() for c in h.columns})
     return model
-
-# %% ../nbs/20_tl.ipynb #82e0888c
-def _covariate_design(adata:ad.AnnData, keys)->tuple:  # (one-hot float32 cells x C, column names)
-    "One indicator column per level of each `.obs` column in `keys` (a name or a list; None: no covariates)."
-    if keys is None: return np.zeros((adata.n_obs, 0), np.float32), []
-    keys = [keys] if isinstance(keys, str) else list(keys)
-    check_obs_keys(adata.obs, keys, "covariate_keys")
-    cols, names = [], []
-    for k in keys:
-        c = pd.Categorical(adata.obs[k])
-        cols.append(np.eye(len(c.categories), dtype=np.float32)[c.codes]); names += [f"{k}={v}" for v in c.categories]
-    return np.concatenate(cols, 1), names
 
 # %% ../nbs/20_tl.ipynb #06214f99
 def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:bool)->dict:

@@ -44,6 +44,7 @@ class CountVAE(nn.Module):
                  n_components:int|None=None,    # mixture components of the prior (GMVAE); None: N(0, I)
                  n_hidden:int=128, n_layers:int=1, dropout:float=0.1,
                  kl_warmup:int=0,               # training steps over which the KL weight rises linearly to 1 (scVI's n_steps_kl_warmup); 0: always 1
+                 n_covariates:int=0,            # width of known cell covariates (one-hot batches) the decoder also reads, as scVI's batch
                 ):
         super().__init__()
         self.lik = _likelihood(likelihood)
@@ -51,10 +52,11 @@ class CountVAE(nn.Module):
         if min(n_genes, n_latent, n_hidden, n_layers) < 1: raise ValueError(f"n_genes, n_latent, n_hidden and n_layers must be >= 1, got {n_genes}, {n_latent}, {n_hidden}, {n_layers}")
         if kl_warmup < 0: raise ValueError(f"kl_warmup must be >= 0 (training steps), got {kl_warmup}")
         if not 0 <= dropout < 1: raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.likelihood, self.n_components, self.n_genes = self.lik.name, n_components, n_genes
+        if n_covariates < 0: raise ValueError(f"n_covariates must be >= 0, got {n_covariates}")
+        self.likelihood, self.n_components, self.n_genes, self.n_covariates = self.lik.name, n_components, n_genes, n_covariates
         self.encoder = _mlp(n_genes, n_hidden, n_layers, dropout)
         self.q_mu, self.q_logvar = nn.Linear(n_hidden, n_latent), nn.Linear(n_hidden, n_latent)
-        self.decoder = _mlp(n_latent, n_hidden, n_layers, 0.)
+        self.decoder = _mlp(n_latent + n_covariates, n_hidden, n_layers, 0.)
         self.rho = nn.Linear(n_hidden, n_genes)
         self.zi = nn.Linear(n_hidden, n_genes) if self.lik.zero_inflated else None
         self.log_theta = nn.Parameter(torch.zeros(n_genes)) if self.lik.has_theta else None
@@ -65,6 +67,7 @@ class CountVAE(nn.Module):
         self.mixture_active = bool(n_components)  # False during a warm-up with the N(0, I) prior
         self.kl_warmup = kl_warmup
         self.register_buffer("n_steps", torch.zeros((), dtype=torch.long))  # training steps taken (saved with checkpoints)
+        self.register_buffer("cell_covariates", torch.zeros(0, n_covariates))  # the data's cells' covariates, for `loss` (`set_covariates`)
 
 # %% ../nbs/04_vae.ipynb #6e033691
 @patch
@@ -85,9 +88,19 @@ def encode(self:CountVAE, x:Tensor)->tuple[Tensor, Tensor]:
     return self.q_mu(h), self.q_logvar(h).clamp(-12., 8.)
 
 @patch
-def decode(self:CountVAE, z:Tensor, library:Tensor)->dict:
-    "Parameters of p(x|z): mu = library * softmax, theta, zi_logits."
-    h = self.decoder(z)
+def _decoder_input(self:CountVAE, z:Tensor, covariates:Tensor|None)->Tensor:
+    "z with the cells' covariates appended; a named error when they do not match the model."
+    if not self.n_covariates:
+        if covariates is not None and covariates.shape[-1]: raise ValueError(f"this model takes no covariates; got {tuple(covariates.shape)}")
+        return z
+    if covariates is None or covariates.shape != (*z.shape[:-1], self.n_covariates):
+        raise ValueError(f"this model takes {self.n_covariates} covariates per cell; got {None if covariates is None else tuple(covariates.shape)}")
+    return torch.cat([z, covariates.to(z.dtype)], -1)
+
+@patch
+def decode(self:CountVAE, z:Tensor, library:Tensor, covariates:Tensor|None=None)->dict:
+    "Parameters of p(x|z, covariates): mu = library * softmax, theta, zi_logits."
+    h = self.decoder(self._decoder_input(z, covariates))
     rho = torch.softmax(self.rho(h), -1).clamp_min(torch.finfo(z.dtype).tiny)  # an underflowed 0 would make x log(mu) = 0 * -inf = nan
     out = dict(mu=library * rho)
     if self.log_theta is not None: out["theta"] = self.log_theta.exp()
@@ -95,11 +108,11 @@ def decode(self:CountVAE, z:Tensor, library:Tensor)->dict:
     return out
 
 @patch
-def forward(self:CountVAE, x:Tensor)->dict:
+def forward(self:CountVAE, x:Tensor, covariates:Tensor|None=None)->dict:
     "Encoder outputs, a reparametrised z and the decoder's distribution parameters."
     q_mu, q_logvar = self.encode(x)
     z = reparameterize(q_mu, q_logvar) if self.training else q_mu
-    return dict(q_mu=q_mu, q_logvar=q_logvar, z=z, **self.decode(z, x.sum(-1, keepdim=True)))
+    return dict(q_mu=q_mu, q_logvar=q_logvar, z=z, **self.decode(z, x.sum(-1, keepdim=True), covariates))
 
 # %% ../nbs/04_vae.ipynb #dc2bacb8
 @patch
@@ -109,16 +122,16 @@ def prior_kl(self:CountVAE, q_mu:Tensor, q_logvar:Tensor)->tuple[Tensor, Tensor|
     return mixture_kl(q_mu, q_logvar, torch.log_softmax(self.pi_logits, 0), self.p_mu, self.p_logvar)
 
 @patch
-def elbo_terms(self:CountVAE, x:Tensor)->tuple[Tensor, Tensor]:
+def elbo_terms(self:CountVAE, x:Tensor, covariates:Tensor|None=None)->tuple[Tensor, Tensor]:
     "One-sample E_q log p(x|z) and the prior KL part, per cell (ELBO = first - second)."
-    out = self(x)
+    out = self(x, covariates)
     rec = self.lik(x, out["mu"], out.get("theta"), out.get("zi_logits")).sum(-1)
     return rec, self.prior_kl(out["q_mu"], out["q_logvar"])[0]
 
 @patch
-def elbo(self:CountVAE, x:Tensor)->Tensor:
+def elbo(self:CountVAE, x:Tensor, covariates:Tensor|None=None)->Tensor:
     "One-sample ELBO per cell."
-    rec, kl = self.elbo_terms(x)
+    rec, kl = self.elbo_terms(x, covariates)
     return rec - kl
 
 # %% ../nbs/04_vae.ipynb #a28e7871
@@ -138,25 +151,39 @@ def _batchnorm_for(self:CountVAE, x:Tensor):
         for m in bns: m.train()
 
 @patch
+def set_covariates(self:CountVAE, covariates)->CountVAE:  # cells x n_covariates, rows in the order of the data to fit
+    "Keep the covariates of the data's cells, which `loss` looks up by the rows of each minibatch."
+    c = torch.as_tensor(covariates, dtype=torch.float32)
+    if c.dim() != 2 or c.shape[1] != self.n_covariates or not torch.isfinite(c).all():
+        raise ValueError(f"covariates must be finite, cells x {self.n_covariates}; got shape {tuple(c.shape)}")
+    self.cell_covariates = c.to(self.rho.weight.device)
+    return self
+
+@patch
 def loss(self:CountVAE, x:Tensor, idx:Tensor|None=None, held_out:bool=False, rows=None)->tuple[Tensor, Tensor]:
     "(mean objective, KL-weighted during a warm-up; per-cell negative ELBO); held-out cells are only evaluated."
+    cov = None
+    if self.n_covariates:
+        if idx is None or len(self.cell_covariates) == 0: raise ValueError("a model with covariates needs set_covariates(...) and the minibatch's rows idx")
+        cov = self.cell_covariates[idx]
     if not held_out:
-        with self._batchnorm_for(x): rec, kl = self.elbo_terms(x)
+        with self._batchnorm_for(x): rec, kl = self.elbo_terms(x, cov)
         obj = (self.kl_weight() * kl - rec).mean()
         if self.training: self.n_steps += 1
         return obj, (kl - rec).detach()
     was = self.training; self.eval()
-    with torch.no_grad(): nelbo = -self.elbo(x)
+    with torch.no_grad(): nelbo = -self.elbo(x, cov)
     self.train(was)
     return nelbo.mean(), nelbo
 
 # %% ../nbs/04_vae.ipynb #d41eaed0
 @patch
 @torch.no_grad()
-def distribution(self:CountVAE, x:Tensor):  # counts of the cells, cells x genes
+def distribution(self:CountVAE, x:Tensor,              # counts of the cells, cells x genes
+                 covariates:Tensor|None=None):       # their covariates, for a model that takes them
     "p(x | z = posterior mean) of each cell as a `torch.distributions.Distribution`, in evaluation mode."
     was = self.training; self.eval()
-    out = self(x)
+    out = self(x, covariates)
     self.train(was)
     theta = out.get("theta")
     return self.lik.dist(out["mu"], None if theta is None else theta.expand_as(out["mu"]), out.get("zi_logits"))
@@ -194,6 +221,7 @@ def _log_prior(model:CountVAE, z:Tensor)->Tensor:
 def heldout_iwae(model:CountVAE,  # a fitted VAE or GMVAE
                  x:Tensor,         # counts of held-out cells
                  k:int=100,        # importance samples per cell
+                 covariates:Tensor|None=None,  # the cells' covariates, for a model that takes them
                 )->float:          # mean IWAE bound on log p(x | library) per cell
     "Importance-weighted held-out log-likelihood per cell (`zinb_nb.elbo.iwae_bound` with k samples)."
     check_counts(x, "heldout_iwae: x")
@@ -202,7 +230,7 @@ def heldout_iwae(model:CountVAE,  # a fitted VAE or GMVAE
     q_mu, q_logvar = model.encode(x)
     lib, N, lw = x.sum(-1, keepdim=True), torch.distributions.Normal, []
     for z in reparameterize(q_mu, q_logvar, n_samples=k):
-        out = model.decode(z, lib)
+        out = model.decode(z, lib, covariates)
         lp_x = model.lik(x, out["mu"], out.get("theta"), out.get("zi_logits")).sum(-1)
         lw.append(lp_x + _log_prior(model, z) - N(q_mu, (0.5 * q_logvar).exp()).log_prob(z).sum(-1))
     model.train(was)
