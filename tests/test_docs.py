@@ -104,7 +104,7 @@ def site(tmp_path_factory):
 def test_build_output(site):
     assert (site / "index.html").is_file() and (site / ".nojekyll").is_file()
     size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
-    # seven chapters, four tutorials and the internals with their figures come to about 14 MB; 24 MB leaves room for
+    # seven chapters, five tutorials and the internals with their figures come to about 14 MB; 24 MB leaves room for
     # the figures still to come but fails on an embedded dataset or a runaway figure
     assert size < 24 * 2**20, f"site is {size/2**20:.1f} MB, over 24 MB"
     # MathJax is served from the site itself, and every page that loads it points at a file that exists
