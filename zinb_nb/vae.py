@@ -84,6 +84,7 @@ def init_mixture(self:CountVAE, z:Tensor, seed:int=0):
 @patch
 def encode(self:CountVAE, x:Tensor)->tuple[Tensor, Tensor]:
     "q(z|x) parameters from log1p counts."
+    if x.shape[-1] != self.n_genes: raise ValueError(f"this model was built for {self.n_genes} genes; got counts of {x.shape[-1]} genes")
     h = self.encoder(torch.log1p(x))
     return self.q_mu(h), self.q_logvar(h).clamp(-12., 8.)
 
