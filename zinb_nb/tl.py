@@ -4,6 +4,7 @@
 
 # %% ../nbs/20_tl.ipynb #c175264a
 from __future__ import annotations
+import warnings
 import numpy as np
 import pandas as pd
 import torch
@@ -289,7 +290,7 @@ def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:boo
 
 # %% ../nbs/20_tl.ipynb #f683816e
 def _fit_zipo(counts, C:np.ndarray, config, device, max_epochs:int, batch_size:int, lr:float, valid_frac:float,
-              patience:int|None, seed:int, progress:bool)->tuple:  # (fitted ZiPo, its CellBatches, held-out mask)
+              patience:int|None, seed:int, progress:bool)->tuple:  # (fitted ZiPo, its CellBatches, held-out mask, total counts)
     "Build ZiPo for checked counts and covariates, start its library at the data's, fit it with ZiPo's schedule."
     from zinb_nb.zipo import ZiPo, ZiPoSchedule, init_library
     data = CellBatches(counts, batch_size=batch_size, seed=seed, device=device)
@@ -299,7 +300,7 @@ def _fit_zipo(counts, C:np.ndarray, config, device, max_epochs:int, batch_size:i
     model = init_library(ZiPo(data.n_genes, C.shape[1], config), lib[~valid]).set_covariates(C)
     model.history = fit(model, data, valid=valid if valid.any() else None, lr=lr, max_epochs=max_epochs, early_stopping=patience,
                         callbacks=[ZiPoSchedule(lr0=lr, lr_min=min(1e-3, lr))], progress=progress)
-    return model, data, valid
+    return model, data, valid, lib
 
 # %% ../nbs/20_tl.ipynb #a9050a8c
 def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
@@ -330,7 +331,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     device = resolve_device(device)
     counts = read_counts(adata, layer)
     C, cnames = _covariate_design(adata, covariate_keys)
-    model, data, valid = _fit_zipo(counts, C, config, device, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+    model, data, valid, lib = _fit_zipo(counts, C, config, device, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                                    valid_frac=valid_frac, patience=patience, seed=seed, progress=progress)
     info = dict(sparsity_before_pruning=sparsity(model))
     if prune is not None:
@@ -339,6 +340,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         info["valid_nll_after_pruning"] = _valid_nll(model, data, valid)
     dense = data.n_cells * data.n_genes * 4 <= max_layer_gb * 2**30
     outs = _zipo_outputs(model, data, C, dense, return_zi)
+    info["cells_library_beyond_data"] = _library_beyond_data(outs["library"], lib)
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
                 covariate_keys=covariate_keys, prune=prune, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
@@ -353,6 +355,17 @@ def _valid_nll(model, data:CellBatches, valid:np.ndarray)->float:
         s = v[idx]
         if s.any(): tot += model.loss(x[s], idx[s], held_out=True)[1].sum().item(); n += int(s.sum())
     return tot / n
+
+def _library_beyond_data(library:np.ndarray,  # predicted library size of every cell
+                         totals:np.ndarray,   # observed total count of every cell
+                        )->int:               # how many cells were flagged
+    "Cells whose predicted library exceeds ten times the largest total count in the data: counted, and a warning if any."
+    n = int((library > 10 * totals.max()).sum())
+    if n: warnings.warn(f"{n} cell(s) have a predicted library size over ten times the largest total count in the data ({library.max():.3g} "
+                        f"against {totals.max():.3g}): the network extrapolates for them and their rates are not to be trusted. Seen with "
+                        "unbounded activations (GELU, ReLU), whose BatchNorm running statistics can meet a cell far outside the others; "
+                        "the paper's sigmoid or library='observed' avoid it", stacklevel=3)
+    return n
 
 def _plain(v):
     "A value h5ad can store in uns: tuples as lists, None as the string 'none'."
@@ -410,7 +423,7 @@ def zipo_search(adata:ad.AnnData,         # counts in X (or `layer`); may be bac
     C, _ = _covariate_design(adata, covariate_keys)
     def objective(trial):
         config = ZiPoConfig(likelihood=likelihood, **_zipo_trial_settings(trial))
-        model, _, _ = _fit_zipo(counts, C, config, device, max_epochs=max_epochs, batch_size=batch_size, lr=0.0212,
+        model, _, _, _ = _fit_zipo(counts, C, config, device, max_epochs=max_epochs, batch_size=batch_size, lr=0.0212,
                                 valid_frac=valid_frac, patience=30, seed=seed, progress=False)
         return float(np.nanmin(model.history.valid_nll))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
