@@ -364,7 +364,7 @@ def _library_beyond_data(library:np.ndarray,  # predicted library size of every 
     if n: warnings.warn(f"{n} cell(s) have a predicted library size over ten times the largest total count in the data ({library.max():.3g} "
                         f"against {totals.max():.3g}): the network extrapolates for them and their rates are not to be trusted. Seen with "
                         "unbounded activations (GELU, ReLU), whose BatchNorm running statistics can meet a cell far outside the others; "
-                        "the paper's sigmoid or library='observed' avoid it", stacklevel=3)
+                        "the paper's bounded sigmoid, or library='observed', did not show it", stacklevel=3)
     return n
 
 def _plain(v):
