@@ -49,5 +49,11 @@ def merge(path):
 
 
 if __name__ == "__main__":
-    cmd, arg = sys.argv[1], sys.argv[2]
-    sys.exit(run(arg) if cmd == "run" else merge(arg))
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("cmd", choices=["run", "merge"])
+    ap.add_argument("path", nargs="?", help="merge: the results file written by run")
+    ap.add_argument("--out", default="gpu_cells.json", help="run: where to write the results")
+    a = ap.parse_args()
+    if a.cmd == "merge" and not a.path: ap.error("merge needs the results file written by run")
+    sys.exit(run(a.out) if a.cmd == "run" else merge(a.path))

@@ -7,13 +7,15 @@ Checks (each: the CUDA result against the CPU result on the same data, to the to
 - EM: `fit_zinb_em` (float64) on every gene of the bundled PBMC 4k (2,000 genes): per-gene log-likelihoods equal to 1e-8
   relative; time for all genes (first call, and warm).
 - GLMM: `glmm_genes` (Poisson, float64) on genes simulated on the 68,627 cells of `simulate_glmm_table`: fixed effects equal to
-  1e-6; time.
+  1e-6; time, first call and warm, with each of the two ways of computing the Hessian on an accelerator.
 - ZINB-WaVE: `tl.zinbwave` on PBMC 4k, 3 epochs, same seed: training NLL per epoch equal to 1e-3 relative (float32, reductions in
   another order); seconds per epoch at 100,000 and 1,000,000 simulated cells x 1,000 genes (counts generated on the GPU and
   held there: this times the model and the loop, not disk reads).
 - VAE and GMVAE: `CountVAE` (ZINB) on PBMC 4k, 3 epochs: the held-out negative ELBO close to the CPU's (different random streams:
   to 2%); seconds per epoch, against scvi-tools' SCVI on the same GPU and data when scvi-tools is installed there.
 - ZiPo, when the package has it: the same as the VAE.
+- Batches: `tl.vae(batch_key=)` and `tl.zipo(covariate_keys=)` on CellBench (the technology as the batch), 3 epochs: the
+  held-out loss close to the CPU's (to 2%), so the one-hot covariates reach the device with the counts.
 Timings use torch.cuda.synchronize(); every figure goes to the results file with the machine, versions and date.
 The GPU machine needs zinb_nb's dependencies: anndata and fastcore are not in every CUDA image; carry them as wheels.
 """
@@ -48,17 +50,28 @@ def check_em(dev, quick):
 
 
 def check_glmm(dev, quick):
+    import zinb_nb.glmm as G
     from zinb_nb.data import simulate_glmm_genes
-    from zinb_nb.glmm import glmm_genes
     a = simulate_glmm_genes(n_genes=10 if quick else 200, seed=3)
     f = "~ 0 + cell_group + offset(log(total_count)) + (1|patient)"
     sub = a[:, :10 if quick else 20].copy()           # the CPU reference on the first genes only (it is the slow side)
-    cpu, t_cpu = _timed(lambda: glmm_genes(sub, formula=f, device="cpu", progress=False), dev)
-    gpu, t_gpu = _timed(lambda: glmm_genes(a, formula=f, device=dev, progress=False), dev)
-    g = gpu.fixef[gpu.fixef.gene.isin(sub.var_names)]
-    d = float(np.max(np.abs(g.estimate.to_numpy() - cpu.fixef.estimate.to_numpy())))
+    run = lambda d, x: G.glmm_genes(x, formula=f, device=d, progress=False)
+    cpu, t_cpu = _timed(lambda: run("cpu", sub), dev)
+    # the Hessian on an accelerator: torch.func's batched pass (the default there; its first call imports TorchDynamo),
+    # or one backward pass per parameter (the CPU's way); each path's first call, then warm
+    batched = G._value_grad_hess_batched
+    G._value_grad_hess_batched = G._value_grad_hess_loop
+    try:
+        loop, t_loop_first = _timed(lambda: run(dev, a), dev)
+        _, t_loop_warm = _timed(lambda: run(dev, a), dev)
+    finally: G._value_grad_hess_batched = batched
+    gpu, t_first = _timed(lambda: run(dev, a), dev)
+    _, t_warm = _timed(lambda: run(dev, a), dev)
+    est = lambda r: r.fixef[r.fixef.gene.isin(sub.var_names)].estimate.to_numpy()
+    d = float(max(np.max(np.abs(est(gpu) - cpu.fixef.estimate.to_numpy())), np.max(np.abs(est(loop) - cpu.fixef.estimate.to_numpy()))))
     return dict(genes=int(a.n_vars), genes_cpu=int(sub.n_vars), cells=int(a.n_obs), max_abs_estimate_diff=d, ok=d < 1e-6,
-                seconds_cpu_for_genes_cpu=t_cpu, seconds=t_gpu)
+                seconds_cpu_for_genes_cpu=t_cpu, seconds=t_first, seconds_warm=t_warm,
+                seconds_loop_hessian_first=t_loop_first, seconds_loop_hessian_warm=t_loop_warm)
 
 
 def check_zinbwave(dev, quick):
@@ -129,12 +142,25 @@ def _scvi_epoch(a, dev):
     except Exception as e: return f"SCVI failed on this machine ({type(e).__name__}: {e})"
 
 
+def check_batches(dev, quick):
+    from zinb_nb.datasets import cellbench
+    from zinb_nb import tl
+    a = cellbench(min_cells=10)
+    if quick: a = a[:, :300].copy()
+    r = {}
+    for name, f in (("vae", lambda b, d: tl.vae(b, batch_key="batch", device=d, max_epochs=3, patience=None, progress=False, seed=0)),
+                    ("zipo", lambda b, d: tl.zipo(b, covariate_keys="batch", device=d, max_epochs=3, progress=False, seed=0))):
+        v = {str(d): float(f(a.copy(), d).history.valid_nll.iloc[-1]) for d in ("cpu", dev)}
+        r[name] = dict(valid_nll=v, rel_diff=abs(v[str(dev)] - v["cpu"]) / abs(v["cpu"]))
+    return dict(cells=int(a.n_obs), genes=int(a.n_vars), **r, ok=all(x["rel_diff"] < 0.02 for x in r.values()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the script (no results file)")
     ap.add_argument("--out", default=str(HERE / "results" / "gpu_check.json"))
-    ap.add_argument("--only", nargs="*", help="run only these checks (em glmm zinbwave vae gmvae zipo)")
+    ap.add_argument("--only", nargs="*", help="run only these checks (em glmm zinbwave vae gmvae batches zipo)")
     a = ap.parse_args()
     import torch
     sys.path.insert(0, str(HERE)); from _common import versions
@@ -146,7 +172,7 @@ def main():
     dev = resolve_device(a.device)
     torch.set_num_threads(1 if dev.type == "cpu" else torch.get_num_threads())
     checks = dict(em=check_em, glmm=check_glmm, zinbwave=check_zinbwave, vae=check_vae,
-                  gmvae=lambda d, q: check_vae(d, q, n_components=8))
+                  gmvae=lambda d, q: check_vae(d, q, n_components=8), batches=check_batches)
     try:
         import zinb_nb.zipo  # noqa: F401
         from zinb_nb import tl

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_glmm.ipynb #9b7a9c83
 from __future__ import annotations
-import math
+import math, warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -288,7 +288,10 @@ def _value_grad_hess(f:Callable,  # f(x) -> (G,): gene g's value depends on row 
                      x:Tensor,    # (G, P)
                     )->tuple:     # value (G,), gradient (G, P), Hessian (G, P, P)
     "Value, gradient and Hessian of a batched function of one parameter vector per gene (reverse-over-reverse autodiff)."
-    if x.device.type != "cpu": return _value_grad_hess_batched(f, x)
+    return (_value_grad_hess_loop if x.device.type == "cpu" else _value_grad_hess_batched)(f, x)
+
+def _value_grad_hess_loop(f:Callable, x:Tensor)->tuple:
+    "`_value_grad_hess` by one backward pass per parameter (no torch.func: its first call imports TorchDynamo, ~1 s)."
     x = x.detach().requires_grad_()
     with torch.enable_grad():
         val = f(x)
@@ -582,6 +585,7 @@ def glmm(formula:str,          # lme4 style: "y ~ 0 + g + offset(log(s)) + (1|pa
     if not isinstance(reml, bool): raise ValueError(f"reml must be True or False, got {reml!r}")
     de = build_design(formula, data)
     check_counts(de.y, f"response column {de.response!r}")
+    if not de.y.any(): raise ValueError(f"response column {de.response!r} has no nonzero count: the likelihood rises as the mean goes to 0, so there are no finite estimates")
     pr = _with_counts(_design_problem(de, fam, device, dtype), de.y[:, None])
     return _result(_fit(pr, reml), 0, pr, de, _path(pr, len(de.y)))
 
@@ -600,9 +604,11 @@ class GLMMGenesResult:
     method: str = "ML"       # "ML" or "REML"
     vcov_deriv: np.ndarray|None = None  # REML: (genes, d, terms, terms) derivative of vcov along each variance parameter
     varpar_cov: np.ndarray|None = None  # REML: (genes, d, d) covariance of the variance parameters (log sigma per term, [log theta])
+    all_zero: pd.Series|None = None     # per gene: no counts in any cell, so not fitted (NaN estimates, converged False)
     def __repr__(self):
+        nz = 0 if self.all_zero is None else int(self.all_zero.sum())
         return (f"GLMMGenesResult({len(self.loglik)} genes x {len(self.terms)} terms, {self.info.get('family')}, {self.method}, "
-                f"{int(self.converged.sum())} converged; {self.info.get('path')})")
+                f"{int(self.converged.sum())} converged{f', {nz} without counts (not fitted)' if nz else ''}; {self.info.get('path')})")
 
 # %% ../nbs/02_glmm.ipynb #f08d0664
 def _var_names(c:Counts)->np.ndarray:
@@ -656,6 +662,23 @@ def _genes_result(parts:list, names:np.ndarray, de:Design, family:str, method:st
                            pd.Series(th, idx, name="theta") if th is not None else None, V, list(de.columns),
                            pd.Series(conv, idx, name="converged"), dict(family=family, **info), method, dV, Cv)
 
+def _with_all_zero(res:GLMMGenesResult, names:np.ndarray, zero:np.ndarray)->GLMMGenesResult:
+    "`res` (the genes with counts) spread over all genes `names`: those without counts (`zero`) get NaN, converged False, all_zero True."
+    pos, G, p = np.flatnonzero(~zero), len(names), len(res.terms)
+    def full(a):
+        if a is None: return None
+        out = np.full((G,) + a.shape[1:], np.nan); out[pos] = a
+        return out
+    idx = pd.Index(names, name="gene")
+    conv = np.zeros(G, bool); conv[pos] = res.converged.to_numpy()
+    fixef = pd.DataFrame({"gene": np.repeat(names, p), "term": np.tile(res.terms, G),
+                          **{k: full(res.fixef[k].to_numpy().reshape(-1, p)).ravel() for k in ("estimate", "std_error", "z", "p")}})
+    return replace(res, fixef=fixef, varcomp=pd.DataFrame(full(res.varcomp.to_numpy()), idx, res.varcomp.columns),
+                   loglik=pd.Series(full(res.loglik.to_numpy()), idx, name="loglik"),
+                   theta=None if res.theta is None else pd.Series(full(res.theta.to_numpy()), idx, name="theta"),
+                   vcov=full(res.vcov), converged=pd.Series(conv, idx, name="converged"), vcov_deriv=full(res.vcov_deriv),
+                   varpar_cov=full(res.varpar_cov), all_zero=pd.Series(zero, idx, name="all_zero"))
+
 def _batch_arrays(f:_Fits, p:int)->tuple:
     "The numpy arrays of one batch that `_genes_result` assembles."
     cpu = lambda t: None if t is None else t.cpu().numpy()
@@ -690,9 +713,18 @@ def glmm_genes(x,                     # counts, cells x genes: AnnData (in memor
     pr0 = _design_problem(de, fam, device, dtype)
     bs = batch_size or (2000 if fam.collapses else max(1, int(2e6 // c.n_cells)))   # Poisson: only (genes x strata) sums
     if bs < 1: raise ValueError(f"batch_size must be >= 1, got {bs}")
-    parts = [_batch_arrays(_fit(_with_counts(pr0, Y), reml), pr0.p)
-             for _, Y in tqdm(gene_blocks(c, sel, block_genes=bs, sparse=fam.collapses), total=-(-len(sel) // bs), disable=not progress, desc="glmm_genes")]
-    return _genes_result(parts, names, de, fam.name, "REML" if reml else "ML", dict(path=_path(pr0, c.n_cells), batch_size=bs))
+    parts, zero = [], []
+    for _, Y in tqdm(gene_blocks(c, sel, block_genes=bs, sparse=fam.collapses), total=-(-len(sel) // bs), disable=not progress, desc="glmm_genes"):
+        nz = np.asarray(Y.sum(0)).ravel() > 0      # a gene without counts has no finite estimates: not fitted (nor held up the batch)
+        zero.append(~nz)
+        if nz.any(): parts.append(_batch_arrays(_fit(_with_counts(pr0, Y if nz.all() else Y[:, nz]), reml), pr0.p))
+    zero = np.concatenate(zero)
+    if zero.all(): raise ValueError(f"none of the {len(sel)} genes has a count in any cell: nothing to fit")
+    res = _genes_result(parts, names[~zero], de, fam.name, "REML" if reml else "ML", dict(path=_path(pr0, c.n_cells), batch_size=bs))
+    res = _with_all_zero(res, names, zero)
+    if zero.any(): warnings.warn(f"glmm_genes: {int(zero.sum())} of {len(zero)} genes have no counts in any cell and are not fitted (their likelihood "
+                                 "rises as their means go to 0: no finite estimates); they get NaN estimates, converged False and all_zero True", UserWarning, stacklevel=2)
+    return res
 
 # %% ../nbs/02_glmm.ipynb #1bd49765
 def _contrast_vector(terms:list, weights)->np.ndarray:

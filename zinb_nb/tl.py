@@ -116,7 +116,7 @@ def glmm_genes(adata:ad.AnnData,       # counts in X (or `layer`); covariates in
     se[rows] = wide["std_error"].loc[res.loglik.index, res.terms].to_numpy()
     vcov[rows] = res.vcov
     adata.varm[f"{key_added}_estimate"], adata.varm[f"{key_added}_std_error"], adata.varm[f"{key_added}_vcov"] = est, se, vcov
-    per_gene = {"loglik": res.loglik, "converged": res.converged.astype(float), **{f"var_{g}": res.varcomp[g] for g in res.varcomp.columns}}
+    per_gene = {"loglik": res.loglik, "converged": res.converged.astype(float), "all_zero": res.all_zero.astype(float), **{f"var_{g}": res.varcomp[g] for g in res.varcomp.columns}}
     if res.theta is not None: per_gene["theta"] = res.theta
     for k, v in per_gene.items():
         col = full(()); col[rows] = v.to_numpy(); adata.var[f"{key_added}_{k}"] = col

@@ -14,7 +14,49 @@ from .data import CellBatches
 from .cells import world, cell_rows, RowAdam, CellStore
 
 # %% auto #0
-__all__ = ['split_cells', 'FitRun', 'Callback', 'EarlyStopping', 'Checkpoint', 'LRSchedule', 'ProgressBar', 'fit']
+__all__ = ['CellCovariates', 'batchnorm_for', 'split_cells', 'FitRun', 'Callback', 'EarlyStopping', 'Checkpoint', 'LRSchedule',
+           'ProgressBar', 'fit']
+
+# %% ../nbs/15_train.ipynb #55c13949
+class CellCovariates(torch.nn.Module):
+    "Base of a model that reads `n_covariates` known covariates per cell: keeps those of the data's cells, for `loss` to look up by row."
+    def __init__(self, n_covariates:int=0):
+        super().__init__()
+        if not isinstance(n_covariates, (int, np.integer)) or n_covariates < 0: raise ValueError(f"n_covariates must be an integer >= 0, got {n_covariates!r}")
+        self.n_covariates = int(n_covariates)
+        self.register_buffer("cell_covariates", torch.zeros(0, n_covariates))
+
+    def set_covariates(self, covariates):  # cells x n_covariates, rows in the order of the data to fit
+        "Keep the covariates of the data's cells; returns the model."
+        c = torch.as_tensor(covariates, dtype=torch.float32)
+        if c.dim() != 2 or c.shape[1] != self.n_covariates or not torch.isfinite(c).all():
+            raise ValueError(f"covariates must be finite, cells x {self.n_covariates}; got shape {tuple(c.shape)}")
+        self.cell_covariates = c.to(self.cell_covariates.device)
+        return self
+
+    def covariates_of(self, idx)->torch.Tensor|None:  # the minibatch's rows in the data
+        "The covariates of the cells at rows `idx` (None for a model without covariates)."
+        if not self.n_covariates: return None
+        if idx is None or len(self.cell_covariates) == 0: raise ValueError("a model with covariates needs set_covariates(...) and the minibatch's rows idx")
+        return self.cell_covariates[idx]
+
+    def with_covariates(self, h:torch.Tensor, covariates:torch.Tensor|None)->torch.Tensor:
+        "h (cells x features) with the cells' covariates appended; a named error when they do not match the model."
+        if not self.n_covariates:
+            if covariates is not None and covariates.shape[-1]: raise ValueError(f"this model takes no covariates; got {tuple(covariates.shape)}")
+            return h
+        if covariates is None or covariates.shape != (*h.shape[:-1], self.n_covariates):
+            raise ValueError(f"this model takes {self.n_covariates} covariates per cell; got {None if covariates is None else tuple(covariates.shape)}")
+        return torch.cat([h, covariates.to(h.dtype)], -1)
+
+class batchnorm_for:
+    "Context: for a minibatch of `n_cells` = 1, the BatchNorm layers of `module` in training mode use their running statistics instead."
+    def __init__(self, module:torch.nn.Module, n_cells:int):   # one cell has no variance to normalise by
+        self.bns = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training] if n_cells < 2 else []
+    def __enter__(self):
+        for m in self.bns: m.eval()
+    def __exit__(self, *exc):
+        for m in self.bns: m.train()
 
 # %% ../nbs/15_train.ipynb #9e122623
 def split_cells(n_cells:int,          # number of cells

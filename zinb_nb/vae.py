@@ -4,7 +4,6 @@
 
 # %% ../nbs/04_vae.ipynb #2d60d93d
 from __future__ import annotations
-from contextlib import contextmanager
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
@@ -12,6 +11,7 @@ from .distributions import LIKELIHOODS, likelihood as _likelihood   # `likelihoo
 from .elbo import gaussian_kl, reparameterize, iwae_bound
 from .cluster import kmeans
 from .data import check_counts
+from .train import CellCovariates, batchnorm_for
 
 # %% auto #0
 __all__ = ['mixture_kl', 'CountVAE', 'cluster_probs', 'latent', 'heldout_iwae']
@@ -36,7 +36,7 @@ def mixture_kl(q_mu:Tensor, q_logvar:Tensor,  # encoder Gaussian, cells x n_late
     return -torch.logsumexp(scores, -1), torch.softmax(scores, -1)
 
 # %% ../nbs/04_vae.ipynb #05906a24
-class CountVAE(nn.Module):
+class CountVAE(CellCovariates):
     "VAE for counts: Poisson / NB / ZIP / ZINB likelihood, library size as an offset, optional Gaussian-mixture prior."
     def __init__(self, n_genes:int,             # genes (input and output width)
                  n_latent:int=10,               # K, latent dimensions
@@ -46,14 +46,13 @@ class CountVAE(nn.Module):
                  kl_warmup:int=0,               # training steps over which the KL weight rises linearly to 1 (scVI's n_steps_kl_warmup); 0: always 1
                  n_covariates:int=0,            # width of known cell covariates (one-hot batches) the decoder also reads, as scVI's batch
                 ):
-        super().__init__()
+        super().__init__(n_covariates)                 # keeps the data's cells' covariates (`set_covariates`), for `loss`
         self.lik = _likelihood(likelihood)
         if n_components is not None and n_components < 2: raise ValueError(f"n_components must be >= 2 (or None), got {n_components}")
         if min(n_genes, n_latent, n_hidden, n_layers) < 1: raise ValueError(f"n_genes, n_latent, n_hidden and n_layers must be >= 1, got {n_genes}, {n_latent}, {n_hidden}, {n_layers}")
         if kl_warmup < 0: raise ValueError(f"kl_warmup must be >= 0 (training steps), got {kl_warmup}")
         if not 0 <= dropout < 1: raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if n_covariates < 0: raise ValueError(f"n_covariates must be >= 0, got {n_covariates}")
-        self.likelihood, self.n_components, self.n_genes, self.n_covariates = self.lik.name, n_components, n_genes, n_covariates
+        self.likelihood, self.n_components, self.n_genes = self.lik.name, n_components, n_genes
         self.encoder = _mlp(n_genes, n_hidden, n_layers, dropout)
         self.q_mu, self.q_logvar = nn.Linear(n_hidden, n_latent), nn.Linear(n_hidden, n_latent)
         self.decoder = _mlp(n_latent + n_covariates, n_hidden, n_layers, 0.)
@@ -67,7 +66,6 @@ class CountVAE(nn.Module):
         self.mixture_active = bool(n_components)  # False during a warm-up with the N(0, I) prior
         self.kl_warmup = kl_warmup
         self.register_buffer("n_steps", torch.zeros((), dtype=torch.long))  # training steps taken (saved with checkpoints)
-        self.register_buffer("cell_covariates", torch.zeros(0, n_covariates))  # the data's cells' covariates, for `loss` (`set_covariates`)
 
 # %% ../nbs/04_vae.ipynb #6e033691
 @patch
@@ -89,21 +87,11 @@ def encode(self:CountVAE, x:Tensor)->tuple[Tensor, Tensor]:
     return self.q_mu(h), self.q_logvar(h).clamp(-12., 8.)
 
 @patch
-def _decoder_input(self:CountVAE, z:Tensor, covariates:Tensor|None)->Tensor:
-    "z with the cells' covariates appended; a named error when they do not match the model."
-    if not self.n_covariates:
-        if covariates is not None and covariates.shape[-1]: raise ValueError(f"this model takes no covariates; got {tuple(covariates.shape)}")
-        return z
-    if covariates is None or covariates.shape != (*z.shape[:-1], self.n_covariates):
-        raise ValueError(f"this model takes {self.n_covariates} covariates per cell; got {None if covariates is None else tuple(covariates.shape)}")
-    return torch.cat([z, covariates.to(z.dtype)], -1)
-
-@patch
 def decode(self:CountVAE, z:Tensor, library:Tensor, covariates:Tensor|None=None)->dict:
     "Parameters of p(x|z, covariates): mu = library * softmax, theta, zi_logits."
-    h = self.decoder(self._decoder_input(z, covariates))
+    h = self.decoder(self.with_covariates(z, covariates))
     rho = torch.softmax(self.rho(h), -1).clamp_min(torch.finfo(z.dtype).tiny)  # an underflowed 0 would make x log(mu) = 0 * -inf = nan
-    out = dict(mu=library * rho)
+    out = dict(mu=(library * rho).clamp_min(torch.finfo(z.dtype).tiny))   # a cell without counts (library 0): P(all zeros) = 1, finite gradients
     if self.log_theta is not None: out["theta"] = self.log_theta.exp()
     if self.zi is not None: out["zi_logits"] = self.zi(h)
     return out
@@ -142,33 +130,11 @@ def kl_weight(self:CountVAE)->float:
     return min(1., self.n_steps.item() / self.kl_warmup) if self.kl_warmup else 1.
 
 @patch
-@contextmanager
-def _batchnorm_for(self:CountVAE, x:Tensor):
-    "For a minibatch of one cell, BatchNorm layers use their running statistics."
-    bns = [m for m in self.modules() if isinstance(m, nn.BatchNorm1d) and m.training] if x.shape[0] < 2 else []
-    for m in bns: m.eval()
-    try: yield
-    finally:
-        for m in bns: m.train()
-
-@patch
-def set_covariates(self:CountVAE, covariates)->CountVAE:  # cells x n_covariates, rows in the order of the data to fit
-    "Keep the covariates of the data's cells, which `loss` looks up by the rows of each minibatch."
-    c = torch.as_tensor(covariates, dtype=torch.float32)
-    if c.dim() != 2 or c.shape[1] != self.n_covariates or not torch.isfinite(c).all():
-        raise ValueError(f"covariates must be finite, cells x {self.n_covariates}; got shape {tuple(c.shape)}")
-    self.cell_covariates = c.to(self.rho.weight.device)
-    return self
-
-@patch
 def loss(self:CountVAE, x:Tensor, idx:Tensor|None=None, held_out:bool=False, rows=None)->tuple[Tensor, Tensor]:
     "(mean objective, KL-weighted during a warm-up; per-cell negative ELBO); held-out cells are only evaluated."
-    cov = None
-    if self.n_covariates:
-        if idx is None or len(self.cell_covariates) == 0: raise ValueError("a model with covariates needs set_covariates(...) and the minibatch's rows idx")
-        cov = self.cell_covariates[idx]
+    cov = self.covariates_of(idx)
     if not held_out:
-        with self._batchnorm_for(x): rec, kl = self.elbo_terms(x, cov)
+        with batchnorm_for(self, x.shape[0]): rec, kl = self.elbo_terms(x, cov)
         obj = (self.kl_weight() * kl - rec).mean()
         if self.training: self.n_steps += 1
         return obj, (kl - rec).detach()

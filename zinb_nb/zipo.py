@@ -10,7 +10,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .distributions import likelihood as _likelihood
-from .train import Callback
+from .train import Callback, CellCovariates, batchnorm_for
 
 # %% auto #0
 __all__ = ['ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty', 'sparsity', 'prune',
@@ -52,17 +52,17 @@ def _block(n_in:int, n_out:int, activation:str, batchnorm:bool)->nn.Sequential:
     "Linear -> activation -> BatchNorm (ZiPo's dense block; BatchNorm eps 1e-3, as scVI's)."
     return nn.Sequential(nn.Linear(n_in, n_out), _ACTIVATIONS[activation](), *([nn.BatchNorm1d(n_out, eps=1e-3)] if batchnorm else []))
 
-class ZiPo(nn.Module):
+class ZiPo(CellCovariates):
     "ZiPo: encoder of log1p counts, latent (+ covariates), composition, library, zero-inflation and dispersion heads."
     def __init__(self, n_genes:int,                  # genes (input and output width)
                  n_covariates:int=0,                 # width of the known covariates appended to the latent (one-hot)
                  config:ZiPoConfig|None=None,        # settings; or give them as keywords (`ZiPo(2000, likelihood="nb")`)
                  **kw):
-        super().__init__()
-        if n_genes < 1 or n_covariates < 0: raise ValueError(f"need n_genes >= 1 and n_covariates >= 0, got {n_genes}, {n_covariates}")
+        super().__init__(n_covariates)                 # keeps the data's cells' covariates (`set_covariates`), for `loss`
+        if n_genes < 1: raise ValueError(f"need n_genes >= 1, got {n_genes}")
         c = self.config = config if config is not None else ZiPoConfig(**kw)
         if config is not None and kw: raise ValueError(f"give either config or keyword settings, not both (got {sorted(kw)})")
-        self.lik, self.n_genes, self.n_covariates = _likelihood(c.likelihood), n_genes, n_covariates
+        self.lik, self.n_genes = _likelihood(c.likelihood), n_genes
         widths = (n_genes,) + c.hidden
         self.encoder = nn.ModuleList(_block(a, b, c.activation, c.batchnorm) for a, b in zip(widths[:-1], widths[1:]))
         self.latent_layer = _block(sum(c.hidden) if c.residual and c.hidden else widths[-1], c.n_latent, c.activation, c.batchnorm)
@@ -73,7 +73,6 @@ class ZiPo(nn.Module):
         self.log_theta = nn.Linear(dw[-1], n_genes) if self.lik.has_theta else None
         self.library_head = (nn.Sequential(_block(dw[0], 16, c.activation, True), _block(16, 4, c.activation, True), nn.Linear(4, 1))
                              if c.library == "predicted" else None)
-        self.register_buffer("covariates", torch.zeros(0, n_covariates))   # per-cell covariates for `loss` (see `set_covariates`)
 
     @property
     def first_layer(self)->nn.Linear: return (self.encoder[0] if len(self.encoder) else self.latent_layer)[0]
@@ -97,11 +96,7 @@ def forward(self:ZiPo, x:Tensor,           # counts, cells x genes
            )->dict:                        # latent, library, log_rho, mu (= library * rho), theta, zi_logits
     "Every parameter of the cells' count laws, from their counts."
     u = self.encode(x)
-    if self.n_covariates:
-        if covariates is None or covariates.shape != (x.shape[0], self.n_covariates):
-            raise ValueError(f"this model takes {self.n_covariates} covariates per cell; got {None if covariates is None else tuple(covariates.shape)}")
-        u_cov = torch.cat([u, covariates.to(u.dtype)], -1)
-    else: u_cov = u
+    u_cov = self.with_covariates(u, covariates)
     h = self.decoder(u_cov)
     log_rho = torch.log_softmax(self.rho(h), -1)
     log_lib = (self.library_head(u_cov)[:, 0].clamp(max=_LOG_LIBRARY_MAX) if self.library_head is not None
@@ -149,36 +144,17 @@ def penalties(self:ZiPo, out:dict, x:Tensor)->dict:  # a forward pass on x -> th
     if c.alpha_library and "theta" in out and self.library_head is not None: pen["library"] = c.alpha_library * library_penalty(out["library"], x)
     return pen
 
-@patch
-def set_covariates(self:ZiPo, covariates)->ZiPo:  # cells x n_covariates (e.g. one-hot batches), rows in the order of the data
-    "Store the covariates of the data's cells, for `loss` to look up by row."
-    cov = torch.as_tensor(covariates, dtype=torch.float32)
-    if cov.dim() != 2 or cov.shape[1] != self.n_covariates: raise ValueError(f"covariates must be cells x {self.n_covariates}, got shape {tuple(cov.shape)}")
-    self.covariates = cov.to(self.rho.weight.device)
-    return self
-
 # %% ../nbs/06_zipo.ipynb #b1838c32
-class _RunningStatsForOne:
-    "Context: BatchNorm layers of `module` use their running statistics for a minibatch of one cell."
-    def __init__(self, module, n): self.bns = [m for m in module.modules() if isinstance(m, nn.BatchNorm1d) and m.training] if n < 2 else []
-    def __enter__(self):
-        for m in self.bns: m.eval()
-    def __exit__(self, *a):
-        for m in self.bns: m.train()
-
 @patch
 def loss(self:ZiPo, x:Tensor, idx:Tensor|None=None, held_out:bool=False, rows=None)->tuple:  # (objective, per-cell NLL)
     "NLL per entry plus the penalties (training); held-out cells are only evaluated, in evaluation mode."
-    cov = None
-    if self.n_covariates:
-        if idx is None or len(self.covariates) == 0: raise ValueError("a model with covariates needs set_covariates(...) and the cells' rows idx")
-        cov = self.covariates[idx]
+    cov = self.covariates_of(idx)
     if held_out:
         was = self.training; self.eval()
         with torch.no_grad(): nll = self.nll(x, cov)
         self.train(was)
         return nll.mean() / self.n_genes, nll
-    with _RunningStatsForOne(self, x.shape[0]): out = self(x, cov)
+    with batchnorm_for(self, x.shape[0]): out = self(x, cov)
     nll = self.nll(x, cov, out)
     return nll.mean() / self.n_genes + sum(self.penalties(out, x).values()), nll.detach()
 
