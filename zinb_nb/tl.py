@@ -248,6 +248,8 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     C, cnames = _covariate_design(adata, batch_key, "batch_key")
     counts = read_counts(adata, layer)
     data = CellBatches(counts, batch_size=batch_size, seed=seed, device=device)
+    if n_components is not None and n_components > data.n_cells:
+        raise ValueError(f"n_components={n_components} exceeds the {data.n_cells} cells: the mixture starts from k-means on the cells' latents")
     valid = split_cells(data.n_cells, valid_frac, seed)
     torch.manual_seed(seed)
     model = CountVAE(data.n_genes, n_latent, likelihood, n_components, n_covariates=C.shape[1], **model_kw)

@@ -109,7 +109,7 @@ def gene_penalty(self:ZINBWaVE)->Tensor:  # scalar
     e = self.epsilon
     return (e["alpha"] / 2 * (self.alpha_mu.pow(2).sum() + self.alpha_pi.pow(2).sum())
             + (self.eps_beta_mu[:, None] / 2 * self.beta_mu.pow(2)).sum() + (self.eps_beta_pi[:, None] / 2 * self.beta_pi.pow(2)).sum()
-            + e["log_theta"] / 2 * self.log_theta.var())
+            + e["log_theta"] / 2 * (self.log_theta.var() if self.log_theta.numel() > 1 else 0.))   # one gene: no spread to shrink
 
 # %% ../nbs/05_zinbwave.ipynb #64b19b18
 @patch
