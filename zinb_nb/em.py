@@ -505,11 +505,13 @@ def fit_zip_em(x, size_factors=None, **kwargs)->EMResult:
     return fit_zinb_em(x, size_factors, dist="zip", **kwargs)
 
 # %% ../nbs/01_em.ipynb #d861c622
-def bh_adjust(p):  # p-values (array-like)
-    "Benjamini-Hochberg adjusted p-values (q-values)."
-    p = np.asarray(p, dtype=np.float64); n = len(p); o = np.argsort(p)
-    q = np.minimum.accumulate((p[o] * n / np.arange(1, n + 1))[::-1])[::-1]
-    out = np.empty(n); out[o] = np.minimum(q, 1.); return out
+def bh_adjust(p):  # p-values (array-like); NaN for a test not made (e.g. a gene not fitted)
+    "Benjamini-Hochberg adjusted p-values (q-values); a NaN p-value stays NaN and does not count among the tests (as R's p.adjust)."
+    p = np.asarray(p, dtype=np.float64); out = np.full(len(p), np.nan); ok = ~np.isnan(p)
+    pv = p[ok]; n = len(pv); o = np.argsort(pv)
+    q = np.minimum.accumulate((pv[o] * n / np.arange(1, n + 1))[::-1])[::-1]
+    r = np.empty(n); r[o] = np.minimum(q, 1.); out[ok] = r
+    return out
 
 def lrt_table(nb:EMResult,    # NB fit (`dist='nb'`)
               zinb:EMResult,  # ZINB fit of the same genes

@@ -34,12 +34,18 @@ def _check_args(**kw):
 # %% ../nbs/20_tl.ipynb #0277c496
 def batch_design(adata:ad.AnnData,        # cells in rows
                  batch_key:str|None=None, # column of `adata.obs` with the batch of each cell
+                 levels:list|None=None,   # the batches of a fitted model, in its order (new cells must be among them)
                 )->tuple:                 # (X float32 n x M, column names)
     "Intercept plus treatment-coded batch indicators."
     n = adata.n_obs
     if batch_key is None: return np.ones((n, 1), np.float32), ["intercept"]
     check_obs_keys(adata.obs, [batch_key], "batch_key")
-    b = pd.Categorical(adata.obs[batch_key])
+    if levels is None: b = pd.Categorical(adata.obs[batch_key])
+    else:
+        v = adata.obs[batch_key].astype(str)
+        unknown = sorted(set(v.unique()) - {str(l) for l in levels})
+        if unknown: raise ValueError(f"adata.obs[{batch_key!r}] has batches the model was not fitted on: {unknown[:5]}; its batches are {list(levels)}")
+        b = pd.Categorical(v, categories=[str(l) for l in levels])
     cols = [np.ones(n, np.float32)] + [(b.codes == k).astype(np.float32) for k in range(1, len(b.categories))]
     return np.stack(cols, 1), ["intercept"] + [f"{batch_key}={c}" for c in b.categories[1:]]
 
@@ -160,6 +166,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
                      new_cell_tensor=None if store is None else store.new)
     typical = np.exp(np.log(np.maximum(lib, 1)).mean())          # with an offset, the intercepts start at a typical cell's scale
     init_intercepts(model, lib if s is None else np.full(n, typical), gene)
+    model.batch_levels = None if batch_key is None else [str(c) for c in pd.Categorical(adata.obs[batch_key]).categories]   # for new cells
     if store is not None: store.release()
     model.history = fit(model, data, valid=valid if valid.any() else None, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
                         early_stopping=patience, checkpoint=checkpoint, cell_store=store, progress=progress)
@@ -197,10 +204,11 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
                       )->ZINBWaVE:            # the new cells' model; writes obsm["X_zinbwave"]
     "Latent coordinates of new cells with the fitted model's gene parameters frozen; writes obsm['X_zinbwave'] and uns['zinbwave_transform']."
     _check_args(max_epochs=max_epochs, batch_size=batch_size)
+    if not isinstance(model, ZINBWaVE): raise ValueError(f"model must be the fitted ZINBWaVE that tl.zinbwave returns, got {type(model).__name__}")
     device = resolve_device(device)
     counts = read_counts(adata, layer)
     if counts.n_genes != model.n_genes: raise ValueError(f"the model was fitted on {model.n_genes} genes, the new cells have {counts.n_genes}")
-    X, xnames = batch_design(adata, batch_key)
+    X, xnames = batch_design(adata, batch_key, getattr(model, "batch_levels", None) if batch_key is not None else None)
     if X.shape[1] != model.X.shape[1]: raise ValueError(f"the new cells' design has {X.shape[1]} columns ({xnames}), the model's has {model.X.shape[1]}")
     s = resolve_size_factors(counts, size_factors)
     data = CellBatches(counts, batch_size=batch_size, shuffle=optimizer != "lbfgs", device=device)
