@@ -14,7 +14,8 @@ Run in the benchmark venv (scvi-tools and magic-impute installed, zinb_nb instal
 
 Data. pbmc4k (4,271 cells x 2,000 genes, 8 cell groups), cellbench (499 cells, 3 cell lines, 2 technologies; genes detected in
 >= 10 cells of each technology, then the 2,000 most variable log-CP10k, as benchmarks/bench_zinbwave.py) and a simulation with
-known rates (zinb_nb.data.simulate_zinb: 2,000 cells x 500 genes, 5 clusters, simulation seed 0). No method is given covariates.
+known rates (zinb_nb.data.simulate_zinb: 2,000 cells x 500 genes, 5 clusters, simulation seed 0). No method is given covariates,
+except "zipo_batch" (cellbench only): ZiPo with the technology, one-hot, as the paper's known covariate appended to the latent.
 
 Molecular cross-validation (Batson et al. 2019). For seed k the counts are split by binomial thinning with p = 0.5 into a
 training half x' and a test half x'' (numpy Generator seeded k). Every method is fitted on x' of 90% of the cells (the other 10%,
@@ -41,7 +42,8 @@ chapter), minibatches of 128, its schedule
 (`ZiPoSchedule`), early stopping after 30 epochs without improvement, at most `--epochs` (default 150) epochs; "zipo_gelu" is the
 same with GELU activations (the chapter shows why a sigmoid saturates after Adam's first step at the paper's first rate),
 "zipo_zinb" the same with the ZINB likelihood, "zipo_lr1e-3" the same started at 0.001 (the paper's schedule without
-its decay phase), "zipo_observed" the same with the observed total count as the library instead of the predicted one.
+its decay phase), "zipo_observed" the same with the observed total count as the library instead of the predicted one, "zipo_batch" the same
+given CellBench's technology as a covariate (its k-means ARI is on the latent U, which the covariate is appended to).
 SCVI: its defaults (n_latent 10, n_hidden 128, ZINB), max_epochs its own heuristic (400 at these sizes), with its
 `early_stopping=True` on a 10% validation split of the training cells (as ZiPo holds out 10% of its training cells).
 All methods run with torch.set_num_threads(1) (2 shared cores).
@@ -52,7 +54,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-METHODS = ("zipo", "zipo_gelu", "zipo_lr1e-3", "zipo_observed", "zipo_zinb", "dca", "dca128", "zipdca", "scvi", "magic")
+METHODS = ("zipo", "zipo_gelu", "zipo_lr1e-3", "zipo_observed", "zipo_zinb", "zipo_batch", "dca", "dca128", "zipdca", "scvi", "magic")
 DATASETS = ("pbmc4k", "cellbench", "sim")
 
 
@@ -73,6 +75,14 @@ def load(dataset):
         a = simulate_zinb(2000, 500, n_latent=5, n_clusters=5, seed=0)
         return a.X.astype(np.float32), a.obs["label"].astype(str).to_numpy(), (1 - a.layers["true_pi"]) * a.layers["true_mu"]
     raise ValueError(dataset)
+
+
+def covariates(dataset):
+    "One-hot known covariates of every cell: CellBench's technology (the only data set here with a batch)."
+    if dataset != "cellbench": raise ValueError(f"zipo_batch needs a data set with batches: cellbench, not {dataset}")
+    from zinb_nb.datasets import cellbench
+    b = cellbench(min_cells=10).obs["batch"].astype("category")
+    return np.eye(len(b.cat.categories), dtype=np.float32)[b.cat.codes.to_numpy()]
 
 
 def thin(X, seed, p=0.5):
@@ -99,6 +109,7 @@ CONFIGS = {
     "zipo_zinb": dict(likelihood="zinb"),
     "zipo_lr1e-3": dict(likelihood="zip", _lr0=1e-3),            # the schedule from a first rate of 0.001 (no decay phase)
     "zipo_observed": dict(likelihood="zip", library="observed"),  # the cell's total count as its library (DCA's choice)
+    "zipo_batch": dict(likelihood="zip"),                          # with the technology as a known covariate (cellbench)
     "dca": dict(likelihood="zinb", hidden=(64,), n_latent=32, decoder_hidden=(64,), activation="relu", library="observed",
                 input="log1p_cp10k", alpha_z=0., alpha_w=0., alpha_theta=0., alpha_library=0.),
     "dca128": dict(likelihood="zinb", hidden=(128,), n_latent=64, decoder_hidden=(128,), activation="relu", library="observed",
@@ -108,15 +119,16 @@ CONFIGS = {
 }
 
 
-def fit_ours(x_train, seed, config, dca=False, epochs=150):
-    "Fit a ZiPo (or a DCA configuration) on the training cells' x'; returns the model and its history."
+def fit_ours(x_train, seed, config, dca=False, epochs=150, C_train=None):
+    "Fit a ZiPo (or a DCA configuration) on the training cells' x' (with their covariates C_train, if any); returns the model and its history."
     import torch
     from zinb_nb.zipo import ZiPo, ZiPoConfig, ZiPoSchedule, init_library
     from zinb_nb.train import fit, split_cells, EarlyStopping, LRSchedule
     from zinb_nb.data import CellBatches
     config = dict(config); lr0 = config.pop("_lr0", 0.0212)     # "_lr0": the first rate of ZiPo's schedule (an ablation)
     torch.manual_seed(seed)
-    model = init_library(ZiPo(x_train.shape[1], config=ZiPoConfig(**config)), x_train.sum(1))
+    model = init_library(ZiPo(x_train.shape[1], 0 if C_train is None else C_train.shape[1], config=ZiPoConfig(**config)), x_train.sum(1))
+    if C_train is not None: model.set_covariates(C_train)
     valid = split_cells(len(x_train), 0.1, seed)      # early stopping on 10% of the training cells
     if dca:
         sched = LRSchedule(lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=0.1, patience=10))
@@ -128,32 +140,38 @@ def fit_ours(x_train, seed, config, dca=False, epochs=150):
     return model, h
 
 
-def ours_outputs(model, x):
+def ours_outputs(model, x, C=None):
     "Latent, expected count and rate of every cell, in evaluation mode, 512 cells at a time."
     import torch
-    outs = [model.predict(torch.as_tensor(x[a:a + 512])) for a in range(0, len(x), 512)]
+    cov = lambda a: None if C is None else torch.as_tensor(C[a:a + 512])
+    outs = [model.predict(torch.as_tensor(x[a:a + 512]), cov(a)) for a in range(0, len(x), 512)]
     return {k: torch.cat([o[k] for o in outs]).numpy() for k in ("latent", "expected", "rate")}
 
 
-def nll_ours(model, x):
+def nll_ours(model, x, C=None):
+    "Mean per-cell NLL in evaluation mode (what `loss(held_out=True)` records), 512 cells at a time."
     import torch
-    return float(np.mean(np.concatenate([model.loss(torch.as_tensor(x[a:a + 512]), held_out=True)[1].numpy() for a in range(0, len(x), 512)])))
+    was = model.training; model.eval()
+    with torch.no_grad():
+        out = [model.nll(torch.as_tensor(x[a:a + 512]), None if C is None else torch.as_tensor(C[a:a + 512])).numpy() for a in range(0, len(x), 512)]
+    model.train(was)
+    return float(np.mean(np.concatenate(out)))
 
 
-def run_ours(method, x1, held, seed, epochs, config=None):
+def run_ours(method, x1, held, seed, epochs, config=None, C=None):
     config = dict(CONFIGS[method] if config is None else config)
     t0 = time.perf_counter()
-    model, h = fit_ours(x1[~held], seed, config, dca=method.startswith(("dca", "zipdca")), epochs=epochs)
+    model, h = fit_ours(x1[~held], seed, config, dca=method.startswith(("dca", "zipdca")), epochs=epochs, C_train=None if C is None else C[~held])
     secs = time.perf_counter() - t0
     from zinb_nb.zipo import prune, sparsity
-    o = ours_outputs(model, x1)
-    res = dict(fit_seconds=secs, epochs=int(len(h)), sec_per_epoch=secs / len(h), heldout_nll=nll_ours(model, x1[held]),
+    o = ours_outputs(model, x1, C)
+    res = dict(fit_seconds=secs, epochs=int(len(h)), sec_per_epoch=secs / len(h), heldout_nll=nll_ours(model, x1[held], None if C is None else C[held]),
                heldout_nll_kind="plug-in: -log p(x' | parameters the network predicts from x')", config={k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
                curve=dict(valid_nll=h.valid_nll.tolist(), nll=h.nll.tolist()), sparsity_trained=sparsity(model),
                objective="NLL per entry + penalties (zinb_nb.zipo.ZiPo.loss)")
     pruned = copy.deepcopy(model); res["sparsity_pruned"] = prune(pruned, 1e-4)
-    res["heldout_nll_pruned"] = nll_ours(pruned, x1[held])
-    po = ours_outputs(pruned, x1)
+    res["heldout_nll_pruned"] = nll_ours(pruned, x1[held], None if C is None else C[held])
+    po = ours_outputs(pruned, x1, C)
     return res, o["latent"], o["expected"], dict(rate=o["rate"], expected_pruned=po["expected"])
 
 
@@ -202,7 +220,7 @@ def run_one(dataset, method, seed, epochs=150, config=None, tag=None):
     t0 = time.perf_counter()
     if method == "scvi": res, Z, pred, extra = run_scvi(x1, held, seed)
     elif method == "magic": res, Z, pred, extra = run_magic(x1, held, seed)
-    else: res, Z, pred, extra = run_ours(method, x1, held, seed, epochs, config)
+    else: res, Z, pred, extra = run_ours(method, x1, held, seed, epochs, config, C=covariates(dataset) if method == "zipo_batch" else None)
     r.update(res, load_after=os.getloadavg()[0], total_seconds=time.perf_counter() - t0)
     mse = lambda p, q: float(np.mean((p - q) ** 2))
     r.update(mcv_mse=mse(pred, x2), mcv_mse_heldout_cells=mse(pred[held], x2[held]), mcv_mse_no_denoising=mse(x1, x2))
@@ -251,7 +269,7 @@ def table():
         print()
         for base in ("zipo", "zipo_gelu", "zipo_lr1e-3"):
             z = {r["seed"]: r for r in rs if r["method"] == base}
-            for m in ("dca", "dca128", "zipdca", "scvi", "magic") + (("zipo_zinb", "zipo_gelu", "zipo_lr1e-3", "zipo_observed") if base == "zipo" else ()):
+            for m in ("dca", "dca128", "zipdca", "scvi", "magic") + (("zipo_zinb", "zipo_gelu", "zipo_lr1e-3", "zipo_observed", "zipo_batch") if base == "zipo" else ()):
                 g = {r["seed"]: r for r in rs if r["method"] == m}
                 s = sorted(set(z) & set(g))
                 for c in ("heldout_nll", "mcv_mse"):
