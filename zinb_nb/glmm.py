@@ -16,7 +16,7 @@ from torch import Tensor
 from .distributions import Likelihood, likelihood, log_poisson, poisson_score_info, nb_score_info
 from .data import Counts, read_counts, check_counts, gene_blocks, resolve_device
 from .formula import Design, build_design, parse_formula
-from .newton import step_halving, newton_direction, golden_section, solve_pd, chol_logdet
+from .newton import step_halving, newton_direction, brent, solve_pd, chol_logdet
 
 # %% auto #0
 __all__ = ['GLMMResult', 'glmm', 'GLMMGenesResult', 'glmm_genes', 'contrast']
@@ -272,7 +272,7 @@ def _stage1(pr:_Problem, sweeps:int=2, iters:int=25, objective:Callable|None=Non
     brackets = [_LOG_SIGMA_BRACKET] * T + ([_LOG_THETA_BRACKET] if nb else [])
     for sweep in range(sweeps if len(brackets) > 1 else 1):
         for j, (lo, hi) in enumerate(brackets):
-            v = _with_column(v, j, golden_section(lambda c: profiled(_with_column(v, j, c)), v[:, j].new_full((G,), lo), v[:, j].new_full((G,), hi), iters))
+            v = _with_column(v, j, brent(lambda c: profiled(_with_column(v, j, c)), v[:, j].new_full((G,), lo), v[:, j].new_full((G,), hi), iters))
     beta, u, _ = _pirls(pr, modes["beta"], modes["u"], *_variance_parts(pr, v), joint=True)
     return torch.cat([beta, v], 1), u
 
