@@ -112,8 +112,9 @@ def _with_counts(pr:_Problem, Y)->_Problem:  # Y: (n, G) counts, dense or sparse
     Ysum = M @ Y
     Ysum = Ysum.toarray() if sp.issparse(Ysum) else np.asarray(Ysum, dtype=np.float64)   # (K, G)
     Yc = sp.coo_matrix(Y)                       # the non-zero counts only: log P(y | s) + s = y log s - log y!, which is 0 at y = 0
-    y = tt(Yc.data); log_fact = torch.lgamma(torch.arange(int(Yc.data.max(initial=0)) + 1, dtype=dtype, device=device) + 1)   # log k!, one per k
-    per_gene = torch.zeros(G, dtype=dtype, device=device).index_add(0, tt(Yc.col, torch.long), y * tt(np.log(s))[tt(Yc.row, torch.long)] - log_fact[y.long()])
+    y, top = tt(Yc.data), int(Yc.data.max(initial=0))
+    log_fact = torch.lgamma(torch.arange(top + 1, dtype=dtype, device=device) + 1)[y.long()] if top <= 2**20 else torch.lgamma(y + 1)   # log y!: a table, unless counts are huge
+    per_gene = torch.zeros(G, dtype=dtype, device=device).index_add(0, tt(Yc.col, torch.long), y * tt(np.log(s))[tt(Yc.row, torch.long)] - log_fact)
     const = per_gene - float(s.sum()) - log_poisson(tt(Ysum.T), tt(S)).sum(-1)   # sum_i log P(y_i | s_i) - sum_c log P(Y_c | S_c)
     return replace(pr, y=tt(Ysum.T), const=const)
 
