@@ -261,7 +261,7 @@ def _variance_parts(pr:_Problem, v:Tensor)->tuple:
 # %% ../nbs/02_glmm.ipynb #53d0cd71
 @torch.no_grad()
 def _stage1(pr:_Problem, sweeps:int=2, iters:int=25, objective:Callable|None=None)->tuple:
-    "Profiled start (lme4's nAGQ = 0): (beta, u) by PIRLS given log sigma (and log theta), which golden sections choose; (phi, u)."
+    "Profiled start (lme4's nAGQ = 0): (beta, u) by PIRLS given log sigma (and log theta), which line searches (Brent's method) choose; (phi, u)."
     objective = objective or _laplace                     # objective(pr, beta, u, sigma, theta) -> (G,), at the joint modes
     G, T, nb = pr.G, pr.T, pr.family.has_theta
     modes = {"beta": _init_beta(pr), "u": pr.X.new_zeros(G, pr.q)}      # warm starts, moved by every evaluation
