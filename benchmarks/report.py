@@ -84,32 +84,39 @@ def missing(what):
 
 # ------------------------------------------------------------------ the blocks
 def block_log_zinb():
-    rs = load("log_zinb_*.json")
+    rs = load("log_zinb_*.json") + load("log_nb_*.json")
     if not rs: return missing("`bench_log_zinb.py`")
+    fn = {"zinb": ("`log_zinb`", "`log_zinb_positive`"), "nb": ("`log_nb`", "`log_nb_positive`")}
     rows, acc = [], []
     for name, r in rs:
+        law = r.get("law", "zinb")
         for pas, p in r["passes"].items():
             inputs = (f"{'PBMC 4k counts' if r.get('data') == 'pbmc4k' else 'simulated'}, theta "
                       f"{'per gene, broadcast' if r.get('theta_layout') == 'gene' else 'cells x genes'}"
                       + (f", {f(100 * (1 - r['zero_fraction']), 0)}% nonzero" if 'zero_fraction' in r else ""))
-            rows.append([r["device"], r["dtype"], inputs, pas, f(p["zinb_nb_ms"], 1, " ms"),
+            rows.append([" vs ".join(fn[law]), r["device"], r["dtype"], inputs, pas, f(p["zinb_nb_ms"], 1, " ms"),
                          f(p["scvi_tools_ms"], 1, " ms"), f(p["scvi_over_zinb_nb"], 2), f"{r['date']}, load {load_range([r])}"])
-        a = r.get("accuracy")
-        if a: acc.append((a["grid"], e(a["worst_rel_error_zinb_nb"]), e(a["worst_rel_error_scvi_tools"]), name))
-    if acc:
-        same = len({x[1:3] for x in acc}) == 1
-        acc = [f"- Worst relative error of log P against a 50-digit mpmath reference on the extreme grid ({g}): **zinb_nb {o}, scvi-tools {sc}** "
-               + (f"(every `log_zinb_*.json` gives the same)." if same else f"(`{n}`).") for g, o, sc, n in (acc[:1] if same else acc)]
-    for name, r in rs:
-        ga = r.get("gradient_accuracy")
-        if ga:
-            g = lambda k: ", ".join(f"{p} {e(ga[k][p])}" for p in ("mu", "theta", "zi_logits")) + ("" if ga[k].get("finite", True) else ", **not all finite**")
-            acc.append(f"- Float32 gradients against 50-digit mpmath derivatives ({ga['grid']}; `{name}`): **zinb_nb {g('zinb_nb')}; scvi-tools {g('scvi_tools')}**.")
-            break
+    for law in fn:
+        of = [(n, r) for n, r in rs if r.get("law", "zinb") == law]
+        a = [(r["accuracy"]["grid"], e(r["accuracy"]["worst_rel_error_zinb_nb"]), e(r["accuracy"]["worst_rel_error_scvi_tools"]), n)
+             for n, r in of if r.get("accuracy")]
+        if a:
+            same = len({x[1:3] for x in a}) == 1
+            acc += [f"- {fn[law][0]} vs {fn[law][1]}, worst relative error of log P against a 50-digit mpmath reference on the extreme grid ({g}): "
+                    f"**zinb_nb {o}, scvi-tools {sc}** " + (f"(every `log_{law}_*.json` gives the same)." if same else f"(`{n}`).")
+                    for g, o, sc, n in (a[:1] if same else a)]
+        for name, r in of:
+            ga = r.get("gradient_accuracy")
+            if ga:
+                ks = [k for k in ("mu", "theta", "zi_logits") if k in ga["zinb_nb"]]
+                g = lambda k: ", ".join(f"{p} {e(ga[k][p])}" for p in ks) + ("" if ga[k].get("finite", True) else ", **not all finite**")
+                acc.append(f"- {fn[law][0]} vs {fn[law][1]}, float32 gradients against 50-digit mpmath derivatives ({ga['grid']}; `{name}`): "
+                           f"**zinb_nb {g('zinb_nb')}; scvi-tools {g('scvi_tools')}**.")
+                break
     v = rs[0][1]["versions"]
     head = (f"{rs[0][1]['machine']}. {rs[0][1]['cells']:,} cells x {rs[0][1]['genes']:,} genes, median of {rs[0][1]['reps']} reps per pass, warm, both "
             f"implementations in one process alternating rep by rep; torch {v.get('torch')}, scvi-tools {v.get('scvi-tools')}.")
-    return head + "\n\n" + table(["device", "dtype", "inputs", "pass", "zinb_nb", "scvi-tools", "scvi-tools time / zinb_nb time", "measured"], rows) \
+    return head + "\n\n" + table(["functions", "device", "dtype", "inputs", "pass", "zinb_nb", "scvi-tools", "scvi-tools time / zinb_nb time", "measured"], rows) \
         + ("\n\n" + "\n".join(acc) if acc else "")
 
 
@@ -514,7 +521,7 @@ def block_zipo():
 
 BLOCKS = dict(log_zinb=block_log_zinb, em_pscl=block_em_pscl, em_speed=block_em_speed, glmm=block_glmm, vae=block_vae,
               zinbwave=block_zinbwave, scale=block_scale, rzinbwave=block_rzinbwave, gpu=block_gpu, zipo=block_zipo, cluster=block_cluster)
-USES = dict(log_zinb=["log_zinb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json"], glmm=["glmm.json"],
+USES = dict(log_zinb=["log_zinb_*.json", "log_nb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json"], glmm=["glmm.json"],
             vae=["vae_*_seed*.json"], zinbwave=["zinbwave_pbmc_*.json", "zinbwave_cellbench_*.json"],
             scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"],
             zipo=["zipo_*.json"], cluster=["cluster_*_seed*.json"])

@@ -34,6 +34,11 @@ def _validate(fn:str, x:Tensor, mu:Tensor, theta=None, zi_logits=None, mu_zero_o
             k = int(bad.reshape(-1).nonzero()[0, 0])
             raise ValueError(f"{fn}: {name} must be {rule}: {int(bad.sum())} value(s) are not (first: {v.reshape(-1)[k].item():g})")
 
+def _float_counts(x, mu)->Tensor:
+    "Counts held as integers, in the mean's floating type (lgamma of an integer tensor would be computed in the default float32)."
+    x = torch.as_tensor(x)
+    return x if x.is_floating_point() else x.to(torch.result_type(x, mu))
+
 # %% ../nbs/00_distributions.ipynb #232de062
 def log_poisson(x:Tensor,             # counts (assumed; checked when `validate`)
                 mu:Tensor,            # Poisson mean, >= 0
@@ -42,6 +47,7 @@ def log_poisson(x:Tensor,             # counts (assumed; checked when `validate`
                )->Tensor:             # elementwise log P(x)
     "Log-pmf of the Poisson distribution."
     if validate: _validate("log_poisson", x, mu, mu_zero_ok=True)
+    x = _float_counts(x, mu)
     return torch.xlogy(x, mu) - mu - (torch.lgamma(x + 1) if count_terms else 0.)
 
 # %% ../nbs/00_distributions.ipynb #030971d2
@@ -78,28 +84,55 @@ def _transformed(*ts)->bool:
     "Whether a tensor is inside a torch.func transform (vmap, grad), where data-dependent shapes are not allowed."
     return any(isinstance(t, Tensor) and torch._C._functorch.is_functorch_wrapped_tensor(t) for t in ts)
 
-def _sparse_index(x:Tensor, theta:Tensor)->Tensor|None:
-    "Flat positions of the nonzero counts when few enough are nonzero for gathering them to pay (else None: compute densely)."
+_TABLE_COLS = 256   # counts below this are looked up in a table of the count terms (one theta per gene, CPU); larger ones computed
+
+@dataclass
+class _CountPlan:
+    "Where the count terms (exactly 0 at x = 0) of an NB matrix are evaluated: see `_count_plan`."
+    pos: Tensor|None = None      # flat positions of the nonzero counts, where they are computed (None: looked up or computed everywhere)
+    lookup: Tensor|None = None   # int32 flat index into a genes x `cols` table, one per entry of x
+    cols: int = 0                # the table's columns: counts 0 .. cols - 1
+    direct: Tensor|None = None   # flat positions the table cannot give (counts >= cols, non-integers): computed there
+
+def _count_plan(x:Tensor, theta:Tensor)->_CountPlan|None:
+    "How to evaluate the count terms of a cells x genes matrix: by table, at the nonzero counts, or (None) densely."
     if x.dim() != 2 or x.numel() < 2**16 or _transformed(x, theta): return None
+    G = x.shape[1]
+    if x.device.type == "cpu" and theta.numel() == G and theta.shape[-1] == G:   # one theta per gene: a table of f(k, theta_g)
+        lo, hi = torch.aminmax(x)
+        cols, budget = min(int(hi) + 1, _TABLE_COLS), x.numel() // (16 * G)   # the table costs at most 1/16 of a dense pass
+        if cols > budget: cols = budget if budget >= 8 else 0
+        if cols and lo >= 0:
+            xi = (x.clamp(max=cols - 1) if hi >= cols else x).to(torch.int32)
+            back = xi.to(x.dtype)                       # where this differs from x (a large or non-integer count), compute there
+            direct = None if torch.equal(back, x) else (back != x).reshape(-1).nonzero().squeeze(1)
+            return _CountPlan(lookup=(xi + torch.arange(0, G * cols, cols, dtype=torch.int32, device=x.device)).reshape(-1),
+                              cols=cols, direct=direct)
     frac = 0.5 if theta.shape == x.shape else 0.25   # crossovers measured on a CPU: a theta per entry makes the dense special functions dearer
     if int(torch.count_nonzero(x)) > frac * x.numel(): return None   # dense: counted without building an index
-    return x.reshape(-1).nonzero().squeeze(1)
+    return _CountPlan(pos=x.reshape(-1).nonzero().squeeze(1))
 
-def _at_counts(f:Callable, x:Tensor, theta:Tensor, idx:Tensor|None)->Tensor:
-    "f(x, theta) for a term that is exactly 0 at x = 0: at the positions `idx` only (zeros elsewhere), or everywhere if idx is None."
-    if idx is None: return f(x, theta)
-    flat = x.reshape(-1)
+def _at_counts(f:Callable, x:Tensor, theta:Tensor, plan:_CountPlan|None)->Tensor:
+    "f(x, theta) for a term that is exactly 0 at x = 0, evaluated as `plan` says (None: everywhere)."
+    if plan is None: return f(x, theta)
+    flat, dt = x.reshape(-1), torch.result_type(x, theta)
+    if plan.lookup is not None:
+        tg = theta.reshape(-1).to(dt)
+        v = f(torch.arange(plan.cols, dtype=dt, device=x.device), tg[:, None]).reshape(-1).index_select(0, plan.lookup)
+        if plan.direct is not None: v[plan.direct] = f(flat[plan.direct], tg[plan.direct % x.shape[1]])
+        return v.view(x.shape)
+    idx = plan.pos
     if theta.shape == x.shape: t = theta.reshape(-1)[idx]
     elif theta.numel() == x.shape[1] and theta.shape[-1] == x.shape[1]: t = theta.reshape(-1)[idx % x.shape[1]]   # one per gene
     else: t = theta.expand(x.shape).reshape(-1)[idx]
-    out = torch.zeros(len(flat), dtype=torch.result_type(x, theta), device=x.device)
+    out = torch.zeros(len(flat), dtype=dt, device=x.device)
     out[idx] = f(flat[idx], t)
     return out.view(x.shape)
 
-def _log_nb_terms(x:Tensor, mu:Tensor, theta:Tensor, idx:Tensor|None=None, parts:bool=False, counts:bool=True):
+def _log_nb_terms(x:Tensor, mu:Tensor, theta:Tensor, plan:_CountPlan|None=None, parts:bool=False, counts:bool=True):
     "NB log P(0) and log P(x), sharing log1p(mu/theta); accurate when mu<<theta, when mu>>theta and as theta -> infinity."
     l1pr, log_p0 = _nb_log1p_p0(mu, theta)
-    ct = _at_counts(_lgamma_terms, x, theta, idx) if counts else 0.     # counts=False: the lgamma terms are summed elsewhere
+    ct = _at_counts(_lgamma_terms, x, theta, plan) if counts else 0.     # counts=False: the lgamma terms are summed elsewhere
     log_px = ct + log_p0 + x * (torch.log(mu) - l1pr)  # x log(mu/(theta+mu)) + x log(theta)
     return (log_p0, log_px, l1pr) if parts else (log_p0, log_px)
 
@@ -111,8 +144,9 @@ def log_nb(x:Tensor,             # counts (assumed; checked when `validate`)
           )->Tensor:             # elementwise log P(x)
     "Log-pmf of the negative binomial with mean `mu` and inverse dispersion `theta`."
     if validate: _validate("log_nb", x, mu, theta)
+    x = _float_counts(x, mu)
     if not count_terms: return _log_nb_terms(x, mu, theta, counts=False)[1]
-    return _log_nb_terms(x, mu, theta, _sparse_index(x, theta))[1]
+    return _log_nb_terms(x, mu, theta, _count_plan(x, theta))[1]
 
 # %% ../nbs/00_distributions.ipynb #e03aa7bf
 def _log_zi(x:Tensor,         # counts
@@ -122,11 +156,10 @@ def _log_zi(x:Tensor,         # counts
             zero:Tensor|None=None,  # x == 0, if already at hand
            )->Tensor:         # log P(x) under zero inflation
     "Zero-inflate a count law given in log space; accurate for pi near 0 and near 1."
-    log_pi = -F.softplus(-zi_logits)
-    log_1mpi = log_pi - zi_logits                   # log(1-pi) = log(pi) - logit
+    log_pi, log_1mpi = -F.softplus(-zi_logits), -F.softplus(zi_logits)   # each by its own softplus: exact at logits of +-inf too
     nq = torch.exp(log_1mpi) * torch.expm1(log_p0)  # -q, q = P(x > 0) = (1-pi)(1-P(0)) (negated once, below, by the signs)
     zero_branch = torch.where(nq > -0.5, torch.log1p(nq.clamp(min=-0.5)),  # log(1-q): exact when q is small
-                              F.softplus(log_p0 - zi_logits) + log_pi)      # log(pi + (1-pi)P(0)) by log-sum-exp
+                              torch.logaddexp(log_pi, log_1mpi + log_p0))  # log(pi + (1-pi)P(0)) by log-sum-exp
     return torch.where(x == 0 if zero is None else zero, zero_branch, log_1mpi + log_px)
 
 # %% ../nbs/00_distributions.ipynb #29d544ed
@@ -141,18 +174,18 @@ def _digamma_diff(x:Tensor, theta:Tensor)->Tensor:
                 + (3 / z**4 - 3 / tb**4) / 360 + x / tb)
     return torch.where(big, stirling, torch.digamma(x + ts) - torch.digamma(ts))
 
-def _zinb_grads(x, mu, theta, zi_logits, log_p0, l1pr, zero, idx)->tuple:
-    "d log_zinb / d(mu, theta, zi_logits), elementwise, given log P(0), log1p(mu/theta), x == 0 and `_sparse_index`."
+def _zinb_grads(x, mu, theta, zi_logits, log_p0, l1pr, zero, plan)->tuple:
+    "d log_zinb / d(mu, theta, zi_logits), elementwise, given log P(0), log1p(mu/theta), x == 0 and `_count_plan`."
     w = torch.where(zero, torch.sigmoid(zi_logits - log_p0), 0.)     # P(structural | x)
     a = torch.where(zero, torch.sigmoid(log_p0 - zi_logits), 1.)     # 1 - w, accurate as pi -> 1
     t = (x - mu) * a / (1 + mu / theta)                               # (1-w) theta (x - mu) / (theta + mu)
-    return t / mu, a * (_at_counts(_digamma_diff, x, theta, idx) - l1pr) - t / theta, w - torch.sigmoid(zi_logits)
+    return t / mu, a * (_at_counts(_digamma_diff, x, theta, plan) - l1pr) - t / theta, w - torch.sigmoid(zi_logits)
 
 def _zinb_value(x, mu, theta, zi_logits, counts:bool=True)->tuple:
-    "log_zinb, and what its gradient reuses: (log P(0), log1p(mu/theta), x == 0, `_sparse_index`)."
-    idx, zero = _sparse_index(x, theta) if counts else None, x == 0
-    log_p0, log_px, l1pr = _log_nb_terms(x, mu, theta, idx, parts=True, counts=counts)
-    return _log_zi(x, log_p0, log_px, zi_logits, zero), (log_p0, l1pr, zero, idx)
+    "log_zinb, and what its gradient reuses: (log P(0), log1p(mu/theta), x == 0, `_count_plan`)."
+    plan, zero = _count_plan(x, theta) if counts else None, x == 0
+    log_p0, log_px, l1pr = _log_nb_terms(x, mu, theta, plan, parts=True, counts=counts)
+    return _log_zi(x, log_p0, log_px, zi_logits, zero), (log_p0, l1pr, zero, plan)
 
 class _LogZINB(torch.autograd.Function):
     "log_zinb with its gradient computed in the forward pass (three products in the backward pass)."
@@ -171,6 +204,27 @@ class _LogZINB(torch.autograd.Function):
         return (None,) + tuple((di * g).sum_to_size(p.shape) if n else None for di, p, n in zip(d, (mu, theta, zi), need[1:]))
 
 # %% ../nbs/00_distributions.ipynb #a248bb50
+def _zip_grads(x, mu, zi_logits, zero)->tuple:
+    "d log_zip / d(mu, zi_logits), elementwise, given x == 0."
+    s = torch.sigmoid(zi_logits + mu)               # P(structural | x = 0) = sigmoid(logit - log P(0)), log P(0) = -mu
+    return torch.where(zero, s - 1, x / mu - 1), torch.where(zero, s, 0.) - torch.sigmoid(zi_logits)
+
+class _LogZIP(torch.autograd.Function):
+    "log_zip with its gradient computed in the forward pass, as `_LogZINB`."
+    @staticmethod
+    def forward(ctx, x, mu, zi_logits, count_terms):
+        zero = x == 0
+        out = _log_zi(x, -mu, log_poisson(x, mu, count_terms=count_terms), zi_logits, zero)
+        ctx.save_for_backward(x, mu, zi_logits, *_zip_grads(x, mu, zi_logits, zero))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, mu, zi, *d = ctx.saved_tensors
+        if torch.is_grad_enabled(): d = _zip_grads(x, mu, zi, x == 0)   # create_graph=True: the same formulas, recorded
+        need = ctx.needs_input_grad
+        return (None,) + tuple((di * g).sum_to_size(p.shape) if n else None for di, p, n in zip(d, (mu, zi), need[1:3])) + (None,)
+
 def log_zip(x:Tensor,             # counts (assumed; checked when `validate`)
             mu:Tensor,            # Poisson mean, >= 0
             zi_logits:Tensor,     # log-odds of a structural (extra) zero
@@ -179,6 +233,10 @@ def log_zip(x:Tensor,             # counts (assumed; checked when `validate`)
            )->Tensor:             # elementwise log P(x)
     "Log-pmf of the zero-inflated Poisson."
     if validate: _validate("log_zip", x, mu, zi_logits=zi_logits, mu_zero_ok=True)
+    x = _float_counts(x, mu)
+    if (torch.is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in (mu, zi_logits))
+            and not _transformed(mu, zi_logits)):    # torch.func transforms differentiate the plain expression
+        return _LogZIP.apply(x, *(torch.as_tensor(t, dtype=x.dtype, device=x.device) for t in (mu, zi_logits)), count_terms)
     return _log_zi(x, -mu, log_poisson(x, mu, count_terms=count_terms), zi_logits)
 
 def log_zinb(x:Tensor,             # counts, cells x genes (assumed; checked when `validate`)
@@ -190,6 +248,7 @@ def log_zinb(x:Tensor,             # counts, cells x genes (assumed; checked whe
             )->Tensor:             # elementwise log P(x), same shape as x
     "Log-pmf of the zero-inflated negative binomial."
     if validate: _validate("log_zinb", x, mu, theta, zi_logits)
+    x = _float_counts(x, mu)
     if not count_terms: return _zinb_value(x, mu, theta, zi_logits, counts=False)[0]
     if (torch.is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in (mu, theta, zi_logits))
             and not _transformed(mu, theta, zi_logits)):   # torch.func transforms differentiate the plain expression
@@ -353,10 +412,10 @@ def nb_score_info(x:Tensor,      # counts
 # %% ../nbs/00_distributions.ipynb #6a63c5ac
 def _trigamma_diff(x:Tensor, theta:Tensor)->Tensor: return torch.polygamma(1, x + theta) - torch.polygamma(1, theta)
 
-def _nb_count_parts(x, theta, idx=None)->tuple:
-    "theta (psi(x+theta) - psi(theta)), and the second log-theta derivative of `count_terms` (special functions at `idx` only)."
-    td = theta * _at_counts(_digamma_diff, x, theta, idx)
-    return td, td + theta**2 * _at_counts(_trigamma_diff, x, theta, idx)
+def _nb_count_parts(x, theta, plan=None)->tuple:
+    "theta (psi(x+theta) - psi(theta)), and the second log-theta derivative of `count_terms` (special functions as `plan` says)."
+    td = theta * _at_counts(_digamma_diff, x, theta, plan)
+    return td, td + theta**2 * _at_counts(_trigamma_diff, x, theta, plan)
 
 def nb_grad_hess(x:Tensor,      # counts
                  mu:Tensor,     # NB mean, > 0
@@ -370,7 +429,7 @@ def nb_grad_hess(x:Tensor,      # counts
     g_b = -theta * torch.log1p(mu / theta) - ra  # the log-theta score without the digamma difference
     h_bb = g_b + theta * u + ra * a              # ... and its second derivative: + theta mu/tm + theta^2 (x - mu)/tm^2
     if count_terms:                              # the digamma and trigamma differences, 0 at x = 0
-        td, d2 = _nb_count_parts(x, theta, _sparse_index(x, theta))
+        td, d2 = _nb_count_parts(x, theta, _count_plan(x, theta))
         g_b, h_bb = g_b + td, h_bb + d2
     else: g_b = g_b + x
     return ra, g_b, -(x + theta) * (u * a), ra * u, h_bb
