@@ -156,7 +156,7 @@ def _log_zi(x:Tensor,         # counts
             zero:Tensor|None=None,  # x == 0, if already at hand
            )->Tensor:         # log P(x) under zero inflation
     "Zero-inflate a count law given in log space; accurate for pi near 0 and near 1."
-    log_pi, log_1mpi = -F.softplus(-zi_logits), -F.softplus(zi_logits)   # each by its own softplus: exact at logits of +-inf too
+    log_pi, log_1mpi = -F.softplus(-zi_logits, threshold=40.), -F.softplus(zi_logits, threshold=40.)   # each by its own softplus
     nq = torch.exp(log_1mpi) * torch.expm1(log_p0)  # -q, q = P(x > 0) = (1-pi)(1-P(0)) (negated once, below, by the signs)
     zero_branch = torch.where(nq > -0.5, torch.log1p(nq.clamp(min=-0.5)),  # log(1-q): exact when q is small
                               torch.logaddexp(log_pi, log_1mpi + log_p0))  # log(pi + (1-pi)P(0)) by log-sum-exp
