@@ -94,11 +94,18 @@ class _CountPlan:
     cols: int = 0                # the table's columns: counts 0 .. cols - 1
     direct: Tensor|None = None   # flat positions the table cannot give (counts >= cols, non-integers): computed there
 
+def _gene_theta(x:Tensor, theta:Tensor)->Tensor|None:
+    "theta as one value per gene (column of x), shape (genes,), if that is what it holds; else None."
+    G = x.shape[1]
+    if theta.numel() == G and theta.shape[-1] == G: return theta.reshape(-1)
+    if theta.shape == x.shape and theta.stride(0) == 0: return theta[0]   # a row expanded over the cells (as torch.distributions does)
+    return None
+
 def _count_plan(x:Tensor, theta:Tensor)->_CountPlan|None:
     "How to evaluate the count terms of a cells x genes matrix: by table, at the nonzero counts, or (None) densely."
     if x.dim() != 2 or x.numel() < 2**16 or _transformed(x, theta): return None
     G = x.shape[1]
-    if x.device.type == "cpu" and theta.numel() == G and theta.shape[-1] == G:   # one theta per gene: a table of f(k, theta_g)
+    if x.device.type == "cpu" and _gene_theta(x, theta) is not None:   # one theta per gene: a table of f(k, theta_g)
         lo, hi = torch.aminmax(x)
         cols, budget = min(int(hi) + 1, _TABLE_COLS), x.numel() // (16 * G)   # the table costs at most 1/16 of a dense pass
         if cols > budget: cols = budget if budget >= 8 else 0
@@ -117,7 +124,7 @@ def _at_counts(f:Callable, x:Tensor, theta:Tensor, plan:_CountPlan|None)->Tensor
     if plan is None: return f(x, theta)
     flat, dt = x.reshape(-1), torch.result_type(x, theta)
     if plan.lookup is not None:
-        tg = theta.reshape(-1).to(dt)
+        tg = _gene_theta(x, theta).to(dt)
         v = f(torch.arange(plan.cols, dtype=dt, device=x.device), tg[:, None]).reshape(-1).index_select(0, plan.lookup)
         if plan.direct is not None: v[plan.direct] = f(flat[plan.direct], tg[plan.direct % x.shape[1]])
         return v.view(x.shape)
