@@ -34,10 +34,11 @@ def _validate(fn:str, x:Tensor, mu:Tensor, theta=None, zi_logits=None, mu_zero_o
             k = int(bad.reshape(-1).nonzero()[0, 0])
             raise ValueError(f"{fn}: {name} must be {rule}: {int(bad.sum())} value(s) are not (first: {v.reshape(-1)[k].item():g})")
 
-def _float_counts(x, mu)->Tensor:
-    "Counts held as integers, in the mean's floating type (lgamma of an integer tensor would be computed in the default float32)."
+def _as_tensors(x, mu, *params)->tuple:
+    "Counts as a float tensor (integers in the mean's float type: lgamma of an integer tensor would be float32), numbers given as parameters as tensors of it."
     x = torch.as_tensor(x)
-    return x if x.is_floating_point() else x.to(torch.result_type(x, mu))
+    if not x.is_floating_point(): x = x.to(torch.result_type(x, mu))
+    return (x,) + tuple(p if isinstance(p, Tensor) or p is None else torch.as_tensor(p, dtype=x.dtype, device=x.device) for p in (mu, *params))
 
 # %% ../nbs/00_distributions.ipynb #232de062
 def log_poisson(x:Tensor,             # counts (assumed; checked when `validate`)
@@ -47,7 +48,7 @@ def log_poisson(x:Tensor,             # counts (assumed; checked when `validate`
                )->Tensor:             # elementwise log P(x)
     "Log-pmf of the Poisson distribution."
     if validate: _validate("log_poisson", x, mu, mu_zero_ok=True)
-    x = _float_counts(x, mu)
+    x, mu = _as_tensors(x, mu)
     return torch.xlogy(x, mu) - mu - (torch.lgamma(x + 1) if count_terms else 0.)
 
 # %% ../nbs/00_distributions.ipynb #030971d2
@@ -97,7 +98,7 @@ class _CountPlan:
 def _gene_theta(x:Tensor, theta:Tensor)->Tensor|None:
     "theta as one value per gene (column of x), shape (genes,), if that is what it holds; else None."
     G = x.shape[1]
-    if theta.numel() == G and theta.shape[-1] == G: return theta.reshape(-1)
+    if theta.numel() == G and (theta.dim() == 0 or theta.shape[-1] == G): return theta.reshape(-1)
     if theta.shape == x.shape and theta.stride(0) == 0: return theta[0]   # a row expanded over the cells (as torch.distributions does)
     return None
 
@@ -128,10 +129,8 @@ def _at_counts(f:Callable, x:Tensor, theta:Tensor, plan:_CountPlan|None)->Tensor
         v = f(torch.arange(plan.cols, dtype=dt, device=x.device), tg[:, None]).reshape(-1).index_select(0, plan.lookup)
         if plan.direct is not None: v[plan.direct] = f(flat[plan.direct], tg[plan.direct % x.shape[1]])
         return v.view(x.shape)
-    idx = plan.pos
-    if theta.shape == x.shape: t = theta.reshape(-1)[idx]
-    elif theta.numel() == x.shape[1] and theta.shape[-1] == x.shape[1]: t = theta.reshape(-1)[idx % x.shape[1]]   # one per gene
-    else: t = theta.expand(x.shape).reshape(-1)[idx]
+    idx, tg = plan.pos, _gene_theta(x, theta)
+    t = tg[idx % x.shape[1]] if tg is not None else theta.expand(x.shape).reshape(-1)[idx]
     out = torch.zeros(len(flat), dtype=dt, device=x.device)
     out[idx] = f(flat[idx], t)
     return out.view(x.shape)
@@ -151,7 +150,7 @@ def log_nb(x:Tensor,             # counts (assumed; checked when `validate`)
           )->Tensor:             # elementwise log P(x)
     "Log-pmf of the negative binomial with mean `mu` and inverse dispersion `theta`."
     if validate: _validate("log_nb", x, mu, theta)
-    x = _float_counts(x, mu)
+    x, mu, theta = _as_tensors(x, mu, theta)
     if not count_terms: return _log_nb_terms(x, mu, theta, counts=False)[1]
     return _log_nb_terms(x, mu, theta, _count_plan(x, theta))[1]
 
@@ -240,7 +239,7 @@ def log_zip(x:Tensor,             # counts (assumed; checked when `validate`)
            )->Tensor:             # elementwise log P(x)
     "Log-pmf of the zero-inflated Poisson."
     if validate: _validate("log_zip", x, mu, zi_logits=zi_logits, mu_zero_ok=True)
-    x = _float_counts(x, mu)
+    x, mu, zi_logits = _as_tensors(x, mu, zi_logits)
     if (torch.is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in (mu, zi_logits))
             and not _transformed(mu, zi_logits)):    # torch.func transforms differentiate the plain expression
         return _LogZIP.apply(x, *(torch.as_tensor(t, dtype=x.dtype, device=x.device) for t in (mu, zi_logits)), count_terms)
@@ -255,7 +254,7 @@ def log_zinb(x:Tensor,             # counts, cells x genes (assumed; checked whe
             )->Tensor:             # elementwise log P(x), same shape as x
     "Log-pmf of the zero-inflated negative binomial."
     if validate: _validate("log_zinb", x, mu, theta, zi_logits)
-    x = _float_counts(x, mu)
+    x, mu, theta, zi_logits = _as_tensors(x, mu, theta, zi_logits)
     if not count_terms: return _zinb_value(x, mu, theta, zi_logits, counts=False)[0]
     if (torch.is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in (mu, theta, zi_logits))
             and not _transformed(mu, theta, zi_logits)):   # torch.func transforms differentiate the plain expression
