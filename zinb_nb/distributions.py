@@ -445,7 +445,16 @@ def count_terms(x:Tensor,               # counts
                 theta:Tensor|None=None,  # NB inverse dispersion (None: the Poisson)
                )->Tensor:               # elementwise, exactly 0 at x = 0
     "The part of log P(x) that depends on x (and theta) only: lgamma(x+theta) - lgamma(theta) - lgamma(x+1) - x log(theta) for the NB, -lgamma(x+1) for the Poisson."
-    return -torch.lgamma(x + 1) if theta is None else _lgamma_terms(x, theta)
+    return -_log_factorial(x) if theta is None else _lgamma_terms(x, theta)
+
+def _log_factorial(x:Tensor)->Tensor:
+    "lgamma(x + 1); for many integer counts, looked up in a table of 0..max(x) (built when it is smaller than x): the same values."
+    if isinstance(x, Tensor) and x.numel() >= 2**16 and not x.requires_grad and not _transformed(x):
+        lo, hi = torch.aminmax(x)
+        if bool(lo >= 0) and bool(hi < x.numel()):      # NaN fails both tests
+            xi = x.long()
+            if torch.equal(xi.to(x.dtype), x): return torch.lgamma(torch.arange(int(hi) + 1, dtype=x.dtype, device=x.device) + 1)[xi]
+    return torch.lgamma(x + 1)
 
 def nb_count_derivs(x:Tensor,      # counts
                     theta:Tensor,  # NB inverse dispersion, > 0

@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import Tensor
-from .distributions import Likelihood, likelihood, log_poisson, poisson_score_info, nb_score_info
+from .distributions import Likelihood, likelihood, log_poisson, count_terms, poisson_score_info, nb_score_info
 from .data import Counts, read_counts, check_counts, gene_blocks, resolve_device
 from .formula import Design, build_design, parse_formula
 from .newton import step_halving, newton_direction, brent, solve_pd, chol_logdet
@@ -112,9 +112,8 @@ def _with_counts(pr:_Problem, Y)->_Problem:  # Y: (n, G) counts, dense or sparse
     Ysum = M @ Y
     Ysum = Ysum.toarray() if sp.issparse(Ysum) else np.asarray(Ysum, dtype=np.float64)   # (K, G)
     Yc = sp.coo_matrix(Y)                       # the non-zero counts only: log P(y | s) + s = y log s - log y!, which is 0 at y = 0
-    y, top = tt(Yc.data), int(Yc.data.max(initial=0))
-    log_fact = torch.lgamma(torch.arange(top + 1, dtype=dtype, device=device) + 1)[y.long()] if top <= 2**20 else torch.lgamma(y + 1)   # log y!: a table, unless counts are huge
-    per_gene = torch.zeros(G, dtype=dtype, device=device).index_add(0, tt(Yc.col, torch.long), y * tt(np.log(s))[tt(Yc.row, torch.long)] - log_fact)
+    y = tt(Yc.data)                             # -log y! is the Poisson's `count_terms`
+    per_gene = torch.zeros(G, dtype=dtype, device=device).index_add(0, tt(Yc.col, torch.long), y * tt(np.log(s))[tt(Yc.row, torch.long)] + count_terms(y))
     const = per_gene - float(s.sum()) - log_poisson(tt(Ysum.T), tt(S)).sum(-1)   # sum_i log P(y_i | s_i) - sum_c log P(Y_c | S_c)
     return replace(pr, y=tt(Ysum.T), const=const)
 
