@@ -8,6 +8,8 @@ Checks (each: the CUDA result against the CPU result on the same data, to the to
   relative; time for all genes (first call, and warm).
 - GLMM: `glmm_genes` (Poisson, float64) on genes simulated on the 68,627 cells of `simulate_glmm_table`: fixed effects equal to
   1e-6; time, first call and warm, with each of the two ways of computing the Hessian on an accelerator.
+- NB GLMM: `glmm_genes(family="nb")` on NB genes simulated on the same cells: fixed effects and log theta equal to 1e-6;
+  time, first call and warm (the CPU reference on the first genes only).
 - ZINB-WaVE: `tl.zinbwave` on PBMC 4k, 3 epochs, same seed: training NLL per epoch equal to 1e-3 relative (float32, reductions in
   another order); seconds per epoch at 100,000 and 1,000,000 simulated cells x 1,000 genes (counts generated on the GPU and
   held there: this times the model and the loop, not disk reads).
@@ -72,6 +74,24 @@ def check_glmm(dev, quick):
     return dict(genes=int(a.n_vars), genes_cpu=int(sub.n_vars), cells=int(a.n_obs), max_abs_estimate_diff=d, ok=d < 1e-6,
                 seconds_cpu_for_genes_cpu=t_cpu, seconds=t_first, seconds_warm=t_warm,
                 seconds_loop_hessian_first=t_loop_first, seconds_loop_hessian_warm=t_loop_warm)
+
+
+def check_glmm_nb(dev, quick):
+    "The NB GLMM (per row: its derivatives summed per stratum by an autograd Function; the Hessian by one backward pass per parameter on every device)."
+    import zinb_nb.glmm as G
+    from zinb_nb.data import simulate_glmm_genes
+    a = simulate_glmm_genes(n_genes=3 if quick else 100, family="nb", seed=3)
+    f = "~ 0 + cell_group + offset(log(total_count)) + (1|patient)"
+    sub = a[:, :3 if quick else 10].copy()
+    run = lambda d, x: G.glmm_genes(x, formula=f, family="nb", device=d, progress=False)
+    cpu, t_cpu = _timed(lambda: run("cpu", sub), dev)
+    gpu, t_first = _timed(lambda: run(dev, a), dev)
+    _, t_warm = _timed(lambda: run(dev, a), dev)
+    est = gpu.fixef[gpu.fixef.gene.isin(sub.var_names)].estimate.to_numpy()
+    d = float(np.max(np.abs(est - cpu.fixef.estimate.to_numpy())))
+    dt = float(np.max(np.abs(np.log(gpu.theta[sub.var_names].to_numpy()) - np.log(cpu.theta.to_numpy()))))
+    return dict(genes=int(a.n_vars), genes_cpu=int(sub.n_vars), cells=int(a.n_obs), max_abs_estimate_diff=d, max_abs_log_theta_diff=dt,
+                ok=d < 1e-6 and dt < 1e-6, converged=int(gpu.converged.sum()), seconds_cpu_for_genes_cpu=t_cpu, seconds=t_first, seconds_warm=t_warm)
 
 
 def check_zinbwave(dev, quick):
@@ -160,7 +180,7 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the script (no results file)")
     ap.add_argument("--out", default=str(HERE / "results" / "gpu_check.json"))
-    ap.add_argument("--only", nargs="*", help="run only these checks (em glmm zinbwave vae gmvae batches zipo)")
+    ap.add_argument("--only", nargs="*", help="run only these checks (em glmm glmm_nb zinbwave vae gmvae batches zipo)")
     a = ap.parse_args()
     import torch
     sys.path.insert(0, str(HERE)); from _common import versions
@@ -171,7 +191,7 @@ def main():
     from zinb_nb.data import resolve_device
     dev = resolve_device(a.device)
     torch.set_num_threads(1 if dev.type == "cpu" else torch.get_num_threads())
-    checks = dict(em=check_em, glmm=check_glmm, zinbwave=check_zinbwave, vae=check_vae,
+    checks = dict(em=check_em, glmm=check_glmm, glmm_nb=check_glmm_nb, zinbwave=check_zinbwave, vae=check_vae,
                   gmvae=lambda d, q: check_vae(d, q, n_components=8), batches=check_batches)
     try:
         import zinb_nb.zipo  # noqa: F401

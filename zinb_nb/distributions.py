@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_distributions.ipynb #bbc06e6e
 from __future__ import annotations
-import math
+import functools, math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -17,7 +17,7 @@ from .data import check_counts
 # %% auto #0
 __all__ = ['LIKELIHOODS', 'log_poisson', 'log_nb_zero', 'log_nb', 'log_zip', 'log_zinb', 'NegativeBinomial',
            'ZeroInflatedNegativeBinomial', 'ZeroInflatedPoisson', 'Likelihood', 'likelihood', 'poisson_score_info',
-           'nb_score_info', 'nb_grad_hess', 'count_terms', 'nb_count_derivs']
+           'nb_score_info', 'nb_grad_hess', 'count_terms', 'nb_count_derivs', 'NBDerivatives']
 
 # %% ../nbs/00_distributions.ipynb #a3a5e6f2
 def _validate(fn:str, x:Tensor, mu:Tensor, theta=None, zi_logits=None, mu_zero_ok:bool=False):
@@ -462,3 +462,58 @@ def nb_count_derivs(x:Tensor,      # counts
     "Derivatives of the NB's `count_terms` in log theta: what `nb_grad_hess` adds to its count_terms=False values."
     td, d2 = _nb_count_parts(x, theta)
     return td - x, d2
+
+# %% ../nbs/00_distributions.ipynb #01148f7a
+@functools.lru_cache(maxsize=None)
+def _logistic_derivative(k:int)->tuple:
+    "Coefficients (A, B), lowest power first, of sigma^(k) = u (A(u) + v B(u)), u = pq, v = q - p, k >= 1."
+    if k == 1: return (1.,), (0.,)
+    A, B = _logistic_derivative(k - 1)
+    der = lambda c: [i * c[i] for i in range(1, len(c))] or [0.]
+    def mul(c, d): return [sum(c[i] * d[n - i] for i in range(len(c)) if 0 <= n - i < len(d)) for n in range(len(c) + len(d) - 1)]
+    def add(c, d): return [(c[i] if i < len(c) else 0.) + (d[i] if i < len(d) else 0.) for i in range(max(len(c), len(d)))]
+    return tuple(add(mul([1., -6.], B), mul([0., 1., -4.], der(B)))), tuple(add(A, mul([0., 1.], der(A))))
+
+def _poly(c:tuple, u:Tensor):
+    "The polynomial with coefficients c (lowest power first) at u; 0 when every coefficient is 0."
+    if not any(c): return 0.
+    out = torch.full_like(u, c[-1])
+    for a in c[-2::-1]: out = out * u + a
+    return out
+
+class NBDerivatives:
+    "Mixed derivatives in eta = log mu and b = log theta of `log_nb(x, exp(eta), exp(b), count_terms=False)`, elementwise, of any order, at one point."
+    def __init__(self, x:Tensor,          # counts
+                 eta:Tensor,              # log mean
+                 log_theta:Tensor,        # log inverse dispersion (broadcasts against x and eta)
+                ):
+        self.x, self.eta, self.theta = x, eta, log_theta.exp()
+        self.z = eta - log_theta
+        self.p, self.q = torch.sigmoid(self.z), torch.sigmoid(-self.z)
+        self._S = {1: self.p}
+
+    u = functools.cached_property(lambda self: self.p * self.q)   # pq = sigma'(z)
+    v = functools.cached_property(lambda self: self.q - self.p)
+
+    def S(self, k:int)->Tensor:
+        "The k-th derivative of the softplus S(z) = log(1 + e^z), computed once."
+        if k not in self._S:
+            if k == 0: self._S[0] = F.softplus(self.z, threshold=40.)   # above 40, log1p(e^-z) < 4e-18 relative: below either float's rounding
+            else:
+                A, B = _logistic_derivative(k - 1)
+                self._S[k] = self.u * (_poly(A, self.u) + self.v * _poly(B, self.u))
+        return self._S[k]
+
+    def __call__(self, a:int, c:int=0)->Tensor:
+        "d^(a+c) / d eta^a d b^c of the log-pmf without its count terms, elementwise."
+        x, th = self.x, self.theta
+        if (a, c) == (1, 0): return x * self.q - th * self.p
+        if (a, c) == (2, 0): return -(x + th) * self.u
+        out = -x * ((-1) ** c * self.S(a + c)) - th * sum(math.comb(c, j) * (-1) ** j * self.S(a + j) for j in range(c + 1))
+        return out + x * self.eta if (a, c) == (0, 0) else out
+
+    def value_score_info(self)->tuple:
+        "(0, 0), (1, 0) and minus (2, 0): the log-pmf, its score and its information in eta, with few temporaries."
+        x, th = self.x, self.theta
+        xt = x + th
+        return (x * self.eta).addcmul_(xt, self.S(0), value=-1), (x * self.q).sub_(self.p * th), (self.p * self.q).mul_(xt)

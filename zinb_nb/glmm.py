@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import Tensor
-from .distributions import Likelihood, likelihood, log_poisson, count_terms, poisson_score_info, nb_score_info
+from .distributions import Likelihood, likelihood, log_poisson, count_terms, poisson_score_info, NBDerivatives
 from .data import Counts, read_counts, check_counts, gene_blocks, resolve_device
 from .formula import Design, build_design, parse_formula
 from .newton import step_halving, newton_direction, brent, solve_pd, chol_logdet
@@ -36,15 +36,17 @@ def _strata(X:np.ndarray,      # (n, p) fixed-effect design
 class _Family:
     "What a GLMM fit needs of a count law."
     lik: Likelihood        # the log-pmf, from the likelihood registry
-    score_info: Callable   # score_info(y, mu[, theta]) -> (d/d eta, -d^2/d eta^2) of the log-pmf, eta = log mu
     collapses: bool        # the log-likelihood depends on the counts only through sums per stratum
+    score_info: Callable|None = None   # a law that collapses: score_info(y, mu) -> (d/d eta, -d^2/d eta^2) of the log-pmf, eta = log mu
+    derivatives: Callable|None = None  # one fitted per row: derivatives(y, eta, log_theta)(a, c), d^(a+c)/d eta^a d log_theta^c of
+                                       # the log-pmf without its count terms, at the rows
     @property
     def name(self)->str: return self.lik.name
     @property
     def has_theta(self)->bool: return self.lik.has_theta
 
-_FAMILIES = {"poisson": _Family(likelihood("poisson"), poisson_score_info, True),
-             "nb": _Family(likelihood("nb"), nb_score_info, False)}
+_FAMILIES = {"poisson": _Family(likelihood("poisson"), True, score_info=poisson_score_info),
+             "nb": _Family(likelihood("nb"), False, derivatives=NBDerivatives)}
 
 def _family(name:str)->_Family:
     if not isinstance(name, str) or name not in _FAMILIES: raise ValueError(f"family must be one of {tuple(_FAMILIES)}, got {name!r}")
@@ -122,18 +124,52 @@ def _eta(pr:_Problem, beta:Tensor, b:Tensor)->Tensor:
     "Linear predictor of each stratum, (G, K): X beta + Z b."
     return beta @ pr.X.T + b[:, pr.idx].sum(-1)
 
-def _loglik(pr:_Problem, eta:Tensor, theta:Tensor|None=None)->tuple:
-    "log p(y | eta) per gene (G,), and its score and information in eta per stratum (G, K)."
-    th = () if theta is None else (theta[:, None],)
-    mu = torch.exp((eta if pr.stratum is None else eta[:, pr.stratum]) + pr.off)
-    ll = pr.family.lik(pr.y, mu, *th, count_terms=pr.counts is None).sum(-1) + pr.const
-    if pr.counts is not None:                                   # lgamma terms: once per distinct count, not per row
-        v, W = pr.counts
-        ll = ll + (W * pr.family.lik.count_terms(v, *th)).sum(-1)
-    g, w = pr.family.score_info(pr.y, mu, *th)
-    if pr.stratum is None: return ll, g, w
-    z = eta.new_zeros(eta.shape)
-    return ll, z.index_add(1, pr.stratum, g), z.index_add(1, pr.stratum, w)
+def _loglik(pr:_Problem, eta:Tensor, theta:Tensor|None=None, value_only:bool=False)->tuple:
+    "log p(y | eta) per gene (G,), and its score and information in eta per stratum (G, K) (None, None if `value_only`)."
+    if pr.stratum is None:                                      # collapsed: one term per stratum
+        mu = torch.exp(eta + pr.off)
+        return pr.family.lik(pr.y, mu).sum(-1) + pr.const, *((None, None) if value_only else pr.family.score_info(pr.y, mu))
+    log_theta = theta.log()
+    D = _stratum_sums(pr, eta, log_theta, value_only)
+    v, W = pr.counts                                            # lgamma terms: once per distinct count, not per row
+    ll = D(0, 0).sum(-1) + pr.const + (W * pr.family.lik.count_terms(v, theta[:, None])).sum(-1)
+    return (ll, None, None) if value_only else (ll, D(1, 0), -D(2, 0))
+
+# %% ../nbs/02_glmm.ipynb #8761ea06
+class _StratumSums:
+    "Sums per stratum (G, K) of the per-row derivatives of the log-pmf (without count terms) in (eta, log theta), at one point; each order computed once."
+    def __init__(self, pr:_Problem, eta:Tensor, log_theta:Tensor, value_only:bool=False):
+        self.rows = pr.family.derivatives(pr.y, eta.index_select(1, pr.stratum) + pr.off, log_theta[:, None])
+        self.stratum, self.shape, self.done, self.value_only = pr.stratum, eta.shape, {}, value_only
+    def _sum(self, rows:Tensor)->Tensor: return rows.new_zeros(self.shape).index_add_(1, self.stratum, rows)
+    def __call__(self, a:int, c:int)->Tensor:
+        if (a, c) not in self.done:
+            if (a, c) in ((0, 0), (1, 0), (2, 0)) and not self.value_only:   # value, score and information together
+                val, score, info = self.rows.value_score_info()
+                self.done.update({(0, 0): self._sum(val), (1, 0): self._sum(score), (2, 0): self._sum(info).neg_()})
+            else: self.done[(a, c)] = self._sum(self.rows(a, c))
+        return self.done[(a, c)]
+
+class _StratumSum(torch.autograd.Function):
+    "One order (a, c) of `_StratumSums` as a function of eta (G, K) and log theta (G,), differentiable to any order."
+    @staticmethod
+    def forward(ctx, sums:_StratumSums, a:int, c:int, eta:Tensor, log_theta:Tensor)->Tensor:
+        ctx.sums, ctx.order = sums, (a, c)
+        ctx.save_for_backward(eta, log_theta)
+        return sums(a, c).clone()                                # a fresh tensor: the cached one may be another node's output
+    @staticmethod
+    def backward(ctx, grad:Tensor)->tuple:
+        eta, log_theta = ctx.saved_tensors
+        (a, c), sums, need = ctx.order, ctx.sums, ctx.needs_input_grad
+        d_eta = grad * _StratumSum.apply(sums, a + 1, c, eta, log_theta) if need[3] else None
+        d_log_theta = (grad * _StratumSum.apply(sums, a, c + 1, eta, log_theta)).sum(-1) if need[4] else None
+        return None, None, None, d_eta, d_log_theta
+
+def _stratum_sums(pr:_Problem, eta:Tensor, log_theta:Tensor, value_only:bool=False)->Callable:
+    "D(a, c): the per-row derivatives summed per stratum (G, K), through `_StratumSum` where autograd is recording."
+    sums = _StratumSums(pr, eta.detach(), log_theta.detach(), value_only)
+    if not (torch.is_grad_enabled() and (eta.requires_grad or log_theta.requires_grad)): return sums
+    return lambda a, c: _StratumSum.apply(sums, a, c, eta, log_theta)
 
 # %% ../nbs/02_glmm.ipynb #529cc18c
 def _zt(pr:_Problem, v:Tensor)->Tensor:
@@ -161,10 +197,10 @@ def _xtwz(pr:_Problem, w:Tensor)->Tensor:
     return out.transpose(1, 2)
 
 # %% ../nbs/02_glmm.ipynb #1a94d10f
-def _h(pr:_Problem, beta:Tensor, u:Tensor, sigma:Tensor, theta:Tensor|None)->tuple:
-    "Penalised log-likelihood h = log p(y | beta, b = Lambda u) - |u|^2/2 per gene; score and information per stratum; Lambda's diagonal."
+def _h(pr:_Problem, beta:Tensor, u:Tensor, sigma:Tensor, theta:Tensor|None, value_only:bool=False)->tuple:
+    "Penalised log-likelihood h = log p(y | beta, b = Lambda u) - |u|^2/2 per gene; score and information per stratum (None if `value_only`); Lambda's diagonal."
     lam = sigma[:, pr.term]                         # (G, q)
-    ll, g, w = _loglik(pr, _eta(pr, beta, lam * u), theta)
+    ll, g, w = _loglik(pr, _eta(pr, beta, lam * u), theta, value_only)
     return ll - 0.5 * (u * u).sum(-1), g, w, lam
 
 def _info_u(pr:_Problem, w:Tensor, lam:Tensor)->Tensor:
@@ -200,7 +236,7 @@ def _pirls(pr:_Problem, beta:Tensor, u:Tensor, sigma:Tensor, theta:Tensor|None, 
     def h_at(rows, x):
         sub = pr if rows is None else _subset(pr, rows)
         b, uu = (x[:, :p], x[:, p:]) if joint else (_rows(beta, rows), x)
-        return _h(sub, b, uu, _rows(sigma, rows), _rows(theta, rows))[0]
+        return _h(sub, b, uu, _rows(sigma, rows), _rows(theta, rows), value_only=True)[0]
     x = torch.cat([beta, u], 1) if joint else u
     for it in range(maxit):
         h, d = _pirls_direction(pr, beta, u, sigma, theta, joint)
@@ -263,17 +299,24 @@ def _stage1(pr:_Problem, sweeps:int=2, iters:int=25, objective:Callable|None=Non
     "Profiled start (lme4's nAGQ = 0): (beta, u) by PIRLS given log sigma (and log theta), which line searches (Brent's method) choose; (phi, u)."
     objective = objective or _laplace                     # objective(pr, beta, u, sigma, theta) -> (G,), at the joint modes
     G, T, nb = pr.G, pr.T, pr.family.has_theta
-    modes = {"beta": _init_beta(pr), "u": pr.X.new_zeros(G, pr.q)}      # warm starts, moved by every evaluation
-    v = torch.cat([pr.X.new_full((G, T), math.log(0.5))] + ([pr.X.new_zeros(G, 1)] if nb else []), 1)   # (log_sigma, [log_theta])
-    def profiled(v):
-        sigma, theta = _variance_parts(pr, v)
-        modes["beta"], modes["u"], _ = _pirls(pr, modes["beta"], modes["u"], sigma, theta, joint=True)
-        return objective(pr, modes["beta"], modes["u"], sigma, theta)
+    beta, u = _init_beta(pr), pr.X.new_zeros(G, pr.q)
+    v = torch.cat([pr.X.new_full((G, T), math.log(0.5))] + ([pr.X.new_zeros(G, 1)] if nb else []), 1)   # (log_sigma, [log theta])
     brackets = [_LOG_SIGMA_BRACKET] * T + ([_LOG_THETA_BRACKET] if nb else [])
+    rows = torch.arange(G, device=v.device)
     for sweep in range(sweeps if len(brackets) > 1 else 1):
+        if sweep:   # again only where a variance ended at its boundary: stage 2 refines the rest, but holds a variance at 0
+            rows = (v[:, :T] <= _LOG_SIGMA_MIN + 0.05).any(1).nonzero()[:, 0]
+            if len(rows) == 0: break
+        sub, vs = _subset(pr, rows), v[rows]
+        modes = {"beta": beta[rows], "u": u[rows]}         # warm starts, moved by every evaluation
+        def profiled(vv):
+            sigma, theta = _variance_parts(sub, vv)
+            modes["beta"], modes["u"], _ = _pirls(sub, modes["beta"], modes["u"], sigma, theta, joint=True)
+            return objective(sub, modes["beta"], modes["u"], sigma, theta)
         for j, (lo, hi) in enumerate(brackets):
-            v = _with_column(v, j, brent(lambda c: profiled(_with_column(v, j, c)), v[:, j].new_full((G,), lo), v[:, j].new_full((G,), hi), iters))
-    beta, u, _ = _pirls(pr, modes["beta"], modes["u"], *_variance_parts(pr, v), joint=True)
+            vs = _with_column(vs, j, brent(lambda c: profiled(_with_column(vs, j, c)), vs[:, j].new_full((len(rows),), lo), vs[:, j].new_full((len(rows),), hi), iters))
+        v[rows], beta[rows], u[rows] = vs, modes["beta"], modes["u"]
+    beta, u, _ = _pirls(pr, beta, u, *_variance_parts(pr, v), joint=True)
     return torch.cat([beta, v], 1), u
 
 # %% ../nbs/02_glmm.ipynb #7b96ff5f
@@ -287,9 +330,11 @@ def _laplace_smooth(pr:_Problem, phi:Tensor, u0:Tensor, steps:int=2)->Tensor:
 # %% ../nbs/02_glmm.ipynb #5f45bca3
 def _value_grad_hess(f:Callable,  # f(x) -> (G,): gene g's value depends on row g of x only
                      x:Tensor,    # (G, P)
+                     pr:_Problem, # the problem f evaluates
                     )->tuple:     # value (G,), gradient (G, P), Hessian (G, P, P)
     "Value, gradient and Hessian of a batched function of one parameter vector per gene (reverse-over-reverse autodiff)."
-    return (_value_grad_hess_loop if x.device.type == "cpu" else _value_grad_hess_batched)(f, x)
+    batched = x.device.type != "cpu" and pr.stratum is None   # an accelerator, a collapsed law (the per-row sums are not torch.func-aware)
+    return (_value_grad_hess_batched if batched else _value_grad_hess_loop)(f, x)
 
 def _value_grad_hess_loop(f:Callable, x:Tensor)->tuple:
     "`_value_grad_hess` by one backward pass per parameter (no torch.func: its first call imports TorchDynamo, ~1 s)."
@@ -316,13 +361,13 @@ _HESS_ELEMENTS = {"cpu": 3e7, "cuda": 3e8}   # working set of one Hessian chunk,
 
 def _hess_chunk(pr:_Problem, P:int, max_elements:float|None=None)->int:
     "Genes per chunk of `_grad_hess`: as many as keep the intermediates (P-fold where vmapped) under `max_elements`."
-    per_gene = P * max(pr.X.shape[0] * max(pr.q, pr.p), pr.y.shape[1])
+    per_gene = P * pr.X.shape[0] * max(pr.q, pr.p) + (0 if pr.stratum is None else 40 * pr.y.shape[1])   # per row: NBDerivatives' parts at each point
     return max(1, int((max_elements or _HESS_ELEMENTS.get(pr.X.device.type, 3e8)) // per_gene))
 
 def _grad_hess(pr:_Problem, phi:Tensor, u0:Tensor, max_elements:float|None=None)->tuple:
     "Value, gradient and Hessian of the Laplace log-likelihood in phi, over chunks of genes whose intermediates fit in `max_elements` (bounded memory)."
     n = _hess_chunk(pr, phi.shape[1], max_elements)
-    parts = [_value_grad_hess(lambda ph: _laplace_smooth(_subset(pr, slice(a, a + n)), ph, u0[a:a + n]), phi[a:a + n]) for a in range(0, pr.G, n)]
+    parts = [_value_grad_hess(lambda ph: _laplace_smooth(_subset(pr, slice(a, a + n)), ph, u0[a:a + n]), phi[a:a + n], pr) for a in range(0, pr.G, n)]
     return tuple(torch.cat(t) for t in zip(*parts))
 
 # %% ../nbs/02_glmm.ipynb #c6d0ed8d
@@ -465,7 +510,7 @@ def _stage2_reml(pr:_Problem, phi:Tensor, u:Tensor, tol:float=1e-6, maxit:int=20
         if not active.any(): break
         out.n_iter, a = it + 1, active.nonzero()[:, 0]
         sub, ba, ua = _subset(pr, a), beta[a], u[a]
-        R, g, H = _value_grad_hess(lambda vv: _reml(sub, *_joint_smooth(sub, vv, ba, ua))[0], v[a])
+        R, g, H = _value_grad_hess(lambda vv: _reml(sub, *_joint_smooth(sub, vv, ba, ua))[0], v[a], pr)
         g, A = _held(g, H, held[a])
         d, bad = newton_direction(g, -A, rel_floor=0., abs_floor=1e-8)
         x, fx, t, bx, ux = step_halving(_reml_at(sub, ba, ua), v[a], d, R, halvings=40, rtol=1e-10, project=_clamp_variances(sub), aux0=(ba, ua))
@@ -482,11 +527,15 @@ def _stage2_reml(pr:_Problem, phi:Tensor, u:Tensor, tol:float=1e-6, maxit:int=20
 
 # %% ../nbs/02_glmm.ipynb #6fe28a0a
 def _vcov_derivatives(pr:_Problem, v:Tensor, beta:Tensor, u:Tensor)->Tensor:
-    "dV/dv_k (G, d, p, p) of V = S^-1, the covariance of beta-hat, along each variance parameter, by forward-mode autodiff through the joint modes."
-    S_of = lambda vv: _reml(pr, *_joint_smooth(pr, vv, beta, u))[1]
-    with torch.no_grad(): V = torch.linalg.inv_ex(S_of(v))[0]
-    E = torch.eye(v.shape[1], dtype=v.dtype, device=v.device)
-    dS = [torch.func.jvp(S_of, (v,), (E[k].expand_as(v),))[1].detach() for k in range(v.shape[1])]
+    "dV/dv_k (G, d, p, p) of V = S^-1, the covariance of beta-hat, along each variance parameter, by autodiff through the joint modes."
+    v = v.detach().requires_grad_()
+    with torch.enable_grad():
+        S = _reml(pr, *_joint_smooth(pr, v, beta, u))[1]
+        M = torch.zeros_like(S, requires_grad=True)                       # J'M is linear in M: its gradient in M is J
+        JtM, = torch.autograd.grad(S, v, grad_outputs=M, create_graph=True)
+        d = v.shape[1]
+        dS = [torch.autograd.grad(JtM[:, k].sum(), M, retain_graph=k < d - 1)[0] for k in range(d)]   # dS/dv_k, per gene
+    V = torch.linalg.inv_ex(S.detach())[0]
     return torch.stack([-V @ s @ V for s in dS], 1)
 
 # %% ../nbs/02_glmm.ipynb #810575f8
@@ -506,6 +555,7 @@ def _fit(pr:_Problem, reml:bool=False)->_Fits:
     "Stage 1, then stage 2: Newton on the Laplace value over (beta, log sigma[, log theta]), or on the REML value over the variances."
     if reml:
         phi, u, s2 = _stage2_reml(pr, *_stage1(pr, objective=lambda *a: _reml(*a)[0]))
+        phi[~torch.isfinite(s2.loglik)] = float("nan")   # no REML value: no REML estimates (stage 1 searched a NaN objective)
         ok = torch.isfinite(s2.loglik).nonzero()[:, 0]
         dV = phi.new_full((pr.G, phi.shape[1] - pr.p, pr.p, pr.p), float("nan"))
         dV[ok] = _vcov_derivatives(_subset(pr, ok), phi[ok, pr.p:], phi[ok, :pr.p], u[ok])
