@@ -302,19 +302,19 @@ def _stage1(pr:_Problem, sweeps:int=2, iters:int=25, objective:Callable|None=Non
     beta, u = _init_beta(pr), pr.X.new_zeros(G, pr.q)
     v = torch.cat([pr.X.new_full((G, T), math.log(0.5))] + ([pr.X.new_zeros(G, 1)] if nb else []), 1)   # (log_sigma, [log theta])
     brackets = [_LOG_SIGMA_BRACKET] * T + ([_LOG_THETA_BRACKET] if nb else [])
-    rows = torch.arange(G, device=v.device)
     for sweep in range(sweeps if len(brackets) > 1 else 1):
-        if sweep:   # again only where a variance ended at its boundary: stage 2 refines the rest, but holds a variance at 0
+        rows = slice(None)   # all genes; after the first sweep only those with a variance at its boundary: stage 2 refines the rest, but holds a variance at 0
+        if sweep:
             rows = (v[:, :T] <= _LOG_SIGMA_MIN + 0.05).any(1).nonzero()[:, 0]
             if len(rows) == 0: break
-        sub, vs = _subset(pr, rows), v[rows]
+        sub, vs = (pr if sweep == 0 else _subset(pr, rows)), v[rows]
         modes = {"beta": beta[rows], "u": u[rows]}         # warm starts, moved by every evaluation
         def profiled(vv):
             sigma, theta = _variance_parts(sub, vv)
             modes["beta"], modes["u"], _ = _pirls(sub, modes["beta"], modes["u"], sigma, theta, joint=True)
             return objective(sub, modes["beta"], modes["u"], sigma, theta)
         for j, (lo, hi) in enumerate(brackets):
-            vs = _with_column(vs, j, brent(lambda c: profiled(_with_column(vs, j, c)), vs[:, j].new_full((len(rows),), lo), vs[:, j].new_full((len(rows),), hi), iters))
+            vs = _with_column(vs, j, brent(lambda c: profiled(_with_column(vs, j, c)), vs[:, j].new_full((len(vs),), lo), vs[:, j].new_full((len(vs),), hi), iters))
         v[rows], beta[rows], u[rows] = vs, modes["beta"], modes["u"]
     beta, u, _ = _pirls(pr, beta, u, *_variance_parts(pr, v), joint=True)
     return torch.cat([beta, v], 1), u
