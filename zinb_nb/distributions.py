@@ -17,7 +17,7 @@ from .data import check_counts
 # %% auto #0
 __all__ = ['LIKELIHOODS', 'log_poisson', 'log_nb_zero', 'log_nb', 'log_zip', 'log_zinb', 'NegativeBinomial',
            'ZeroInflatedNegativeBinomial', 'ZeroInflatedPoisson', 'Likelihood', 'likelihood', 'poisson_score_info',
-           'nb_score_info', 'nb_grad_hess', 'count_terms', 'nb_count_derivs', 'NBDerivatives']
+           'nb_score_info', 'nb_grad_hess', 'count_terms', 'nb_count_derivs', 'NBDerivatives', 'NBSums']
 
 # %% ../nbs/00_distributions.ipynb #a3a5e6f2
 def _validate(fn:str, x:Tensor, mu:Tensor, theta=None, zi_logits=None, mu_zero_ok:bool=False):
@@ -162,11 +162,16 @@ def _log_zi(x:Tensor,         # counts
             zero:Tensor|None=None,  # x == 0, if already at hand
            )->Tensor:         # log P(x) under zero inflation
     "Zero-inflate a count law given in log space; accurate for pi near 0 and near 1."
+    zero_branch, log_1mpi = _zi_zero(log_p0, zi_logits)
+    return torch.where(x == 0 if zero is None else zero, zero_branch, log_1mpi + log_px)
+
+def _zi_zero(log_p0:Tensor, zi_logits:Tensor)->tuple:
+    "log(pi + (1-pi) P(0)), the zero-inflated law's log P(0), and log(1 - pi)."
     log_pi, log_1mpi = -F.softplus(-zi_logits, threshold=40.), -F.softplus(zi_logits, threshold=40.)   # each by its own softplus
     nq = torch.exp(log_1mpi) * torch.expm1(log_p0)  # -q, q = P(x > 0) = (1-pi)(1-P(0)) (negated once, below, by the signs)
     zero_branch = torch.where(nq > -0.5, torch.log1p(nq.clamp(min=-0.5)),  # log(1-q): exact when q is small
                               torch.logaddexp(log_pi, log_1mpi + log_p0))  # log(pi + (1-pi)P(0)) by log-sum-exp
-    return torch.where(x == 0 if zero is None else zero, zero_branch, log_1mpi + log_px)
+    return zero_branch, log_1mpi
 
 # %% ../nbs/00_distributions.ipynb #29d544ed
 def _digamma_diff(x:Tensor, theta:Tensor)->Tensor:
@@ -481,6 +486,10 @@ def _poly(c:tuple, u:Tensor):
     for a in c[-2::-1]: out = out * u + a
     return out
 
+def _nb_order(a:int, c:int, xS:Callable, S:Callable, theta:Tensor)->Tensor:
+    "The formula's -x (-1)^c S^(a+c) - theta sum_j C(c, j) (-1)^j S^(a+j), given xS(k) = x S^(k) and S(k) (entries or sums)."
+    return -((-1) ** c) * xS(a + c) - theta * sum(math.comb(c, j) * (-1) ** j * S(a + j) for j in range(c + 1))
+
 class NBDerivatives:
     "Mixed derivatives in eta = log mu and b = log theta of `log_nb(x, exp(eta), exp(b), count_terms=False)`, elementwise, of any order, at one point."
     def __init__(self, x:Tensor,          # counts
@@ -509,7 +518,7 @@ class NBDerivatives:
         x, th = self.x, self.theta
         if (a, c) == (1, 0): return x * self.q - th * self.p
         if (a, c) == (2, 0): return -(x + th) * self.u
-        out = -x * ((-1) ** c * self.S(a + c)) - th * sum(math.comb(c, j) * (-1) ** j * self.S(a + j) for j in range(c + 1))
+        out = _nb_order(a, c, lambda k: x * self.S(k), self.S, th)
         return out + x * self.eta if (a, c) == (0, 0) else out
 
     def value_score_info(self)->tuple:
@@ -517,3 +526,71 @@ class NBDerivatives:
         x, th = self.x, self.theta
         xt = x + th
         return (x * self.eta).addcmul_(xt, self.S(0), value=-1), (x * self.q).sub_(self.p * th), (self.p * self.q).mul_(xt)
+
+# %% ../nbs/00_distributions.ipynb #a677b734
+class NBSums:
+    "Per-gene sums over cells of `NBDerivatives` at eta = log s_c + a_g, optionally weighted per entry: theta's terms from y = s e^(a - b) at every entry, the count's terms at the nonzero counts only where they are few."
+    def __init__(self, x:Tensor,            # counts, cells x genes
+                 s:Tensor,                  # size factors, cells x 1 (1 x 1: one for every cell)
+                 a:Tensor,                  # (G,) log mean per unit size factor
+                 log_theta:Tensor,          # (G,) log inverse dispersion
+                 w:Tensor|None=None,        # weights, cells x genes (None: every entry 1)
+                 nonzero="auto",            # `NBSums.nonzero(x)` if at hand ("auto": found here)
+                ):
+        self.a, self.theta, self.w, self.G = a, log_theta.exp(), w, x.shape[1]
+        self.y = s * torch.exp(a - log_theta)
+        self.log_s = s.log()
+        nz = NBSums.nonzero(x) if isinstance(nonzero, str) else nonzero
+        self.pos, self.col = (None, None) if nz is None else nz
+        xw = x if nz is None else x.reshape(-1)[self.pos]                  # x, dense or at the nonzero counts
+        self.xw = xw if w is None else xw * (w if nz is None else w.reshape(-1)[self.pos])
+        self._S, self._sums = {}, {}
+
+    @staticmethod
+    def nonzero(x:Tensor)->tuple|None:
+        "(flat positions, columns) of the nonzero entries of a cells x genes tensor on a CPU; None (dense sums) where more than a quarter are nonzero, or on an accelerator."
+        if x.device.type != "cpu" or 4 * int(torch.count_nonzero(x)) > x.numel(): return None
+        pos = x.reshape(-1).nonzero().squeeze(1)
+        return pos, pos % x.shape[1]
+
+    r = functools.cached_property(lambda self: torch.reciprocal(self.y + 1))   # q = 1 / (1 + y)
+
+    def S(self, k:int)->Tensor:
+        "S^(k)(z) at every entry, computed once."
+        if k not in self._S:
+            if k == 0: v = torch.log1p(self.y)
+            elif k == 1: v = self.y * self.r
+            elif k == 2: v = self.S(1) * self.r
+            else:
+                A, B = _logistic_derivative(k - 1); u = self.S(2)
+                v = u * (_poly(A, u) + (1 - self.y) * self.r * _poly(B, u))
+            self._S[k] = v
+        return self._S[k]
+
+    def reweight(self, w:Tensor)->NBSums:
+        "The same point with weights w, which are 1 at every nonzero count (the count's terms stay as they are): theta's sums are recomputed."
+        self.w, self._sums = w, {k: v for k, v in self._sums.items() if k[0] == "x"}
+        return self
+
+    def _xsum(self, t:Tensor|None)->Tensor:
+        "Per gene, the sum over cells of w x t (t: one value per entry, or per cell as a column; None: 1)."
+        if self.pos is None: return (self.xw if t is None else self.xw * t).sum(0)
+        if t is None: v = self.xw
+        else: v = self.xw * (t.reshape(-1)[self.pos] if t.shape[1] > 1 else t.reshape(-1)[self.pos // self.G] if t.shape[0] > 1 else t.reshape(()))
+        return v.new_zeros(self.G).index_add_(0, self.col, v)
+
+    def WS(self, k:int)->Tensor:
+        "Per gene, sum over cells of w S^(k)."
+        if ("w", k) not in self._sums: self._sums[("w", k)] = self.S(k).sum(0) if self.w is None else (self.w * self.S(k)).sum(0)
+        return self._sums[("w", k)]
+
+    def XS(self, k:int)->Tensor:
+        "Per gene, sum over cells of w x S^(k)."
+        if ("x", k) not in self._sums: self._sums[("x", k)] = self._xsum(self.S(k))
+        return self._sums[("x", k)]
+
+    def __call__(self, a:int, c:int=0)->Tensor:
+        "Per gene, the weighted sum over cells of d^(a+c) / d eta^a d b^c of the log-pmf without its count terms."
+        if (a, c) == (1, 0): return self._xsum(self.r) - self.theta * self.WS(1)
+        out = _nb_order(a, c, self.XS, self.WS, self.theta)
+        return out + self._xsum(self.log_s) + self.a * self._xsum(None) if (a, c) == (0, 0) else out

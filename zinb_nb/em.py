@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
-from .distributions import Likelihood, likelihood, nb_grad_hess, poisson_score_info, count_terms, nb_count_derivs
+from .distributions import Likelihood, likelihood, nb_grad_hess, poisson_score_info, count_terms, nb_count_derivs, NBSums, _zi_zero
 from .data import Counts, GeneHistograms, read_counts, resolve_size_factors, resolve_device, gene_blocks, gene_histograms
 from .newton import step_halving, newton_direction
 
@@ -69,11 +69,12 @@ def _hist_derivs(count_hist, theta:Tensor)->tuple:
 
 def weighted_nb_loglik(x:Tensor, s:Tensor, wt:Tensor|None, log_mu:Tensor, log_theta:Tensor,
                        count_hist:tuple|None=None,  # (values, multiplicities) of each gene's distinct positive counts: see `Atoms`
+                       nonzero="auto",              # with count_hist: `NBSums.nonzero(x)`, if at hand
                       )->Tensor:
     "The M-step objective: per gene, the sum over atoms of wt * log NB(x; s mu, theta) (wt None: all 1)."
     if count_hist is None: return _wsum(wt, _NB(x, s * log_mu.exp(), log_theta.exp()))
-    theta = log_theta.exp()
-    return _wsum(wt, _NB(x, s * log_mu.exp(), theta, count_terms=False)) + _hsum(count_hist, count_terms(count_hist[0], theta))
+    theta = log_theta.exp()     # cells as atoms: the sums over cells by `NBSums`, the count terms by histogram
+    return NBSums(x, s, log_mu, log_theta, wt, nonzero)(0, 0) + _hsum(count_hist, count_terms(count_hist[0], theta))
 
 # %% ../nbs/01_em.ipynb #32821767
 def newton_nb_step(x:Tensor,          # counts, atoms x genes
@@ -85,14 +86,17 @@ def newton_nb_step(x:Tensor,          # counts, atoms x genes
                    max_step:float=3., # largest change of log mu or log theta in one step
                    count_hist:tuple|None=None,  # (values, multiplicities) of each gene's distinct positive counts: see `Atoms`
                    q0:Tensor|None=None,   # (G,) the objective at (log_mu, log_theta), if known (saves one evaluation)
+                   nonzero="auto",   # with count_hist: `NBSums.nonzero(x)`, if at hand
                   )->tuple:           # new (log_mu, log_theta, objective there), the objective never lower
     "One guarded Newton step on (log mu, log theta) for the weighted NB log-likelihood, all genes at once."
     theta = log_theta.exp()
-    g = [_wsum(wt, t) for t in nb_grad_hess(x, s * log_mu.exp(), theta, count_terms=count_hist is None)]
-    if count_hist is not None:                                   # the count terms' derivatives, summed over distinct counts
+    if count_hist is None: g = [_wsum(wt, t) for t in nb_grad_hess(x, s * log_mu.exp(), theta)]
+    else:                                                        # cells as atoms: sums over cells, and the count terms' derivatives by histogram
+        ns = NBSums(x, s, log_mu, log_theta, wt, nonzero)
+        g = [ns(1, 0), ns(0, 1), ns(2, 0), ns(1, 1), ns(0, 2)]
         d1, d2 = _hist_derivs(count_hist, theta); g[1], g[4] = g[1] + d1, g[4] + d2
     d = nb_mstep_direction(*g, max_step=max_step)
-    q = lambda rows, p: weighted_nb_loglik(_cols(x, rows), s, _cols(wt, rows), p[:, 0], p[:, 1], _hcols(count_hist, rows))
+    q = lambda rows, p: weighted_nb_loglik(_cols(x, rows), s, _cols(wt, rows), p[:, 0], p[:, 1], _hcols(count_hist, rows), nonzero if rows is None else "auto")
     project = lambda p: torch.stack([p[:, 0], p[:, 1].clamp(LOG_THETA_MIN, log_theta_max)], 1)
     p0 = torch.stack([log_mu, log_theta], 1)
     p, q1 = step_halving(q, p0, d, q(None, p0) if q0 is None else q0, project=project)[:2]
@@ -120,20 +124,37 @@ class Atoms:
     w: Tensor|None = None   # multiplicity of each atom, atoms x genes (None: each atom once)
     n: Tensor|None = None   # cells per gene (computed from w when None)
     count_hist: tuple|None = None # cells as atoms (w None) only: (values, multiplicities), K x genes each, of every gene's distinct positive counts
+    nonzero: tuple|None|str = "auto"  # cells as atoms: `NBSums.nonzero(x)` (None: dense), found when first needed (`nz`)
 
     def __post_init__(self):
         if self.n is None: self.n = _wsum(self.w, torch.ones_like(self.x))
         if self.count_hist is not None and self.w is not None: raise ValueError("count_hist summarises cells: it needs w=None")
+    def nz(self)->tuple:
+        "(flat positions, columns) of the nonzero values, found once per block and carried to its column subsets."
+        if isinstance(self.nonzero, str): self.nonzero = NBSums.nonzero(self.x)
+        return self.nonzero
     def cols(self, idx)->Atoms:
         "The same atoms for genes `idx` only (all when idx is None, or every gene in order: no copy)."
         G = self.x.shape[1]
         if idx is None or (len(idx) == G and bool((idx == torch.arange(G, device=idx.device)).all())): return self
-        return Atoms(_cols(self.x, idx), self.s, _cols(self.w, idx), self.n[idx], _hcols(self.count_hist, idx))
+        nz = self.nonzero
+        if isinstance(nz, tuple):                          # renumber the nonzero entries of the kept columns
+            pos, col = self.nonzero
+            new = torch.full((G,), -1, dtype=pos.dtype, device=pos.device)
+            new[torch.as_tensor(idx, device=pos.device)] = torch.arange(len(idx), dtype=pos.dtype, device=pos.device)
+            c = new[col]; keep = c >= 0; c = c[keep]
+            nz = ((pos[keep] // G) * len(idx) + c, c)
+        return Atoms(_cols(self.x, idx), self.s, _cols(self.w, idx), self.n[idx], _hcols(self.count_hist, idx), nz)
     def twice(self)->Atoms:
         "Every gene twice over, side by side (for two starts in one block)."
         two = lambda t: torch.cat([t, t], -1)
+        nz = self.nonzero
+        if isinstance(nz, tuple):
+            (pos, col), G = self.nonzero, self.x.shape[1]
+            p2 = (pos // G) * (2 * G) + col
+            nz = (torch.cat([p2, p2 + G]), torch.cat([col, col + G]))
         return Atoms(two(self.x), self.s, self.w if self.w is None or self.w.shape[1] == 1 else two(self.w), two(self.n),
-                     None if self.count_hist is None else tuple(map(two, self.count_hist)))
+                     None if self.count_hist is None else tuple(map(two, self.count_hist)), nz)
 
 # %% ../nbs/01_em.ipynb #9bab618e
 def gene_loglik(atoms:Atoms,      # a block of genes
@@ -145,7 +166,17 @@ def gene_loglik(atoms:Atoms,      # a block of genes
     theta = p.log_theta.exp() if lik.has_theta else None
     zi_logits = torch.logit(p.pi).clamp(-ZI_LOGIT_MAX, ZI_LOGIT_MAX) if lik.zero_inflated else None
     if atoms.count_hist is None: return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits))
+    if lik.has_theta: return _nb_cells_loglik(atoms, p, zi_logits)
     return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits, count_terms=False)) + _hsum(atoms.count_hist, lik.count_terms(atoms.count_hist[0], theta))
+
+def _nb_cells_loglik(atoms:Atoms, p:EMParams, zi_logits:Tensor|None)->Tensor:
+    "The NB or ZINB log-likelihood per gene with cells as atoms: the NB's sums over cells by `NBSums`, zero inflation at the zero counts."
+    ns = NBSums(atoms.x, atoms.s, p.log_mu, p.log_theta, None, atoms.nz())
+    nb = ns(0, 0) + _hsum(atoms.count_hist, count_terms(atoms.count_hist[0], ns.theta))
+    if zi_logits is None: return nb
+    zero, log_p0 = atoms.x == 0, -ns.theta * ns.S(0)
+    zb, log_1mpi = _zi_zero(log_p0, zi_logits)       # a zero: log(pi + (1-pi) P(0)) in place of the NB's log P(0); a count: + log(1 - pi)
+    return nb + torch.where(zero, zb - log_p0, 0.).sum(0) + (atoms.n - zero.sum(0)) * log_1mpi
 
 # %% ../nbs/01_em.ipynb #abb05455
 def _np_block(b):
@@ -229,7 +260,8 @@ def _em_step(atoms, p, lik, log_theta_max, newton_steps, ll)->tuple:
     log_mu, log_theta = p.log_mu, p.log_theta
     q = None if lik.zero_inflated else ll            # without zero inflation the M-step objective is the log-likelihood
     for _ in range(newton_steps):
-        log_mu, log_theta, q = newton_nb_step(x, s, wt, log_mu, log_theta, log_theta_max, count_hist=atoms.count_hist, q0=q)
+        log_mu, log_theta, q = newton_nb_step(x, s, wt, log_mu, log_theta, log_theta_max, count_hist=atoms.count_hist, q0=q,
+                                              nonzero="auto" if atoms.count_hist is None else atoms.nz())
         if lik.zero_inflated: q = None               # (the weighted objective changes with the next E-step)
     return EMParams(log_mu, log_theta, pi), q
 
@@ -254,20 +286,39 @@ def _grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, p:EMParams)->tuple:
     "Per-gene gradient (G, P) and Hessian (G, P, P) of the observed-data log-likelihood in the free parameters P, in closed form."
     q = _constrained(P, lik, p)
     mu, theta = atoms.s * q.log_mu.exp(), q.log_theta.exp() if lik.has_theta else None
-    if lik.has_theta:
-        g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(atoms.x, mu, theta, count_terms=atoms.count_hist is None); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
-    else: score, info = poisson_score_info(atoms.x, mu); g, h = [score], [[-info]]
-    if lik.zero_inflated:                                           # c = zi_logits, the last column of P
-        r = torch.where(atoms.x == 0, torch.sigmoid(lik.count_log_p0(mu, theta) - P[:, -1]), 1.)   # P(sampled | x), 1 where x > 0
-        v = r * (1 - r)
-        h = [[r * h[i][j] + v * g[i] * g[j] if j >= i else None for j in range(len(g))] + [-v * g[i]] for i in range(len(g))]
-        h.append([None] * len(g) + [v - q.pi * (1 - q.pi)])
-        g = [r * gi for gi in g] + [(1 - r) - q.pi]
-    H = [[_wsum(atoms.w, h[i][j]) if j >= i else None for j in range(len(g))] for i in range(len(g))]   # the upper triangle; H is symmetric
+    if atoms.count_hist is not None and lik.has_theta: g, H = _nb_cells_grad_hess(atoms, P, lik, q)
+    else:
+        if lik.has_theta:
+            g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(atoms.x, mu, theta); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
+        else: score, info = poisson_score_info(atoms.x, mu); g, h = [score], [[-info]]
+        if lik.zero_inflated:                                           # c = zi_logits, the last column of P
+            r = torch.where(atoms.x == 0, torch.sigmoid(lik.count_log_p0(mu, theta) - P[:, -1]), 1.)   # P(sampled | x), 1 where x > 0
+            v = r * (1 - r)
+            h = [[r * h[i][j] + v * g[i] * g[j] if j >= i else None for j in range(len(g))] + [-v * g[i]] for i in range(len(g))]
+            h.append([None] * len(g) + [v - q.pi * (1 - q.pi)])
+            g = [r * gi for gi in g] + [(1 - r) - q.pi]
+        H = [[_wsum(atoms.w, h[i][j]) if j >= i else None for j in range(len(g))] for i in range(len(g))]   # the upper triangle; H is symmetric
+        g = [_wsum(atoms.w, gi) for gi in g]
     H = torch.stack([torch.stack([H[min(i, j)][max(i, j)] for j in range(len(g))], -1) for i in range(len(g))], -2)
-    g = torch.stack([_wsum(atoms.w, gi) for gi in g], 1)
+    g = torch.stack(g, 1)
     if atoms.count_hist is not None and lik.has_theta:    # the count terms (x > 0, where r = 1 and v = 0): their log-theta derivatives
         d1, d2 = _hist_derivs(atoms.count_hist, theta); g[:, 1] += d1; H[:, 1, 1] += d2
+    return g, H
+
+def _nb_cells_grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, q:EMParams)->tuple:
+    "`_grad_hess`' sums over cells for the NB and the ZINB with cells as atoms (count terms excluded): the NB's by `NBSums`, weighted by P(sampled | x) for the ZINB."
+    ns = NBSums(atoms.x, atoms.s, q.log_mu, q.log_theta, None, atoms.nz())
+    if not lik.zero_inflated: return [ns(1, 0), ns(0, 1)], [[ns(2, 0), ns(1, 1)], [None, ns(0, 2)]]
+    th, S0, S1 = ns.theta, ns.S(0), ns.S(1)
+    r = torch.where(atoms.x == 0, torch.sigmoid(-th * S0 - P[:, -1]), 1.)   # P(sampled | x), 1 where x > 0
+    ns.reweight(r)
+    v, dz = r * (1 - r), S0 - S1                     # at a zero the NB's gradient is -theta (S1, S0 - S1); v = 0 where x > 0
+    vs, vd = v * S1, v * dz
+    n_pi = atoms.n * q.pi
+    g = [ns(1, 0), ns(0, 1), (1 - r).sum(0) - n_pi]
+    H = [[ns(2, 0) + th**2 * (vs * S1).sum(0), ns(1, 1) + th**2 * (vs * dz).sum(0), th * vs.sum(0)],
+         [None, ns(0, 2) + th**2 * (vd * dz).sum(0), th * vd.sum(0)],
+         [None, None, v.sum(0) - n_pi * (1 - q.pi)]]
     return g, H
 
 # %% ../nbs/01_em.ipynb #e2bc7a2f
@@ -319,17 +370,22 @@ class EMSettings:
     newton_max_iter:int=200    # Newton polishing steps at most
     two_starts:bool=True       # ZINB: also start from the NB fit, keep the better optimum per gene
     gene_batch_size:int=4096   # genes per block at most
-    max_elems:int=2**22        # entries (atoms x genes) per block at most (memory)
+    max_elems:int|None=None    # entries (atoms x genes) per block at most; None: 2**20 on a CPU, 2**22 on an accelerator (`block_elems`)
 
     def __post_init__(self):
         if self.max_iter is None: self.max_iter = 10 if self.polish else 1000
-        for k, lo in (("max_iter", 0), ("newton_max_iter", 0), ("newton_steps", 1), ("gene_batch_size", 1), ("max_elems", 1)): _check_int(k, getattr(self, k), lo)
+        for k, lo in (("max_iter", 0), ("newton_max_iter", 0), ("newton_steps", 1), ("gene_batch_size", 1), ("max_elems", 1)):
+            if k != "max_elems" or self.max_elems is not None: _check_int(k, getattr(self, k), lo)
         if not (0 <= self.tol < math.inf): raise ValueError(f"tol must be finite and >= 0, got {self.tol!r}")
         if not (math.exp(LOG_THETA_MIN) < self.theta_max < math.inf):
             raise ValueError(f"theta_max must be finite and > {math.exp(LOG_THETA_MIN):.3g} (the lower bound of theta), got {self.theta_max!r}")
 
     @property
     def log_theta_max(self)->float: return math.log(self.theta_max)
+    def block_elems(self, device)->int:
+        "`max_elems`, or its default for the device: on a CPU, blocks whose float64 temporaries stay below glibc's 32 MiB threshold for fresh memory maps."
+        if self.max_elems is not None: return self.max_elems
+        return 2**20 if torch.device(device).type == "cpu" else 2**22
 
 # %% ../nbs/01_em.ipynb #81674da9
 class _BlockFit(NamedTuple):
@@ -455,7 +511,7 @@ def _law(dist)->Likelihood:
 def _fit_blocks(c:Counts, s, lik:Likelihood, cfg:EMSettings, device, dtype, progress:bool)->list:
     "Fit every gene with a count, block by block: [(genes, _BlockFit)]."
     k = 2 if cfg.two_starts else 1                     # two starts fit each block twice over: half the genes per block
-    max_elems, batch = max(1, cfg.max_elems // k), max(1, cfg.gene_batch_size // k)
+    max_elems, batch = max(1, cfg.block_elems(device) // k), max(1, cfg.gene_batch_size // k)
     T = lambda a: torch.as_tensor(a, dtype=dtype, device=device)
     hist = gene_histograms(c)
     if s is None: blocks, s_t = _histogram_blocks(hist, np.flatnonzero(hist.sizes() > 1), max_elems, batch), T(np.ones((1, 1)))
@@ -486,7 +542,7 @@ def fit_zinb_em(x,                          # counts, cells x genes: anything `r
                 newton_max_iter:int=200,    # Newton polishing steps at most
                 two_starts:bool=True,       # ZINB: also start from the NB fit, keep the better optimum per gene
                 gene_batch_size:int=4096,   # genes per block at most
-                max_elems:int=2**22,        # entries per block at most (memory)
+                max_elems:int|None=None,    # entries per block at most; None: 2**20 on a CPU, 2**22 on an accelerator
                 progress:bool=True,         # tqdm progress bar over genes
                )->EMResult:
     "Fit a ZINB (or ZIP / NB / Poisson) to every gene by EM, vectorised over genes, in blocks of genes."
