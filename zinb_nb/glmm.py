@@ -364,10 +364,15 @@ def _hess_chunk(pr:_Problem, P:int, max_elements:float|None=None)->int:
     per_gene = P * pr.X.shape[0] * max(pr.q, pr.p) + (0 if pr.stratum is None else 40 * pr.y.shape[1])   # per row: NBDerivatives' parts at each point
     return max(1, int((max_elements or _HESS_ELEMENTS.get(pr.X.device.type, 3e8)) // per_gene))
 
-def _grad_hess(pr:_Problem, phi:Tensor, u0:Tensor, max_elements:float|None=None)->tuple:
-    "Value, gradient and Hessian of the Laplace log-likelihood in phi, over chunks of genes whose intermediates fit in `max_elements` (bounded memory)."
+def _grad_hess(pr:_Problem, phi:Tensor, u0:Tensor, max_elements:float|None=None, hessian:bool=True)->tuple:
+    "Value, gradient and (unless hessian=False) Hessian of the Laplace log-likelihood in phi, over chunks of genes whose intermediates fit in `max_elements` (bounded memory)."
     n = _hess_chunk(pr, phi.shape[1], max_elements)
-    parts = [_value_grad_hess(lambda ph: _laplace_smooth(_subset(pr, slice(a, a + n)), ph, u0[a:a + n]), phi[a:a + n], pr) for a in range(0, pr.G, n)]
+    def vg(f, x):   # value and gradient: one backward pass
+        x = x.detach().requires_grad_()
+        with torch.enable_grad(): val = f(x); g, = torch.autograd.grad(val.sum(), x)
+        return val.detach(), g
+    part = (lambda f, x: _value_grad_hess(f, x, pr)) if hessian else vg
+    parts = [part(lambda ph: _laplace_smooth(_subset(pr, slice(a, a + n)), ph, u0[a:a + n]), phi[a:a + n]) for a in range(0, pr.G, n)]
     return tuple(torch.cat(t) for t in zip(*parts))
 
 # %% ../nbs/02_glmm.ipynb #c6d0ed8d
@@ -435,22 +440,40 @@ def _stage2(pr:_Problem, phi:Tensor, u:Tensor, tol:float=1e-5, maxit:int=20)->tu
     held = _pack(no(beta), log_sigma <= _LOG_SIGMA_MIN + 0.05, no(log_theta))      # a variance at its boundary (0): held there
     out = _Stage2(phi.new_full((G,), float("nan")), torch.zeros_like(phi), phi.new_full((G, P, P), float("nan")), phi.new_full((G,), float("inf")), held, 0)
     active = torch.ones(G, dtype=torch.bool, device=phi.device)
+    last = None                                  # (phi, gradient, minus the Hessian) of each gene's last exact iteration
     for it in range(maxit):
         out.n_iter, a = it + 1, active.nonzero()[:, 0]
         sub, ua = _subset(pr, a), u[a]
-        L, g, H = _grad_hess(sub, phi[a], ua)
-        g, A = _held(g, H, held[a])
+        quasi = last is not None and pr.stratum is not None and it % 2 == 1   # per-row laws: every other step by BFGS, a gradient's cost
+        if quasi:
+            L, g = _grad_hess(sub, phi[a], ua, hessian=False)
+            g = torch.where(held[a], 0., g)
+            g, A = _held(g, -_bfgs(last[2][a], phi[a] - last[0][a], last[1][a] - g), held[a])
+        else:
+            L, g, H = _grad_hess(sub, phi[a], ua)
+            g, A = _held(g, H, held[a])
+            if last is None: last = (phi.clone(), torch.zeros_like(phi), phi.new_zeros(G, P, P))
+            last[0][a], last[1][a], last[2][a] = phi[a], g, A
         d, bad = newton_direction(g, -A, rel_floor=0., abs_floor=1e-8)
         x, fx, t, ux = step_halving(_laplace_at(sub, ua), phi[a], d, L, halvings=40, rtol=1e-10, project=_clamp_log_sigma(sub), aux0=(ua,))
         out.last_step[a] = step = torch.where(bad, float("inf"), (t[:, None] * d).abs().amax(1))
-        out.grad[a], out.cov[a] = g, _inverse(A, bad)
+        out.grad[a], out.cov[a] = g, _inverse(A, bad | quasi)     # the covariance from an exact Hessian only
         hx, var = held[a], slice(pr.p, pr.p + pr.T)
         moved = _snap(_laplace_at(sub, ua), x, fx, var, hx, d, (ux,)) | (x[:, var] <= _LOG_SIGMA_MIN + 0.05).gt(hx[:, var]).any(1)
         hx[:, var] = hx[:, var] | (x[:, var] <= _LOG_SIGMA_MIN + 0.05)        # a variance at its boundary (0): held from now on
         phi[a], out.loglik[a], u[a], held[a] = x, fx, ux, hx
-        active[a[((step < tol) & ~moved) | bad]] = False     # so small a step: the Hessian above is that of the optimum
+        done = bad if quasi else ((step < tol) & ~moved) | bad      # so small a step: the (exact) Hessian above is that of the optimum
+        active[a[done]] = False
         if not active.any(): break
     return phi, u, out
+
+def _bfgs(B:Tensor, s:Tensor, y:Tensor)->Tensor:
+    "BFGS update, per gene, of B (G, P, P) ~ minus the Hessian, after a step s (G, P) changed minus the gradient by y; B itself where s'y or s'Bs is not positive."
+    Bs = (B @ s[..., None])[..., 0]
+    sBs, sy = (s * Bs).sum(1), (s * y).sum(1)
+    ok = (sBs > 1e-300) & (sy > 1e-12 * sBs)
+    upd = B - Bs[:, :, None] * Bs[:, None, :] / sBs.clamp(min=1e-300)[:, None, None] + y[:, :, None] * y[:, None, :] / sy.clamp(min=1e-300)[:, None, None]
+    return torch.where(ok[:, None, None], upd, B)
 
 # %% ../nbs/02_glmm.ipynb #698f7b0a
 def _schur(Hbb:Tensor, Hbu:Tensor, Huu:Tensor)->tuple:
