@@ -486,6 +486,11 @@ def _poly(c:tuple, u:Tensor):
     for a in c[-2::-1]: out = out * u + a
     return out
 
+def _logistic_k(k:int, u:Tensor, v:Tensor)->Tensor:
+    "sigma^(k) = u (A_k(u) + v B_k(u)) from u = pq and v = q - p, k >= 1."
+    A, B = _logistic_derivative(k)
+    return u * (_poly(A, u) + v * _poly(B, u))
+
 def _nb_order(a:int, c:int, xS:Callable, S:Callable, theta:Tensor)->Tensor:
     "The formula's -x (-1)^c S^(a+c) - theta sum_j C(c, j) (-1)^j S^(a+j), given xS(k) = x S^(k) and S(k) (entries or sums)."
     return -((-1) ** c) * xS(a + c) - theta * sum(math.comb(c, j) * (-1) ** j * S(a + j) for j in range(c + 1))
@@ -508,9 +513,7 @@ class NBDerivatives:
         "The k-th derivative of the softplus S(z) = log(1 + e^z), computed once."
         if k not in self._S:
             if k == 0: self._S[0] = F.softplus(self.z, threshold=40.)   # above 40, log1p(e^-z) < 4e-18 relative: below either float's rounding
-            else:
-                A, B = _logistic_derivative(k - 1)
-                self._S[k] = self.u * (_poly(A, self.u) + self.v * _poly(B, self.u))
+            else: self._S[k] = _logistic_k(k - 1, self.u, self.v)
         return self._S[k]
 
     def __call__(self, a:int, c:int=0)->Tensor:
@@ -542,6 +545,7 @@ class NBSums:
         self.log_s = s.log()
         nz = NBSums.nonzero(x) if isinstance(nonzero, str) else nonzero
         self.pos, self.col = (None, None) if nz is None else nz
+        self.row = None if nz is None else self.pos // self.G
         xw = x if nz is None else x.reshape(-1)[self.pos]                  # x, dense or at the nonzero counts
         self.xw = xw if w is None else xw * (w if nz is None else w.reshape(-1)[self.pos])
         self._S, self._sums = {}, {}
@@ -561,9 +565,7 @@ class NBSums:
             if k == 0: v = torch.log1p(self.y)
             elif k == 1: v = self.y * self.r
             elif k == 2: v = self.S(1) * self.r
-            else:
-                A, B = _logistic_derivative(k - 1); u = self.S(2)
-                v = u * (_poly(A, u) + (1 - self.y) * self.r * _poly(B, u))
+            else: v = _logistic_k(k - 1, self.S(2), (1 - self.y) * self.r)   # u = pq = S'', v = q - p
             self._S[k] = v
         return self._S[k]
 
@@ -575,8 +577,7 @@ class NBSums:
     def _xsum(self, t:Tensor|None)->Tensor:
         "Per gene, the sum over cells of w x t (t: one value per entry, or per cell as a column; None: 1)."
         if self.pos is None: return (self.xw if t is None else self.xw * t).sum(0)
-        if t is None: v = self.xw
-        else: v = self.xw * (t.reshape(-1)[self.pos] if t.shape[1] > 1 else t.reshape(-1)[self.pos // self.G] if t.shape[0] > 1 else t.reshape(()))
+        v = self.xw if t is None else self.xw * t[self.row if t.shape[0] > 1 else 0, self.col if t.shape[1] > 1 else 0]
         return v.new_zeros(self.G).index_add_(0, self.col, v)
 
     def WS(self, k:int)->Tensor:

@@ -162,11 +162,11 @@ def gene_loglik(atoms:Atoms,      # a block of genes
                 lik:Likelihood,   # the law, from `likelihood(...)`
                )->Tensor:         # (G,) observed-data log-likelihood, constants included
     "Observed-data log-likelihood per gene, scored by the registry's law with exactly the parameters it takes."
+    zi_logits = torch.logit(p.pi).clamp(-ZI_LOGIT_MAX, ZI_LOGIT_MAX) if lik.zero_inflated else None
+    if atoms.count_hist is not None and lik.has_theta: return _nb_cells_loglik(atoms, p, zi_logits)
     mu = atoms.s * p.log_mu.exp()
     theta = p.log_theta.exp() if lik.has_theta else None
-    zi_logits = torch.logit(p.pi).clamp(-ZI_LOGIT_MAX, ZI_LOGIT_MAX) if lik.zero_inflated else None
     if atoms.count_hist is None: return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits))
-    if lik.has_theta: return _nb_cells_loglik(atoms, p, zi_logits)
     return _wsum(atoms.w, lik(atoms.x, mu, theta, zi_logits, count_terms=False)) + _hsum(atoms.count_hist, lik.count_terms(atoms.count_hist[0], theta))
 
 def _nb_cells_loglik(atoms:Atoms, p:EMParams, zi_logits:Tensor|None)->Tensor:
@@ -285,9 +285,10 @@ def _bounds(lik:Likelihood, log_theta_max:float, like:Tensor)->tuple:
 def _grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, p:EMParams)->tuple:
     "Per-gene gradient (G, P) and Hessian (G, P, P) of the observed-data log-likelihood in the free parameters P, in closed form."
     q = _constrained(P, lik, p)
-    mu, theta = atoms.s * q.log_mu.exp(), q.log_theta.exp() if lik.has_theta else None
+    theta = q.log_theta.exp() if lik.has_theta else None
     if atoms.count_hist is not None and lik.has_theta: g, H = _nb_cells_grad_hess(atoms, P, lik, q)
     else:
+        mu = atoms.s * q.log_mu.exp()
         if lik.has_theta:
             g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(atoms.x, mu, theta); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
         else: score, info = poisson_score_info(atoms.x, mu); g, h = [score], [[-info]]

@@ -444,7 +444,7 @@ def _stage2(pr:_Problem, phi:Tensor, u:Tensor, tol:float=1e-5, maxit:int=20)->tu
     for it in range(maxit):
         out.n_iter, a = it + 1, active.nonzero()[:, 0]
         sub, ua = _subset(pr, a), u[a]
-        quasi = last is not None and pr.stratum is not None and it % 2 == 1   # per-row laws: every other step by BFGS, a gradient's cost
+        quasi = pr.stratum is not None and it % 2 == 1 and it < maxit - 1   # per-row laws: every other step by BFGS, a gradient's cost; the last one exact
         if quasi:
             L, g = _grad_hess(sub, phi[a], ua, hessian=False)
             g = torch.where(held[a], 0., g)
