@@ -1,6 +1,7 @@
 """Per-gene fits from a fresh process: `fit_zinb_em` against pscl (ZINB) and glmGamPoi (NB), with and without size factors.
 
     python benchmarks/bench_em_speed.py [--cells 1500] [--genes 400] [--seed 11] [--skip-pscl] [--skip-pbmc] [--pscl-pbmc]
+    python benchmarks/bench_em_speed.py --design [--skip-pbmc]      # the NB GLM with a design matrix only
 
 Writes benchmarks/results/em_speed_<data>.json for a simulation (`simulate_zinb`, one mean per gene, library sizes
 spread by `--library-sd`, a seed no test uses) and for the bundled PBMC 4k. Both sides fit the same genes of the same
@@ -13,8 +14,13 @@ cells, intercept only, in the same run, one thread each:
 - **NB vs glmGamPoi**: `fit_zinb_em(dist="nb")` vs `glmGamPoi::glm_gp(Y, design = ~1)` (`em_glmgampoi.R`), at
   glmGamPoi's defaults (Cox-Reid adjustment and overdispersion shrinkage: not the per-gene maximum likelihood) and
   with both switched off (`mle`: the per-gene NB maximum likelihood, the same estimator as ours). Without size factors
-  (`size_factors = FALSE`) and with the same s. fit_zinb_em takes no design matrix (intercept, size factors and zero
-  inflation only), so the design-matrix comparison is not made.
+  (`size_factors = FALSE`) and with the same s.
+- **NB GLM with a design matrix vs glmGamPoi** (`--design`, written to em_design_<data>.json):
+  `fit_zinb_em(dist="nb", design=D)` vs `glm_gp(Y, design = D)`, both with the size factors s, the same numeric model
+  matrix D on both sides: on PBMC 4k `~ label` (intercept + 7 contrasts of the 8 bundled cell types: a design of
+  groups, where glmGamPoi takes its group-wise path and ours fits group means), on the simulation an intercept, a
+  random two-level condition and a standard-normal covariate (a general design: Fisher scoring on glmGamPoi's side,
+  Newton on ours). Coefficients are compared where both are finite and ours has a standard error.
 
 Times, each side measured the same way:
 - `fresh`: a whole call of a fresh process (python: interpreter start, imports, reading the .npy, the fit; R: R start,
@@ -41,20 +47,22 @@ from zinb_nb.em import fit_zinb_em
 t2 = time.perf_counter()
 X = np.load(sys.argv[1]); s = np.load(sys.argv[2]) if sys.argv[2] != "-" else None
 t3 = time.perf_counter()
-r = fit_zinb_em(X, size_factors=s, dist=sys.argv[3], progress=False, device="cpu")
+D = np.load(sys.argv[5]) if len(sys.argv) > 5 else None
+r = fit_zinb_em(X, size_factors=s, dist=sys.argv[3], design=D, progress=False, device="cpu")
 t4 = time.perf_counter()
 np.save(sys.argv[4], r.loglik)
 print(json.dumps(dict(import_torch=t1 - t0, import_zinb_nb=t2 - t1, read=t3 - t2, fit=t4 - t3)))
 """
 
 
-def ours_fresh(X, s, dist, tmp):
+def ours_fresh(X, s, dist, tmp, design=None):
     "A fresh Python process fitting every column of X: (wall of the whole call, breakdown dict, per-gene loglik)."
-    src, sf, out = Path(tmp) / "X.npy", Path(tmp) / "s.npy", Path(tmp) / "ll.npy"
+    src, sf, out, dp = Path(tmp) / "X.npy", Path(tmp) / "s.npy", Path(tmp) / "ll.npy", Path(tmp) / "D.npy"
     np.save(src, X)
     if s is not None: np.save(sf, s)
+    if design is not None: np.save(dp, design)
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", FRESH, str(src), str(sf) if s is not None else "-", dist, str(out)],
+    r = subprocess.run([sys.executable, "-c", FRESH, str(src), str(sf) if s is not None else "-", dist, str(out)] + ([str(dp)] if design is not None else []),
                        check=True, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     wall = time.perf_counter() - t
     parts = json.loads(r.stdout.strip().splitlines()[-1])
@@ -62,12 +70,12 @@ def ours_fresh(X, s, dist, tmp):
     return wall, parts, np.load(out)
 
 
-def ours_warm(X, s, dist):
+def ours_warm(X, s, dist, design=None):
     "The fit call in this (warm) process: (CPU seconds, wall seconds, EMResult)."
     from zinb_nb.em import fit_zinb_em
-    fit_zinb_em(X[:, :5], size_factors=s, dist=dist, progress=False, device="cpu")        # first-call costs paid here
+    fit_zinb_em(X[:, :5], size_factors=s, dist=dist, design=design, progress=False, device="cpu")        # first-call costs paid here
     c, w = time.process_time(), time.perf_counter()
-    r = fit_zinb_em(X, size_factors=s, dist=dist, progress=False, device="cpu")
+    r = fit_zinb_em(X, size_factors=s, dist=dist, design=design, progress=False, device="cpu")
     return time.process_time() - c, time.perf_counter() - w, r
 
 
@@ -79,10 +87,10 @@ def write_inputs(X, s, tmp):
     return src, sf
 
 
-def glmgampoi(src, sf, mode, tmp):
+def glmgampoi(src, sf, mode, tmp, design=None):
     out = Path(tmp) / "ggp.csv"
     t = time.perf_counter()
-    r = subprocess.run(["Rscript", str(HERE / "em_glmgampoi.R"), str(src), str(out), mode] + ([str(sf)] if sf else []),
+    r = subprocess.run(["Rscript", str(HERE / "em_glmgampoi.R"), str(src), str(out), mode, str(sf) if sf else "-"] + ([str(design)] if design else []),
                        check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t
     el, cpu = map(float, r.stdout.split("seconds")[-1].split()[:2])
@@ -145,12 +153,34 @@ def one(name, X, s, args, tmp):
     return res
 
 
+def design_part(name, X, s, D, names, what, tmp):
+    "The NB GLM with the design D (and the size factors s) on both sides."
+    src, sfp = write_inputs(X, s, tmp)
+    dp = Path(tmp) / "design.csv"; pd.DataFrame(D, columns=names).to_csv(dp, index=False)
+    cpu, wall, r = ours_warm(X, s, "nb", D)
+    fwall, parts, ll_fresh = ours_fresh(X, s, "nb", tmp, D)
+    res = dict(data=name, cells=int(X.shape[0]), genes=int(X.shape[1]), design=what, columns=list(names),
+               distinct_rows=int(len(np.unique(D, axis=0))),
+               ours=dict(warm_cpu_s=cpu, warm_wall_s=wall, fresh_wall_s=fwall, fresh_breakdown=parts, converged=int(r.converged.sum()),
+                         mean_newton_iterations=float(r.n_iter.mean()), fresh_same_loglik=bool(np.allclose(ll_fresh, r.loglik, rtol=1e-9))))
+    for mode in ("default", "mle"):
+        gwall, gel, gcpu, df = glmgampoi(src, sfp, mode, tmp, dp)
+        B = df[[c for c in df.columns if c.startswith("beta_")]].to_numpy()
+        ok = np.isfinite(r.std_error).all(1) & np.isfinite(B).all(1)
+        res[f"glmGamPoi_{mode}"] = dict(fresh_wall_s=gwall, glm_gp_elapsed_s=gel, glm_gp_cpu_s=gcpu, **compare_ll(r.loglik, df["loglik"].to_numpy()),
+                                        genes_coef_compared=int(ok.sum()), max_abs_coef_difference=float(np.abs(r.coef[ok] - B[ok]).max()),
+                                        speedup_warm_cpu=gcpu / cpu, speedup_fresh_wall=gwall / fwall)
+    print(json.dumps(res, indent=1, default=float), flush=True)
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cells", type=int, default=1500); ap.add_argument("--genes", type=int, default=400)
     ap.add_argument("--seed", type=int, default=11); ap.add_argument("--library-sd", type=float, default=0.5)
     ap.add_argument("--skip-pscl", action="store_true"); ap.add_argument("--skip-pbmc", action="store_true")
     ap.add_argument("--pscl-pbmc", action="store_true", help="pscl on every PBMC 4k gene as well (slow)")
+    ap.add_argument("--design", action="store_true", help="only the NB GLM with a design matrix against glmGamPoi")
     ap.add_argument("--no-save", action="store_true")
     a = ap.parse_args()
     import torch; torch.set_num_threads(1)
@@ -166,8 +196,18 @@ def main():
     if not a.skip_pbmc: p = pbmc4k(); sets.append(("pbmc4k", p.X.toarray().astype(np.float64)))
     with tempfile.TemporaryDirectory() as tmp:
         for name, X in sets:
-            X = X[:, X.sum(0) > 0]; X = X[X.sum(1) > 0]
+            cells = X.sum(1) > 0; X = X[:, X.sum(0) > 0]; X = X[cells]
             n = X.sum(1); s = n / n.mean()
+            if a.design:
+                from zinb_nb.em import design_matrix
+                if name == "pbmc4k": D, names = design_matrix("~ label", p.obs[cells]); what = "~ label (8 cell types: intercept + 7 contrasts)"
+                else:
+                    rng = np.random.default_rng(a.seed + 1)
+                    D, names = np.c_[np.ones(len(X)), rng.integers(0, 2, len(X)), rng.normal(0, 1, len(X))], ["Intercept", "condition", "covariate"]
+                    what = "intercept + random two-level condition + standard-normal covariate"
+                res = design_part(name, X, s, D, names, what, tmp)
+                if not a.no_save: save(f"em_design_{name}", {**info, "size_factors": "total counts / their mean", **res})
+                continue
             res = one(name, X, s, a, tmp)
             extra = dict(seed=a.seed, library_sd=a.library_sd) if name == "simulation" else {}
             if not a.no_save: save(f"em_speed_{name}", {**info, **extra, "size_factors": "total counts / their mean", **res})

@@ -202,13 +202,30 @@ def block_em_speed():
                              f"{f(b['interpreter_and_rest'], 2)} s + `import torch` {f(b['import_torch'], 2)} s + `import zinb_nb.em` "
                              f"{f(b['import_zinb_nb'], 2)} s + the fit {f(b['fit'], 2)} s.")
     out = [f"{r0['date']}, load {load_range([r for _, r in rs])}; {r0['machine']}; torch {v.get('torch')} (1 thread), R {v.get('R')}, "
-           f"pscl {v.get('pscl')}, glmGamPoi {v.get('glmGamPoi')}. Intercept only, the same genes and cells on both sides.", ""]
+           f"pscl {v.get('pscl')}, glmGamPoi {v.get('glmGamPoi')}. The same genes and cells on both sides; intercept only where no design is named.", ""]
     if nb_rows:
         out += ["NB per gene, `fit_zinb_em(dist=\"nb\")` against `glmGamPoi::glm_gp(design = ~1)` (default: its Cox-Reid adjusted, "
                 "shrunk overdispersion; mle: both switched off, the per-gene maximum likelihood):", "",
                 table(["data", "size factors", "glmGamPoi mode", "ours, fit call, CPU", "glm_gp call, CPU", "glmGamPoi / ours (fit calls)",
                        "fresh process, ours / glmGamPoi (wall)", "glmGamPoi / ours, fresh", "genes where ours is below / above by > 1e-6 rel.",
                        "median abs log ratio of overdispersions"], nb_rows), ""]
+    ds = load("em_design_*.json")
+    if ds:
+        rows = []
+        for _, r in ds:
+            o = r["ours"]
+            for mode in ("default", "mle"):
+                g = r[f"glmGamPoi_{mode}"]
+                rows.append([f"{r['data']} ({r['cells']:,} x {r['genes']:,})", f"{r['design']}; {len(r['columns'])} columns, {r['distinct_rows']:,} distinct rows",
+                             mode, f"{f(o['warm_cpu_s'], 3)} s", f"{f(g['glm_gp_cpu_s'], 3)} s", f"**{ratio(g['glm_gp_cpu_s'], o['warm_cpu_s'])}**",
+                             f"{f(o['fresh_wall_s'], 2)} s / {f(g['fresh_wall_s'], 2)} s", ratio(g["fresh_wall_s"], o["fresh_wall_s"]),
+                             f"{g['ours_lower']} / {g['ours_higher']}", f"{e(g['max_abs_coef_difference'])} ({g['genes_coef_compared']:,} genes)",
+                             f"{r['date']}, load {load_range([r])}"])
+        out += ["NB GLM per gene with a design matrix and the size factors, `fit_zinb_em(dist=\"nb\", design=D)` against "
+                "`glmGamPoi::glm_gp(design = D)`, the same numeric model matrix D on both sides:", "",
+                table(["data", "design", "glmGamPoi mode", "ours, fit call, CPU", "glm_gp call, CPU", "glmGamPoi / ours (fit calls)",
+                       "fresh process, ours / glmGamPoi (wall)", "glmGamPoi / ours, fresh", "genes where ours is below / above by > 1e-6 rel.",
+                       "largest coefficient difference (genes with finite coefficients and standard errors)", "measured"], rows), ""]
     if zi_rows:
         out += ["ZINB per gene, `fit_zinb_em` against `pscl::zeroinfl(y ~ 1 | 1, dist = \"negbin\")` (with size factors "
                 "`y ~ offset(log(s)) | 1`), one gene at a time:", "",
@@ -529,7 +546,7 @@ def block_zipo():
 
 BLOCKS = dict(log_zinb=block_log_zinb, em_pscl=block_em_pscl, em_speed=block_em_speed, glmm=block_glmm, vae=block_vae,
               zinbwave=block_zinbwave, scale=block_scale, rzinbwave=block_rzinbwave, gpu=block_gpu, zipo=block_zipo, cluster=block_cluster)
-USES = dict(log_zinb=["log_zinb_*.json", "log_nb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json"], glmm=["glmm.json"],
+USES = dict(log_zinb=["log_zinb_*.json", "log_nb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json", "em_design_*.json"], glmm=["glmm.json"],
             vae=["vae_*_seed*.json"], zinbwave=["zinbwave_pbmc_*.json", "zinbwave_cellbench_*.json"],
             scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"],
             zipo=["zipo_*.json"], cluster=["cluster_*_seed*.json"])

@@ -133,7 +133,7 @@ def demo(out:str|Path="zinb_nb_demo",  # output folder (created if missing)
 
 # %% ../nbs/90_cli.ipynb #f397599d
 _MODELS = {   # --model -> the tl function and the options it takes (beyond --layer, --device, --quiet)
-    "em": ("em", ["dist", "size_factors", "lrt"]),
+    "em": ("em", ["dist", "size_factors", "lrt", "design"]),
     "glmm": ("glmm_genes", ["formula", "family", "genes"]),
     "zinbwave": ("zinbwave", ["n_latent", "batch_key", "size_factors", "max_epochs", "batch_size", "lr", "checkpoint", "cell_store"]),
     "vae": ("vae", ["likelihood", "n_latent", "n_components", "batch_key", "max_epochs", "batch_size", "lr"]),
@@ -184,6 +184,7 @@ def _model_options(g):
     opt("dist", choices=["zinb", "zip", "nb", "poisson"], help="em: the count law (default zinb)")
     opt("size_factors", choices=["total", "median_ratio"], help="em, zinbwave: per-cell size factors (default none)")
     opt("lrt", action="store_const", const=True, help="em: also fit the NB and test zero inflation per gene")
+    opt("design", help="em (--dist nb or poisson): a formula on obs, e.g. '~ condition + batch': one GLM per gene")
     opt("formula", help="glmm: right-hand side, e.g. '~ 0 + cell_group + offset(log(total_count)) + (1|patient)'")
     opt("family", choices=["poisson", "nb"], help="glmm: response family (default poisson)")
     opt("genes", help="glmm: comma-separated gene names (default all)")

@@ -71,6 +71,7 @@ def em(adata:ad.AnnData,          # counts in X (or `layer`); may be backed
        size_factors=None,         # None, "total", "median_ratio", or one value per cell: mu_cg = s_c mu_g
        device=None,               # default: CUDA if available, else CPU
        lrt:bool=False,            # dist="zinb": also fit the NB and test zero inflation per gene
+       design=None,               # dist "nb" / "poisson": a formula on adata.obs ("~ condition") or a cells x p matrix: one GLM per gene
        key_added:str="em",        # prefix of the var columns and the uns key
        progress:bool=True,
        **em_kw,                   # passed to `zinb_nb.em.fit_zinb_em` (tol, max_iter, theta_max, ...)
@@ -81,6 +82,10 @@ def em(adata:ad.AnnData,          # counts in X (or `layer`); may be backed
     device = resolve_device(device)
     counts = read_counts(adata, layer, warn_empty=False)
     s = resolve_size_factors(counts, size_factors)
+    if design is not None:
+        from zinb_nb.em import design_matrix
+        X, names = design_matrix(design, adata.obs, adata.n_obs)
+        em_kw = {**em_kw, "design": pd.DataFrame(X, columns=names)}
     res = fit_zinb_em(counts, s, dist=dist, device=device, progress=progress, **em_kw)
     cols = res.to_frame().drop(columns=["n_iter"], errors="ignore")
     if lrt:
@@ -88,8 +93,12 @@ def em(adata:ad.AnnData,          # counts in X (or `layer`); may be backed
         cols = cols.assign(loglik_nb=tab["loglik_nb"].to_numpy(), lrt_stat=tab["stat"].to_numpy(),
                            lrt_pvalue=tab["pvalue"].to_numpy(), lrt_qvalue=tab["qvalue"].to_numpy())
     for c in cols.columns: adata.var[f"{key_added}_{c}"] = cols[c].to_numpy()
-    adata.uns[key_added] = dict(params=dict(dist=dist, layer=layer or "X", lrt=lrt, size_factors=_describe(size_factors)),
+    adata.uns[key_added] = dict(params=dict(dist=dist, layer=layer or "X", lrt=lrt, size_factors=_describe(size_factors),
+                                            design="none" if design is None else design if isinstance(design, str) else "given per cell"),
                                 n_converged=int(res.converged.sum()), n_genes=len(res.mu))
+    if res.coef is not None:
+        adata.varm[f"{key_added}_coef"], adata.varm[f"{key_added}_std_error"] = res.coef, res.std_error
+        adata.uns[key_added]["coef_names"] = list(res.coef_names)
     return res
 
 def _describe(size_factors)->str:
