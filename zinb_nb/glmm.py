@@ -221,6 +221,11 @@ def _pirls_direction(pr:_Problem, beta:Tensor, u:Tensor, sigma:Tensor, theta:Ten
     H = torch.cat([torch.cat([Hbb, Hbu], 2), torch.cat([Hbu.transpose(1, 2), Huu], 2)], 1)
     return h, solve_pd(H, torch.cat([g @ pr.X, gu], 1))
 
+def _schur(Hbb:Tensor, Hbu:Tensor, Huu:Tensor)->tuple:
+    "S = Hbb - Hbu Huu^-1 Hub, the information on beta with u integrated out (G, p, p); and log det Huu (G,)."
+    L, logdet_u = chol_logdet(Huu)
+    return Hbb - Hbu @ torch.cholesky_solve(Hbu.transpose(1, 2), L), logdet_u
+
 # %% ../nbs/02_glmm.ipynb #1bcfc167
 def _subset(pr:_Problem, rows)->_Problem:
     "The problem restricted to the genes `rows`."
@@ -295,9 +300,10 @@ def _variance_parts(pr:_Problem, v:Tensor)->tuple:
 
 # %% ../nbs/02_glmm.ipynb #53d0cd71
 @torch.no_grad()
-def _stage1(pr:_Problem, sweeps:int=2, iters:int=25, objective:Callable|None=None)->tuple:
+def _stage1(pr:_Problem, sweeps:int=2, iters:int=25, objective:Callable|None=None, tol:float|None=None)->tuple:
     "Profiled start (lme4's nAGQ = 0): (beta, u) by PIRLS given log sigma (and log theta), which line searches (Brent's method) choose; (phi, u)."
     objective = objective or _laplace                     # objective(pr, beta, u, sigma, theta) -> (G,), at the joint modes
+    tol = tol or (1e-2 if pr.stratum is not None else 1e-5)   # Brent's tolerance: a start for stage 2; coarser where each evaluation sums over rows (the NB)
     G, T, nb = pr.G, pr.T, pr.family.has_theta
     beta, u = _init_beta(pr), pr.X.new_zeros(G, pr.q)
     v = torch.cat([pr.X.new_full((G, T), math.log(0.5))] + ([pr.X.new_zeros(G, 1)] if nb else []), 1)   # (log_sigma, [log theta])
@@ -314,7 +320,7 @@ def _stage1(pr:_Problem, sweeps:int=2, iters:int=25, objective:Callable|None=Non
             modes["beta"], modes["u"], _ = _pirls(sub, modes["beta"], modes["u"], sigma, theta, joint=True)
             return objective(sub, modes["beta"], modes["u"], sigma, theta)
         for j, (lo, hi) in enumerate(brackets):
-            vs = _with_column(vs, j, brent(lambda c: profiled(_with_column(vs, j, c)), vs[:, j].new_full((len(vs),), lo), vs[:, j].new_full((len(vs),), hi), iters))
+            vs = _with_column(vs, j, brent(lambda c: profiled(_with_column(vs, j, c)), vs[:, j].new_full((len(vs),), lo), vs[:, j].new_full((len(vs),), hi), iters, tol))
         v[rows], beta[rows], u[rows] = vs, modes["beta"], modes["u"]
     beta, u, _ = _pirls(pr, beta, u, *_variance_parts(pr, v), joint=True)
     return torch.cat([beta, v], 1), u
@@ -440,20 +446,21 @@ def _stage2(pr:_Problem, phi:Tensor, u:Tensor, tol:float=1e-5, maxit:int=20)->tu
     held = _pack(no(beta), log_sigma <= _LOG_SIGMA_MIN + 0.05, no(log_theta))      # a variance at its boundary (0): held there
     out = _Stage2(phi.new_full((G,), float("nan")), torch.zeros_like(phi), phi.new_full((G, P, P), float("nan")), phi.new_full((G,), float("inf")), held, 0)
     active = torch.ones(G, dtype=torch.bool, device=phi.device)
-    last = None                                  # (phi, gradient, minus the Hessian) of each gene's last exact iteration
+    last = None                                  # minus the Hessian of the quasi-Newton steps: each gene's last exact one (before any, `_approx_info`)
     for it in range(maxit):
         out.n_iter, a = it + 1, active.nonzero()[:, 0]
         sub, ua = _subset(pr, a), u[a]
-        quasi = pr.stratum is not None and it % 2 == 1 and it < maxit - 1   # per-row laws: every other step by BFGS, a gradient's cost; the last one exact
+        quasi = pr.stratum is not None and it % 3 != 2 and it < maxit - 1   # per-row laws: two of every three steps at a gradient's cost; the last one exact
         if quasi:
             L, g = _grad_hess(sub, phi[a], ua, hessian=False)
             g = torch.where(held[a], 0., g)
-            g, A = _held(g, -_bfgs(last[2][a], phi[a] - last[0][a], last[1][a] - g), held[a])
+            if last is None: last = phi.new_zeros(G, P, P); last[a] = _approx_info(sub, phi[a], ua, g)
+            g, A = _held(g, -last[a], held[a])
         else:
             L, g, H = _grad_hess(sub, phi[a], ua)
             g, A = _held(g, H, held[a])
-            if last is None: last = (phi.clone(), torch.zeros_like(phi), phi.new_zeros(G, P, P))
-            last[0][a], last[1][a], last[2][a] = phi[a], g, A
+            if last is None: last = phi.new_zeros(G, P, P)
+            last[a] = A
         d, bad = newton_direction(g, -A, rel_floor=0., abs_floor=1e-8)
         x, fx, t, ux = step_halving(_laplace_at(sub, ua), phi[a], d, L, halvings=40, rtol=1e-10, project=_clamp_log_sigma(sub), aux0=(ua,))
         out.last_step[a] = step = torch.where(bad, float("inf"), (t[:, None] * d).abs().amax(1))
@@ -467,20 +474,18 @@ def _stage2(pr:_Problem, phi:Tensor, u:Tensor, tol:float=1e-5, maxit:int=20)->tu
         if not active.any(): break
     return phi, u, out
 
-def _bfgs(B:Tensor, s:Tensor, y:Tensor)->Tensor:
-    "BFGS update, per gene, of B (G, P, P) ~ minus the Hessian, after a step s (G, P) changed minus the gradient by y; B itself where s'y or s'Bs is not positive."
-    Bs = (B @ s[..., None])[..., 0]
-    sBs, sy = (s * Bs).sum(1), (s * y).sum(1)
-    ok = (sBs > 1e-300) & (sy > 1e-12 * sBs)
-    upd = B - Bs[:, :, None] * Bs[:, None, :] / sBs.clamp(min=1e-300)[:, None, None] + y[:, :, None] * y[:, None, :] / sy.clamp(min=1e-300)[:, None, None]
-    return torch.where(ok[:, None, None], upd, B)
+def _approx_info(pr:_Problem, phi:Tensor, u:Tensor, g:Tensor, h:float=1e-4)->Tensor:
+    "Minus the Hessian of the Laplace value in phi, approximately, at a gradient's cost per variance parameter: the information on beta with u integrated out (`_schur`; it leaves out the derivatives of the log-determinant), and the rows and columns of log sigma (and log theta) by forward differences of the gradient g. (G, P, P)."
+    beta, sigma, theta = _natural(pr, phi)
+    _, _, w, lam = _h(pr, beta, u, sigma, theta)
+    B, eye = phi.new_zeros(*phi.shape, phi.shape[1]), torch.eye(phi.shape[1], dtype=phi.dtype, device=phi.device)
+    B[:, :pr.p, :pr.p] = _schur(*_joint_info(pr, w, lam))[0]
+    for j in range(pr.p, phi.shape[1]):
+        col = -(_grad_hess(pr, phi + h * eye[j], u, hessian=False)[1] - g) / h
+        B[:, :, j], B[:, j, :] = col, col
+    return B
 
 # %% ../nbs/02_glmm.ipynb #698f7b0a
-def _schur(Hbb:Tensor, Hbu:Tensor, Huu:Tensor)->tuple:
-    "S = Hbb - Hbu Huu^-1 Hub, the information on beta with u integrated out (G, p, p); and log det Huu (G,)."
-    L, logdet_u = chol_logdet(Huu)
-    return Hbb - Hbu @ torch.cholesky_solve(Hbu.transpose(1, 2), L), logdet_u
-
 def _reml(pr:_Problem, beta:Tensor, u:Tensor, sigma:Tensor, theta:Tensor|None)->tuple:
     "REML (restricted) Laplace log-likelihood at the joint modes, h - log det H_joint / 2 + p log(2 pi) / 2, per gene (NaN where S is singular); and S."
     h, g, w, lam = _h(pr, beta, u, sigma, theta)
