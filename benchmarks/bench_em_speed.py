@@ -20,7 +20,9 @@ cells, intercept only, in the same run, one thread each:
   matrix D on both sides: on PBMC 4k `~ label` (intercept + 7 contrasts of the 8 bundled cell types: a design of
   groups, where glmGamPoi takes its group-wise path and ours fits group means), on the simulation an intercept, a
   random two-level condition and a standard-normal covariate (a general design: Fisher scoring on glmGamPoi's side,
-  Newton on ours). Coefficients are compared where both are finite and ours has a standard error.
+  Newton on ours). Coefficients are compared where both are finite and ours has a standard error. On the simulation the
+  ZINB with the same design is compared with `pscl::zeroinfl(y ~ 0 + D + offset(log(s)) | 1, dist = "negbin")`
+  (unless --skip-pscl).
 
 Times, each side measured the same way:
 - `fresh`: a whole call of a fresh process (python: interpreter start, imports, reading the .npy, the fit; R: R start,
@@ -97,10 +99,10 @@ def glmgampoi(src, sf, mode, tmp, design=None):
     return wall, el, cpu, pd.read_csv(out)
 
 
-def pscl(src, sf, tmp):
+def pscl(src, sf, tmp, design=None):
     out = Path(tmp) / "pscl.csv"
     t = time.perf_counter()
-    r = subprocess.run(["Rscript", str(HERE / "em_pscl.R"), str(src), str(out)] + ([str(sf)] if sf else []),
+    r = subprocess.run(["Rscript", str(HERE / "em_pscl.R"), str(src), str(out)] + ([str(sf) if sf else "-"] if sf or design else []) + ([str(design)] if design else []),
                        check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t
     df = pd.read_csv(out); df["error"] = df["error"].fillna("").astype(str)
@@ -153,7 +155,7 @@ def one(name, X, s, args, tmp):
     return res
 
 
-def design_part(name, X, s, D, names, what, tmp):
+def design_part(name, X, s, D, names, what, tmp, skip_pscl=False):
     "The NB GLM with the design D (and the size factors s) on both sides."
     src, sfp = write_inputs(X, s, tmp)
     dp = Path(tmp) / "design.csv"; pd.DataFrame(D, columns=names).to_csv(dp, index=False)
@@ -170,6 +172,15 @@ def design_part(name, X, s, D, names, what, tmp):
         res[f"glmGamPoi_{mode}"] = dict(fresh_wall_s=gwall, glm_gp_elapsed_s=gel, glm_gp_cpu_s=gcpu, **compare_ll(r.loglik, df["loglik"].to_numpy()),
                                         genes_coef_compared=int(ok.sum()), max_abs_coef_difference=float(np.abs(r.coef[ok] - B[ok]).max()),
                                         speedup_warm_cpu=gcpu / cpu, speedup_fresh_wall=gwall / fwall)
+    if name == "simulation" and not skip_pscl:                        # the ZINB with the same design: zeroinfl(y ~ 0 + D + offset(log s) | 1)
+        cpu, wall, r = ours_warm(X, s, "zinb", D)
+        fwall, parts, ll_fresh = ours_fresh(X, s, "zinb", tmp, D)
+        pwall, ploop, df = pscl(src, sfp, tmp, dp)
+        ok = (df["error"] == "").to_numpy() & df["loglik"].notna().to_numpy()
+        res["zinb"] = dict(ours=dict(warm_cpu_s=cpu, warm_wall_s=wall, fresh_wall_s=fwall, fresh_breakdown=parts, converged=int(r.converged.sum()),
+                                     fresh_same_loglik=bool(np.allclose(ll_fresh, r.loglik, rtol=1e-9))),
+                           pscl=dict(fresh_wall_s=pwall, loop_elapsed_s=ploop, failed=int((~ok).sum()), warned=int((df["warnings"] > 0).sum()),
+                                     **compare_ll(r.loglik[ok], df["loglik"].to_numpy()[ok]), speedup_fresh_wall=pwall / fwall, speedup_warm=ploop / wall))
     print(json.dumps(res, indent=1, default=float), flush=True)
     return res
 
@@ -205,7 +216,7 @@ def main():
                     rng = np.random.default_rng(a.seed + 1)
                     D, names = np.c_[np.ones(len(X)), rng.integers(0, 2, len(X)), rng.normal(0, 1, len(X))], ["Intercept", "condition", "covariate"]
                     what = "intercept + random two-level condition + standard-normal covariate"
-                res = design_part(name, X, s, D, names, what, tmp)
+                res = design_part(name, X, s, D, names, what, tmp, a.skip_pscl)
                 if not a.no_save: save(f"em_design_{name}", {**info, "size_factors": "total counts / their mean", **res})
                 continue
             res = one(name, X, s, a, tmp)

@@ -226,6 +226,16 @@ def block_em_speed():
                 table(["data", "design", "glmGamPoi mode", "ours, fit call, CPU", "glm_gp call, CPU", "glmGamPoi / ours (fit calls)",
                        "fresh process, ours / glmGamPoi (wall)", "glmGamPoi / ours, fresh", "genes where ours is below / above by > 1e-6 rel.",
                        "largest coefficient difference (genes with finite coefficients and standard errors)", "measured"], rows), ""]
+        for _, r in ds:
+            if "zinb" not in r: continue
+            o, p = r["zinb"]["ours"], r["zinb"]["pscl"]
+            out += [f"- ZINB with the same design and size factors, {r['data']} ({r['cells']:,} x {r['genes']:,}; {r['design']}): "
+                    f"`fit_zinb_em(dist=\"zinb\", design=D)` {f(o['fresh_wall_s'], 2)} s from a fresh process against "
+                    f"`pscl::zeroinfl(y ~ 0 + D + offset(log(s)) | 1)` {f(p['fresh_wall_s'], 1)} s for its whole Rscript call: "
+                    f"**{ratio(p['fresh_wall_s'], o['fresh_wall_s'])}**; pscl's loop {f(p['loop_elapsed_s'], 1)} s against our warm fit call "
+                    f"{f(o['warm_wall_s'], 3)} s: {ratio(p['loop_elapsed_s'], o['warm_wall_s'])}; genes where ours is below / above pscl "
+                    f"by > 1e-6 rel.: {p['ours_lower']} / {p['ours_higher']}; pscl {p['failed']} failed, {p['warned']} warned."]
+        out += [""]
     if zi_rows:
         out += ["ZINB per gene, `fit_zinb_em` against `pscl::zeroinfl(y ~ 1 | 1, dist = \"negbin\")` (with size factors "
                 "`y ~ offset(log(s)) | 1`), one gene at a time:", "",

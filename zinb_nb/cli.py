@@ -184,7 +184,7 @@ def _model_options(g):
     opt("dist", choices=["zinb", "zip", "nb", "poisson"], help="em: the count law (default zinb)")
     opt("size_factors", choices=["total", "median_ratio"], help="em, zinbwave: per-cell size factors (default none)")
     opt("lrt", action="store_const", const=True, help="em: also fit the NB and test zero inflation per gene")
-    opt("design", help="em (--dist nb or poisson): a formula on obs, e.g. '~ condition + batch': one GLM per gene")
+    opt("design", help="em: a formula on obs, e.g. '~ condition + batch': one GLM per gene (the count mean)")
     opt("formula", help="glmm: right-hand side, e.g. '~ 0 + cell_group + offset(log(total_count)) + (1|patient)'")
     opt("family", choices=["poisson", "nb"], help="glmm: response family (default poisson)")
     opt("genes", help="glmm: comma-separated gene names (default all)")

@@ -290,16 +290,7 @@ def _grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, p:EMParams)->tuple:
     theta = q.log_theta.exp() if lik.has_theta else None
     if atoms.count_hist is not None and lik.has_theta: g, H = _nb_cells_grad_hess(atoms, P, lik, q)
     else:
-        mu = atoms.s * q.log_mu.exp()
-        if lik.has_theta:
-            g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(atoms.x, mu, theta); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
-        else: score, info = poisson_score_info(atoms.x, mu); g, h = [score], [[-info]]
-        if lik.zero_inflated:                                           # c = zi_logits, the last column of P
-            r = torch.where(atoms.x == 0, torch.sigmoid(lik.count_log_p0(mu, theta) - P[:, -1]), 1.)   # P(sampled | x), 1 where x > 0
-            v = r * (1 - r)
-            h = [[r * h[i][j] + v * g[i] * g[j] if j >= i else None for j in range(len(g))] + [-v * g[i]] for i in range(len(g))]
-            h.append([None] * len(g) + [v - q.pi * (1 - q.pi)])
-            g = [r * gi for gi in g] + [(1 - r) - q.pi]
+        g, h = _entry_derivs(atoms.x, atoms.s * q.log_mu.exp(), theta, P[:, -1] if lik.zero_inflated else None, q.pi, lik)
         H = [[_wsum(atoms.w, h[i][j]) if j >= i else None for j in range(len(g))] for i in range(len(g))]   # the upper triangle; H is symmetric
         g = [_wsum(atoms.w, gi) for gi in g]
     H = torch.stack([torch.stack([H[min(i, j)][max(i, j)] for j in range(len(g))], -1) for i in range(len(g))], -2)
@@ -307,6 +298,19 @@ def _grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, p:EMParams)->tuple:
     if atoms.count_hist is not None and lik.has_theta:    # the count terms (x > 0, where r = 1 and v = 0): their log-theta derivatives
         d1, d2 = _hist_derivs(atoms.count_hist, theta); g[:, 1] += d1; H[:, 1, 1] += d2
     return g, H
+
+def _entry_derivs(x:Tensor, mu:Tensor, theta:Tensor|None, zi_logits:Tensor|None, pi:Tensor, lik:Likelihood)->tuple:
+    "Per-entry gradient [list] and upper triangle of the Hessian [[...]] of the law's log P(x) in (log mu, [log theta], [zi_logits]): the count law's derivatives, then the zero-inflated chain rule."
+    if lik.has_theta:
+        g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(x, mu, theta); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
+    else: score, info = poisson_score_info(x, mu); g, h = [score], [[-info]]
+    if lik.zero_inflated:
+        r = torch.where(x == 0, torch.sigmoid(lik.count_log_p0(mu, theta) - zi_logits), 1.)   # P(sampled | x), 1 where x > 0
+        v = r * (1 - r)
+        h = [[r * h[i][j] + v * g[i] * g[j] if j >= i else None for j in range(len(g))] + [-v * g[i]] for i in range(len(g))]
+        h.append([None] * len(g) + [v - pi * (1 - pi)])
+        g = [r * gi for gi in g] + [(1 - r) - pi]
+    return g, h
 
 def _nb_cells_grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, q:EMParams)->tuple:
     "`_grad_hess`' sums over cells for the NB and the ZINB with cells as atoms (count terms excluded): the NB's by `NBSums`, weighted by P(sampled | x) for the ZINB."
@@ -540,7 +544,7 @@ def fit_zinb_em(x,                          # counts, cells x genes: anything `r
                 size_factors=None,          # None (all 1), "total", "median_ratio", or one positive value per cell: mu_cg = s_c * mu_g
                 dist:str="zinb",            # 'zinb'; also 'zip', 'nb' (pi = 0) and 'poisson' (a name of the likelihood registry)
                 *,
-                design=None,                # dist 'nb' or 'poisson': a cells x p design (array, DataFrame, or a formula on adata.obs such as "~ condition"): log mu_cg = log s_c + X_c coef_g
+                design=None,                # a cells x p design (array, DataFrame, or a formula on adata.obs such as "~ condition"): log mu_cg = log s_c + X_c coef_g, one pi per gene
                 layer:str|None=None,        # AnnData layer to use instead of X
                 device=None,                # torch device (default: `resolve_device()`, CUDA if available)
                 dtype=torch.float64,        # working precision
@@ -556,10 +560,8 @@ def fit_zinb_em(x,                          # counts, cells x genes: anything `r
                 max_elems:int|None=None,    # entries per block at most; None: 2**20 on a CPU, 2**22 on an accelerator
                 progress:bool=True,         # tqdm progress bar over genes
                )->EMResult:
-    "Fit a ZINB (or ZIP / NB / Poisson) to every gene by EM, vectorised over genes, in blocks of genes; with a `design`, an NB or Poisson GLM per gene by Newton's method."
+    "Fit a ZINB (or ZIP / NB / Poisson) to every gene by EM, vectorised over genes, in blocks of genes; with a `design`, a GLM per gene (the count component's mean; one pi per gene) by Newton's method."
     lik = _law(dist)
-    if design is not None and lik.zero_inflated:
-        raise ValueError(f"design= fits a GLM per gene for dist='nb' or 'poisson'; the zero-inflated laws take no design here, got dist={dist!r}")
     cfg = EMSettings(max_iter=max_iter, tol=tol, theta_max=theta_max, newton_steps=newton_steps, accelerate=accelerate, polish=polish,
                      newton_max_iter=newton_max_iter, two_starts=two_starts and lik.has_theta and lik.zero_inflated,
                      gene_batch_size=gene_batch_size, max_elems=max_elems)
@@ -582,53 +584,62 @@ ZERO_STRATUM = -1e8   # a group's log mean where the gene has no count in it (it
 class GLMParams(NamedTuple):
     "Per-gene parameters of a block of genes fitted with a design."
     coef: Tensor        # (G, p) coefficients of log mu (per unit size factor) on the design's columns
-    log_theta: Tensor   # (G,) log NB inverse dispersion (carried along, unused, by the Poisson)
+    log_theta: Tensor   # (G,) log NB inverse dispersion (carried along, unused, by Poisson laws)
+    pi: Tensor          # (G,) probability of a structural zero (0, unused, without zero inflation)
 
 def _glm_free(p:GLMParams, lik:Likelihood)->Tensor:
-    "The free parameters as one (G, P) tensor: the coefficients, then log theta (the NB)."
-    return torch.cat([p.coef, p.log_theta[:, None]], 1) if lik.has_theta else p.coef
+    "The free parameters as one (G, P) tensor: the coefficients, then log theta (NB laws), then zi_logits (zero-inflated laws)."
+    return torch.cat([p.coef] + [p.log_theta[:, None]] * lik.has_theta + [torch.logit(p.pi).clamp(-ZI_LOGIT_MAX, ZI_LOGIT_MAX)[:, None]] * lik.zero_inflated, 1)
 
 def _glm_params(P:Tensor, lik:Likelihood, p:GLMParams)->GLMParams:
     "Back from the free parameters; what the law does not take is copied from `p`."
-    return GLMParams(P[:, :p.coef.shape[1]], P[:, -1] if lik.has_theta else p.log_theta)
+    k = p.coef.shape[1]
+    return GLMParams(P[:, :k], P[:, k] if lik.has_theta else p.log_theta, torch.sigmoid(P[:, -1]) if lik.zero_inflated else p.pi)
 
 def _glm_mu(log_s:Tensor, X:Tensor, coef:Tensor)->Tensor:
     "The means s_c exp(X_c coef_g), cells x genes, kept at or above the smallest positive float (an empty group's cells: a mean of 0 would give 0 * log 0)."
     return (log_s + X @ coef.T).exp().clamp(min=torch.finfo(coef.dtype).tiny)
 
+def _zi_logits(p:GLMParams, lik:Likelihood)->Tensor|None:
+    return torch.logit(p.pi).clamp(-ZI_LOGIT_MAX, ZI_LOGIT_MAX) if lik.zero_inflated else None
+
 def glm_loglik(x:Tensor,      # counts, cells x genes
                log_s:Tensor,  # (cells, 1) log size factors (the offset)
                X:Tensor,      # (cells, p) design
                p:GLMParams,   # per-gene parameters
-               lik:Likelihood,  # 'nb' or 'poisson', from `likelihood(...)`
+               lik:Likelihood,  # a law of the registry, from `likelihood(...)`
               )->Tensor:      # (G,) log-likelihood, constants included
-    "Per-gene log-likelihood of the GLM log mu_cg = log s_c + X_c coef_g, scored by the registry's law."
-    mu = _glm_mu(log_s, X, p.coef)
-    return lik(x, mu, p.log_theta.exp() if lik.has_theta else None).sum(0)
+    "Per-gene log-likelihood of the GLM log mu_cg = log s_c + X_c coef_g (the count component's mean), scored by the registry's law."
+    return lik(x, _glm_mu(log_s, X, p.coef), p.log_theta.exp() if lik.has_theta else None, _zi_logits(p, lik)).sum(0)
 
 def glm_grad_hess(x:Tensor, log_s:Tensor, X:Tensor, p:GLMParams, lik:Likelihood)->tuple:   # ((G, P), (G, P, P))
-    "Per-gene gradient and Hessian of `glm_loglik` in (coef, log theta): the per-entry derivatives in (log mu, log theta), contracted with the design."
-    mu, k = _glm_mu(log_s, X, p.coef), X.shape[1]
-    if lik.has_theta: g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(x, mu, p.log_theta.exp())
-    else: (g_a, info), g_b = poisson_score_info(x, mu), None; h_aa = -info
+    "Per-gene gradient and Hessian of `glm_loglik` in the free parameters (`_glm_free`): the per-entry derivatives in (log mu, log theta, zi_logits), contracted with the design."
+    k, zi = X.shape[1], _zi_logits(p, lik)
+    g, h = _entry_derivs(x, _glm_mu(log_s, X, p.coef), p.log_theta.exp() if lik.has_theta else None, zi, p.pi, lik)
+    m = len(g)                                          # log mu, then the law's other parameters: coordinates k, k + 1, ...
     XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), k * k)
-    g, H = (X.T @ g_a).T, (XX.T @ h_aa).T.reshape(-1, k, k)
-    if g_b is None: return g, H
-    hb = (X.T @ h_ab).T
-    return (torch.cat([g, g_b.sum(0)[:, None]], 1),
-            torch.cat([torch.cat([H, hb[:, :, None]], 2), torch.cat([hb, h_bb.sum(0)[:, None]], 1)[:, None, :]], 1))
+    grad = torch.cat([(X.T @ g[0]).T] + [gi.sum(0)[:, None] for gi in g[1:]], 1)
+    H = x.new_zeros(x.shape[1], k + m - 1, k + m - 1)
+    H[:, :k, :k] = (XX.T @ h[0][0]).T.reshape(-1, k, k)
+    for j in range(1, m):
+        c = (X.T @ h[0][j]).T; H[:, :k, k + j - 1] = c; H[:, k + j - 1, :k] = c
+        for i in range(1, j + 1): H[:, k + i - 1, k + j - 1] = H[:, k + j - 1, k + i - 1] = h[i][j].sum(0)
+    return grad, H
 
 # %% ../nbs/01_em.ipynb #f633904e
-def _glm_block(x:Tensor, log_s:Tensor, X:Tensor, lik:Likelihood, cfg:EMSettings, coef0:Tensor)->tuple:   # (_BlockFit, (G, p) standard errors)
-    "Newton's method on every gene of a block from the start coefficients coef0 (G, p), theta by moments around their means."
-    m = _glm_mu(log_s, X, coef0)                                       # theta: sum m^2 / sum((x - m)^2 - m), as `_init` without a design
-    log_theta = ((m * m).sum(0) / ((x - m)**2 - m).sum(0).clamp(min=1e-12)).clamp(1e-2, 1e3).log().clamp(LOG_THETA_MIN, cfg.log_theta_max)
-    p = GLMParams(coef0, log_theta)
+def _glm_theta_start(x:Tensor, log_s:Tensor, X:Tensor, coef:Tensor, log_theta_max:float)->Tensor:
+    "theta by moments around the means of coef: sum m^2 / sum((x - m)^2 - m), as `_init` without a design; (G,) log theta."
+    m = _glm_mu(log_s, X, coef)
+    return ((m * m).sum(0) / ((x - m)**2 - m).sum(0).clamp(min=1e-12)).clamp(1e-2, 1e3).log().clamp(LOG_THETA_MIN, log_theta_max)
+
+def _glm_block(x:Tensor, log_s:Tensor, X:Tensor, lik:Likelihood, cfg:EMSettings, p:GLMParams)->tuple:   # (_BlockFit, (G, p, p) covariances, (G, p) empty groups)
+    "Newton's method on every gene of a block from the start p."
+    p = GLMParams(*(t.clone() for t in p))
     ll = glm_loglik(x, log_s, X, p, lik)
     G, k = len(ll), X.shape[1]
     n_iter, conv, hist = torch.zeros(G, dtype=torch.long), torch.zeros(G, dtype=torch.bool), [ll.clone()]
-    lo = ll.new_tensor([-math.inf] * k + [LOG_THETA_MIN] * lik.has_theta)
-    hi = ll.new_tensor([math.inf] * k + [cfg.log_theta_max] * lik.has_theta)
+    lo = ll.new_tensor([-math.inf] * k + [LOG_THETA_MIN] * lik.has_theta + [-ZI_LOGIT_MAX] * lik.zero_inflated)
+    hi = ll.new_tensor([math.inf] * k + [cfg.log_theta_max] * lik.has_theta + [ZI_LOGIT_MAX] * lik.zero_inflated)
     def newton(act, p_a, ll_a):
         xa = _cols(x, act)
         d, _ = newton_direction(*glm_grad_hess(xa, log_s, X, p_a, lik), rel_floor=1e-10, max_step=3.)
@@ -640,38 +651,50 @@ def _glm_block(x:Tensor, log_s:Tensor, X:Tensor, lik:Likelihood, cfg:EMSettings,
     _iterate(newton, p, ll, n_iter, conv, hist, cfg.newton_max_iter, cfg.tol)
     _, H = glm_grad_hess(x, log_s, X, p, lik)
     empty = p.coef <= ZERO_STRATUM / 2                                # groups without a count (designs of groups): no information
-    e = torch.cat([empty, empty.new_zeros(G, H.shape[1] - k)], 1)
-    H = torch.where(e[:, :, None] | e[:, None, :], -torch.eye(H.shape[1], dtype=H.dtype, device=H.device), H)   # a stand-in, dropped later
-    at_cap = p.log_theta >= cfg.log_theta_max - math.log(100.) if lik.has_theta else torch.zeros(G, dtype=torch.bool, device=ll.device)
-    return _BlockFit(p, ll, n_iter, conv, torch.stack(hist), torch.zeros_like(n_iter)), _glm_cov(H, k, at_cap), empty
+    flat = [empty] + [p.log_theta[:, None] >= cfg.log_theta_max - math.log(100.)] * lik.has_theta \
+           + [torch.logit(p.pi)[:, None] <= -ZI_LOGIT_MAX + 1] * lik.zero_inflated      # theta at its cap, pi at 0: flat directions
+    return _BlockFit(p, ll, n_iter, conv, torch.stack(hist), torch.zeros_like(n_iter)), _glm_cov(H, k, torch.cat(flat, 1)), empty
 
-def _glm_cov(H:Tensor, k:int, at_cap:Tensor)->Tensor:
-    "(G, k, k) covariance of the coefficients: the inverse of minus the Hessian; of the coefficients' block alone where theta sits at its cap (a flat direction). NaN where not negative definite."
-    out = []
-    for A in (H, H[:, :k, :k]):
-        C, info = torch.linalg.inv_ex(-A)
-        ok = (info == 0) & (C.diagonal(dim1=1, dim2=2)[:, :k] > 0).all(1)
-        out.append(torch.where(ok[:, None, None], C[:, :k, :k], torch.nan))
-    return torch.where(at_cap[:, None, None], out[1], out[0])
+def _glm_cov(H:Tensor, k:int, flat:Tensor)->Tensor:
+    "(G, k, k) covariance of the coefficients: the inverse of minus the Hessian with the coordinates `flat` (G, P) left out; NaN where that is not positive definite."
+    eye = torch.eye(H.shape[1], dtype=H.dtype, device=H.device)
+    C, info = torch.linalg.inv_ex(-torch.where(flat[:, :, None] | flat[:, None, :], -eye, H))
+    ok = (info == 0) & (C.diagonal(dim1=1, dim2=2)[:, :k] > 0).all(1)
+    return torch.where(ok[:, None, None], C[:, :k, :k], torch.nan)
 
 # %% ../nbs/01_em.ipynb #4fac63a6
+def _glm_fit_block(x:Tensor, log_s:Tensor, Xt:Tensor, lik:Likelihood, cfg:EMSettings, coef0:Tensor, v:Tensor)->tuple:
+    "One block: the count law's GLM from coef0; for a zero-inflated law, then both starts from it (pi = 0.01; pi = 0.5, mean kept) at once, the better kept per gene."
+    base = likelihood("nb" if lik.has_theta else "poisson")
+    p0 = GLMParams(coef0, _glm_theta_start(x, log_s, Xt, coef0, cfg.log_theta_max), torch.zeros_like(coef0[:, 0]))
+    out = _glm_block(x, log_s, Xt, base, cfg, p0)
+    if not lik.zero_inflated: return out
+    G, q = x.shape[1], out[0].params
+    lift = lambda pi: GLMParams(q.coef - math.log(1 - pi) * v, q.log_theta, torch.full_like(q.pi, pi))   # the constant direction: the mean kept
+    both = _glm_block(torch.cat([x, x], 1), log_s, Xt, lik, cfg, GLMParams(*(torch.cat(ab) for ab in zip(lift(0.01), lift(0.5)))))
+    better = both[0].loglik[G:] > both[0].loglik[:G]
+    pick = lambda a: torch.where(better.view(-1, *[1] * (a.dim() - 1)).to(a.device), a[G:], a[:G])
+    f = both[0]
+    return (_BlockFit(GLMParams(*map(lambda t: pick(t), f.params)), pick(f.loglik), pick(f.n_iter) + out[0].n_iter, pick(f.converged),
+                      torch.cat([out[0].history, pick(f.history.T).T]), f.n_em[:G]), pick(both[1]), pick(both[2]))
+
 def _fit_glm_blocks(c:Counts, s, X:np.ndarray, lik:Likelihood, cfg:EMSettings, device, dtype, progress:bool)->list:
     "Fit every gene with a count: [(genes, _BlockFit, standard errors)]."
     T = lambda a: torch.as_tensor(a, dtype=dtype, device=device)
     log_s = T(np.zeros((c.n_cells, 1)) if s is None else np.log(s)[:, None])
     R, stratum = np.unique(X, axis=0, return_inverse=True)
     groups = len(R) == X.shape[1]                                      # a free mean per group: fitted as gamma = R beta
-    if groups: Xt, Rinv = T(np.eye(len(R))[stratum.ravel()]), T(np.linalg.inv(R))
+    if groups: Xt, Rinv, v = T(np.eye(len(R))[stratum.ravel()]), T(np.linalg.inv(R)), T(np.ones(len(R)))
     else: Xt, v = T(X), T(np.linalg.lstsq(X, np.ones(len(X)), rcond=None)[0])
-    fits = []
+    fits, k = [], 2 if lik.zero_inflated else 1                        # two starts fit each block twice over: half the genes per block
     with tqdm(total=c.n_genes, desc=f"GLM {lik.name}", unit="gene", disable=not progress) as bar:
-        for g, B, _ in _dense_blocks(c, cfg.block_elems(device), cfg.gene_batch_size):
+        for g, B, _ in _dense_blocks(c, max(1, cfg.block_elems(device) // k), max(1, cfg.gene_batch_size // k)):
             x = T(B)
             if groups:                                                 # the Poisson's answer per group; empty groups at -inf
                 tot = Xt.T @ x
                 coef0 = torch.where(tot > 0, (tot / (Xt.T @ log_s.exp())).log(), ZERO_STRATUM).T
-            else: coef0 = _init(Atoms(x, log_s.exp()), lik, cfg.log_theta_max).log_mu[:, None] * v   # the intercept-only mean on every cell
-            f, C, empty = _glm_block(x, log_s, Xt, lik, cfg, coef0)
+            else: coef0 = _init(Atoms(x, log_s.exp()), likelihood("poisson"), cfg.log_theta_max).log_mu[:, None] * v   # the intercept-only mean on every cell
+            f, C, empty = _glm_fit_block(x, log_s, Xt, lik, cfg, coef0, v)
             if groups: f, C, empty = _from_groups(f, C, empty, Rinv)
             fits.append((g, f, torch.where(empty, torch.nan, C.diagonal(dim1=1, dim2=2).sqrt()))); bar.update(len(g))
         bar.update(c.n_genes - bar.n)
@@ -682,27 +705,26 @@ def _from_groups(f:_BlockFit, C:Tensor, empty:Tensor, Rinv:Tensor)->tuple:
     coef = f.params.coef @ Rinv.T
     V = torch.einsum("ij,gjk,lk->gil", Rinv, C, Rinv)
     touched = (empty.to(Rinv.dtype) @ (Rinv != 0).T.to(Rinv.dtype)) > 0
-    return f._replace(params=GLMParams(coef, f.params.log_theta)), V, touched
+    return f._replace(params=f.params._replace(coef=coef)), V, touched
 
 def _glm_result(lik:Likelihood, cfg:EMSettings, fits:list, X:np.ndarray, names:list, G:int, var_names)->EMResult:
     "Assemble per-gene arrays from the blocks' fits; genes in no block are all-zero."
     k = X.shape[1]
     coef, se = np.full((G, k), np.nan), np.full((G, k), np.nan)
-    log_theta, loglik, n_iter = np.full(G, cfg.log_theta_max), np.zeros(G), np.zeros(G, dtype=np.int64)
+    log_theta, pi, loglik, n_iter = np.full(G, cfg.log_theta_max), np.zeros(G), np.zeros(G), np.zeros(G, dtype=np.int64)
     converged, zero = np.ones(G, dtype=bool), np.ones(G, dtype=bool)
     hist = np.zeros((1 + max([f.history.shape[0] - 1 for _, f, _ in fits], default=0), G))
     for g, f, s_e in fits:
-        coef[g], log_theta[g], se[g] = f.params.coef.cpu().numpy(), f.params.log_theta.cpu().numpy(), s_e.cpu().numpy()
+        coef[g], log_theta[g], pi[g], se[g] = (t.cpu().numpy() for t in (*f.params, s_e))
         loglik[g], n_iter[g], converged[g], zero[g] = f.loglik.cpu().numpy(), f.n_iter.numpy(), f.converged.numpy(), False
         h = f.history.cpu().numpy(); hist[:h.shape[0], g] = h; hist[h.shape[0]:, g] = h[-1]
     rows, inv = np.unique(X, axis=0, return_inverse=True)           # mu: the mean of exp(X_c coef) over cells, over the distinct rows
     freq = np.bincount(inv.ravel(), minlength=len(rows)) / len(X)
-    mu, fit = np.zeros(G), np.flatnonzero(~zero)
-    for a in range(0, len(fit), max(1, 2**22 // len(rows))):
-        gg = fit[a:a + max(1, 2**22 // len(rows))]; mu[gg] = freq @ np.exp(rows @ coef[gg].T)
+    mu, fit, step = np.zeros(G), np.flatnonzero(~zero), max(1, 2**22 // len(rows))
+    for a in range(0, len(fit), step): mu[fit[a:a + step]] = freq @ np.exp(rows @ coef[fit[a:a + step]].T)
     lim = ((log_theta >= cfg.log_theta_max - math.log(100.)) | zero) if lik.has_theta else zero
     theta = np.exp(log_theta) if lik.has_theta else np.full(G, np.inf)
-    return EMResult(lik.name, mu, theta, np.zeros(G), loglik, n_iter, converged, zero, lim, hist, np.zeros(G, dtype=np.int64),
+    return EMResult(lik.name, mu, theta, pi, loglik, n_iter, converged, zero, lim, hist, np.zeros(G, dtype=np.int64),
                     None if var_names is None else list(var_names), coef, se, list(names))
 
 # %% ../nbs/01_em.ipynb #1d5a2618

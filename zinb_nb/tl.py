@@ -71,7 +71,7 @@ def em(adata:ad.AnnData,          # counts in X (or `layer`); may be backed
        size_factors=None,         # None, "total", "median_ratio", or one value per cell: mu_cg = s_c mu_g
        device=None,               # default: CUDA if available, else CPU
        lrt:bool=False,            # dist="zinb": also fit the NB and test zero inflation per gene
-       design=None,               # dist "nb" / "poisson": a formula on adata.obs ("~ condition") or a cells x p matrix: one GLM per gene
+       design=None,               # a formula on adata.obs ("~ condition") or a cells x p matrix: one GLM per gene (the count mean; one pi per gene)
        key_added:str="em",        # prefix of the var columns and the uns key
        progress:bool=True,
        **em_kw,                   # passed to `zinb_nb.em.fit_zinb_em` (tol, max_iter, theta_max, ...)
