@@ -632,24 +632,25 @@ def _glm_theta_start(x:Tensor, log_s:Tensor, X:Tensor, coef:Tensor, log_theta_ma
     m = _glm_mu(log_s, X, coef)
     return ((m * m).sum(0) / ((x - m)**2 - m).sum(0).clamp(min=1e-12)).clamp(1e-2, 1e3).log().clamp(LOG_THETA_MIN, log_theta_max)
 
-def _glm_block(x:Tensor, log_s:Tensor, X:Tensor, lik:Likelihood, cfg:EMSettings, p:GLMParams)->tuple:   # (_BlockFit, (G, p, p) covariances, (G, p) empty groups)
-    "Newton's method on every gene of a block from the start p."
+def _glm_block(x:Tensor, log_s:Tensor, X:Tensor, lik:Likelihood, cfg:EMSettings, p:GLMParams, sums=None)->tuple:   # (_BlockFit, (G, p, p) covariances, (G, p) empty groups)
+    "Newton's method on every gene of a block from the start p; `sums` (a `_GroupSums`, the NB on a design of groups) computes the value and derivatives in its place."
     p = GLMParams(*(t.clone() for t in p))
-    ll = glm_loglik(x, log_s, X, p, lik)
+    L = (lambda cols, q: glm_loglik(_cols(x, cols), log_s, X, q, lik)) if sums is None else (lambda cols, q: sums.cols(cols).value(q))
+    D = (lambda cols, q: glm_grad_hess(_cols(x, cols), log_s, X, q, lik)) if sums is None else (lambda cols, q: sums.cols(cols).grad_hess(q))
+    ll = L(None, p)
     G, k = len(ll), X.shape[1]
     n_iter, conv, hist = torch.zeros(G, dtype=torch.long), torch.zeros(G, dtype=torch.bool), [ll.clone()]
     lo = ll.new_tensor([-math.inf] * k + [LOG_THETA_MIN] * lik.has_theta + [-ZI_LOGIT_MAX] * lik.zero_inflated)
     hi = ll.new_tensor([math.inf] * k + [cfg.log_theta_max] * lik.has_theta + [ZI_LOGIT_MAX] * lik.zero_inflated)
     def newton(act, p_a, ll_a):
-        xa = _cols(x, act)
-        d, _ = newton_direction(*glm_grad_hess(xa, log_s, X, p_a, lik), rel_floor=1e-10, max_step=3.)
+        d, _ = newton_direction(*D(act, p_a), rel_floor=1e-10, max_step=3.)
         def f(rows, P_rows):
             q = _glm_params(P_rows, lik, _take(p_a, rows))
-            return (glm_loglik(_cols(xa, rows), log_s, X, q, lik), *q)
+            return (L(act if rows is None else act[rows], q), *q)
         _, ll_new, _, *q = step_halving(f, _glm_free(p_a, lik), d, ll_a, project=lambda P_rows: P_rows.clamp(lo, hi), aux0=tuple(p_a))
         return GLMParams(*q), ll_new
     _iterate(newton, p, ll, n_iter, conv, hist, cfg.newton_max_iter, cfg.tol)
-    _, H = glm_grad_hess(x, log_s, X, p, lik)
+    _, H = D(None, p)
     empty = p.coef <= ZERO_STRATUM / 2                                # groups without a count (designs of groups): no information
     flat = [empty] + [p.log_theta[:, None] >= cfg.log_theta_max - math.log(100.)] * lik.has_theta \
            + [torch.logit(p.pi)[:, None] <= -ZI_LOGIT_MAX + 1] * lik.zero_inflated      # theta at its cap, pi at 0: flat directions
@@ -663,11 +664,36 @@ def _glm_cov(H:Tensor, k:int, flat:Tensor)->Tensor:
     return torch.where(ok[:, None, None], C[:, :k, :k], torch.nan)
 
 # %% ../nbs/01_em.ipynb #4fac63a6
-def _glm_fit_block(x:Tensor, log_s:Tensor, Xt:Tensor, lik:Likelihood, cfg:EMSettings, coef0:Tensor, v:Tensor)->tuple:
+class _GroupSums:
+    "A block of genes on a design of groups, for the NB: each group's cells as `Atoms`, and the genes' histograms of positive counts. Value, gradient and Hessian in (group log means, log theta) come from `NBSums` group by group (the count's terms at the nonzero counts only), the lgamma terms once per distinct count: what `glm_loglik` and `glm_grad_hess` give on the one-hot design, without a pass over every entry for each of them."
+    def __init__(self, x:Tensor, s:Tensor, stratum:Tensor, K:int, count_hist:tuple, parts:list|None=None):
+        self.parts = parts if parts is not None else [Atoms(x[i], s[i]) for i in ((stratum == k).nonzero()[:, 0] for k in range(K))]
+        self.hist = count_hist
+    def cols(self, idx)->_GroupSums:
+        "The same groups for genes `idx` only (None: all)."
+        return self if idx is None else _GroupSums(None, None, None, 0, _hcols(self.hist, idx), [a.cols(idx) for a in self.parts])
+    def _sums(self, p:GLMParams)->list:
+        return [NBSums(a.x, a.s, p.coef[:, k], p.log_theta, None, a.nz()) for k, a in enumerate(self.parts)]
+    def value(self, p:GLMParams)->Tensor:
+        "(G,) log-likelihood."
+        return sum(ns(0, 0) for ns in self._sums(p)) + _hsum(self.hist, count_terms(self.hist[0], p.log_theta.exp()))
+    def grad_hess(self, p:GLMParams)->tuple:
+        "(G, K + 1) gradient and (G, K + 1, K + 1) Hessian in (group log means, log theta)."
+        K = len(self.parts)
+        g, H = p.coef.new_zeros(len(p.coef), K + 1), p.coef.new_zeros(len(p.coef), K + 1, K + 1)
+        for k, ns in enumerate(self._sums(p)):
+            g[:, k], H[:, k, k], H[:, k, K] = ns(1, 0), ns(2, 0), ns(1, 1)
+            g[:, K] += ns(0, 1); H[:, K, K] += ns(0, 2)
+        H[:, K, :K] = H[:, :K, K]
+        d1, d2 = _hist_derivs(self.hist, p.log_theta.exp())
+        g[:, K] += d1; H[:, K, K] += d2
+        return g, H
+
+def _glm_fit_block(x:Tensor, log_s:Tensor, Xt:Tensor, lik:Likelihood, cfg:EMSettings, coef0:Tensor, v:Tensor, sums=None)->tuple:
     "One block: the count law's GLM from coef0; for a zero-inflated law, then both starts from it (pi = 0.01; pi = 0.5, mean kept) at once, the better kept per gene."
     base = likelihood("nb" if lik.has_theta else "poisson")
     p0 = GLMParams(coef0, _glm_theta_start(x, log_s, Xt, coef0, cfg.log_theta_max), torch.zeros_like(coef0[:, 0]))
-    out = _glm_block(x, log_s, Xt, base, cfg, p0)
+    out = _glm_block(x, log_s, Xt, base, cfg, p0, sums if base.has_theta else None)
     if not lik.zero_inflated: return out
     G, q = x.shape[1], out[0].params
     lift = lambda pi: GLMParams(q.coef - math.log(1 - pi) * v, q.log_theta, torch.full_like(q.pi, pi))   # the constant direction: the mean kept
@@ -684,7 +710,7 @@ def _fit_glm_blocks(c:Counts, s, X:np.ndarray, lik:Likelihood, cfg:EMSettings, d
     log_s = T(np.zeros((c.n_cells, 1)) if s is None else np.log(s)[:, None])
     R, stratum = np.unique(X, axis=0, return_inverse=True)
     groups = len(R) == X.shape[1]                                      # a free mean per group: fitted as gamma = R beta
-    if groups: Xt, Rinv, v = T(np.eye(len(R))[stratum.ravel()]), T(np.linalg.inv(R)), T(np.ones(len(R)))
+    if groups: Xt, Rinv, v, st_t, hist = T(np.eye(len(R))[stratum.ravel()]), T(np.linalg.inv(R)), T(np.ones(len(R))), torch.as_tensor(stratum.ravel(), device=device), gene_histograms(c)
     else: Xt, v = T(X), T(np.linalg.lstsq(X, np.ones(len(X)), rcond=None)[0])
     fits, k = [], 2 if lik.zero_inflated else 1                        # two starts fit each block twice over: half the genes per block
     with tqdm(total=c.n_genes, desc=f"GLM {lik.name}", unit="gene", disable=not progress) as bar:
@@ -694,7 +720,8 @@ def _fit_glm_blocks(c:Counts, s, X:np.ndarray, lik:Likelihood, cfg:EMSettings, d
                 tot = Xt.T @ x
                 coef0 = torch.where(tot > 0, (tot / (Xt.T @ log_s.exp())).log(), ZERO_STRATUM).T
             else: coef0 = _init(Atoms(x, log_s.exp()), likelihood("poisson"), cfg.log_theta_max).log_mu[:, None] * v   # the intercept-only mean on every cell
-            f, C, empty = _glm_fit_block(x, log_s, Xt, lik, cfg, coef0, v)
+            sums = _GroupSums(x, log_s.exp(), st_t, len(R), tuple(T(a[1:]) for a in hist.padded(g))) if groups and lik.has_theta else None
+            f, C, empty = _glm_fit_block(x, log_s, Xt, lik, cfg, coef0, v, sums)
             if groups: f, C, empty = _from_groups(f, C, empty, Rinv)
             fits.append((g, f, torch.where(empty, torch.nan, C.diagonal(dim1=1, dim2=2).sqrt()))); bar.update(len(g))
         bar.update(c.n_genes - bar.n)
