@@ -731,7 +731,7 @@ def _from_groups(f:_BlockFit, C:Tensor, empty:Tensor, Rinv:Tensor)->tuple:
     "Group means gamma back to the design's coefficients: beta = R^-1 gamma, covariances R^-1 C R^-T; a coefficient involving an empty group is flagged."
     coef = f.params.coef @ Rinv.T
     V = torch.einsum("ij,gjk,lk->gil", Rinv, C, Rinv)
-    touched = (empty.to(Rinv.dtype) @ (Rinv != 0).T.to(Rinv.dtype)) > 0
+    touched = (empty.to(Rinv.dtype) @ (Rinv.abs() > 1e-12 * Rinv.abs().max()).T.to(Rinv.dtype)) > 0   # (an inverse's rounding is no dependence)
     return f._replace(params=f.params._replace(coef=coef)), V, touched
 
 def _glm_result(lik:Likelihood, cfg:EMSettings, fits:list, X:np.ndarray, names:list, G:int, var_names)->EMResult:

@@ -461,7 +461,7 @@ def _stage2(pr:_Problem, phi:Tensor, u:Tensor, tol:float=1e-5, maxit:int=20)->tu
             g, A = _held(g, H, held[a])
             if last is None: last = phi.new_zeros(G, P, P)
             last[a] = A
-        d, bad = newton_direction(g, -A, rel_floor=0., abs_floor=1e-8)
+        d, bad = newton_direction(g, -A, rel_floor=0., abs_floor=1e-8, max_step=1. if quasi else None)   # a quasi-Newton step: at most 1 in any coordinate
         x, fx, t, ux = step_halving(_laplace_at(sub, ua), phi[a], d, L, halvings=40, rtol=1e-10, project=_clamp_log_sigma(sub), aux0=(ua,))
         out.last_step[a] = step = torch.where(bad, float("inf"), (t[:, None] * d).abs().amax(1))
         out.grad[a], out.cov[a] = g, _inverse(A, bad | quasi)     # the covariance from an exact Hessian only
