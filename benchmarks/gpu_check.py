@@ -6,6 +6,9 @@
 Checks (each: the CUDA result against the CPU result on the same data, to the tolerance of the package's tests):
 - EM: `fit_zinb_em` (float64) on every gene of the bundled PBMC 4k (2,000 genes): per-gene log-likelihoods equal to 1e-8
   relative; time for all genes (first call, and warm).
+- EM with a design: `fit_zinb_em(design=...)` (float64) on PBMC 4k with its size factors: the NB on `~ label` (a design of
+  groups, 2,000 genes) and the ZINB on an intercept, a random condition and a normal covariate (200 genes): per-gene
+  log-likelihoods equal to 1e-8 relative; time (first call, and warm).
 - GLMM: `glmm_genes` (Poisson, float64) on genes simulated on the 68,627 cells of `simulate_glmm_table`: fixed effects equal to
   1e-6; time, first call and warm, with each of the two ways of computing the Hessian on an accelerator.
 - NB GLMM: `glmm_genes(family="nb")` on NB genes simulated on the same cells: fixed effects and log theta equal to 1e-6;
@@ -49,6 +52,26 @@ def check_em(dev, quick):
     rel = float(np.max(np.abs(gpu.loglik - cpu.loglik) / np.maximum(np.abs(cpu.loglik), 1.)))
     return dict(genes=int(x.shape[1]), cells=int(x.shape[0]), max_rel_loglik_diff=rel, ok=rel < 1e-8,
                 seconds_cpu=t_cpu, seconds_first=t_first, seconds_warm=t_warm)
+
+
+def check_em_design(dev, quick):
+    from zinb_nb.datasets import pbmc4k
+    from zinb_nb.em import fit_zinb_em, design_matrix
+    a = pbmc4k()
+    a = a[:, :200].copy() if quick else a
+    s = np.asarray(a.X.sum(1)).ravel(); s = s / s.mean()
+    rng = np.random.default_rng(0)
+    general = np.c_[np.ones(a.n_obs), rng.integers(0, 2, a.n_obs), rng.normal(0, 1, a.n_obs)]
+    out = {}
+    for name, dist, design, genes in (("nb_label", "nb", design_matrix("~ label", a.obs)[0], a.n_vars), ("zinb_general", "zinb", general, min(200, a.n_vars))):
+        x = a.X[:, :genes]
+        cpu, t_cpu = _timed(lambda: fit_zinb_em(x, s, dist, design=design, device="cpu", progress=False), dev)
+        gpu, t_first = _timed(lambda: fit_zinb_em(x, s, dist, design=design, device=dev, progress=False), dev)
+        _, t_warm = _timed(lambda: fit_zinb_em(x, s, dist, design=design, device=dev, progress=False), dev)
+        rel = float(np.max(np.abs(gpu.loglik - cpu.loglik) / np.maximum(np.abs(cpu.loglik), 1.)))
+        out[name] = dict(genes=int(genes), cells=int(a.n_obs), columns=int(design.shape[1]), max_rel_loglik_diff=rel, ok=rel < 1e-8,
+                         seconds_cpu=t_cpu, seconds_first=t_first, seconds_warm=t_warm)
+    return dict(out, ok=all(v["ok"] for v in out.values()))
 
 
 def check_glmm(dev, quick):
@@ -180,7 +203,7 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the script (no results file)")
     ap.add_argument("--out", default=str(HERE / "results" / "gpu_check.json"))
-    ap.add_argument("--only", nargs="*", help="run only these checks (em glmm glmm_nb zinbwave vae gmvae batches zipo)")
+    ap.add_argument("--only", nargs="*", help="run only these checks (em em_design glmm glmm_nb zinbwave vae gmvae batches zipo)")
     a = ap.parse_args()
     import torch
     sys.path.insert(0, str(HERE)); from _common import versions
@@ -191,7 +214,7 @@ def main():
     from zinb_nb.data import resolve_device
     dev = resolve_device(a.device)
     torch.set_num_threads(1 if dev.type == "cpu" else torch.get_num_threads())
-    checks = dict(em=check_em, glmm=check_glmm, glmm_nb=check_glmm_nb, zinbwave=check_zinbwave, vae=check_vae,
+    checks = dict(em=check_em, em_design=check_em_design, glmm=check_glmm, glmm_nb=check_glmm_nb, zinbwave=check_zinbwave, vae=check_vae,
                   gmvae=lambda d, q: check_vae(d, q, n_components=8), batches=check_batches)
     try:
         import zinb_nb.zipo  # noqa: F401
