@@ -52,13 +52,19 @@ def log_poisson(x:Tensor,             # counts (assumed; checked when `validate`
     return torch.xlogy(x, mu) - mu - (torch.lgamma(x + 1) if count_terms else 0.)
 
 # %% ../nbs/00_distributions.ipynb #030971d2
-_STIRLING_THETA = 1e6   # above this theta, lgamma(x + theta) - lgamma(theta) by Stirling's series
+_STIRLING_THETA = 1e6   # float64: above this theta, lgamma(x + theta) - lgamma(theta) by Stirling's series
+_STIRLING_THETA_LOW = 32.   # float32 and lower precisions: from here (the plain difference loses ~eps theta log theta: 0.5 at theta = 7e5 in float32)
+
+def _stirling_from(theta:Tensor)->float:
+    "The theta above which the count terms and their derivatives use the asymptotic series, for theta's precision."
+    return _STIRLING_THETA if theta.dtype == torch.float64 else _STIRLING_THETA_LOW
 
 def _lgamma_ratio(x:Tensor, theta:Tensor)->Tensor:
     "lgamma(x + theta) - lgamma(theta) - x log(theta), without the cancellation of the plain difference at large theta."
-    big = theta > _STIRLING_THETA
+    thr = _stirling_from(theta)
+    big = theta > thr
     if not bool(big.any()): return torch.lgamma(x + theta) - torch.lgamma(theta) - x * torch.log(theta)   # the usual case: one branch only
-    tb = torch.where(big, theta, _STIRLING_THETA)    # each branch stays finite (and differentiable) where it is not used
+    tb = torch.where(big, theta, thr)    # each branch stays finite (and differentiable) where it is not used
     ts = torch.where(big, 1., theta)
     z = x + tb
     stirling = (z - 0.5) * torch.log1p(x / tb) - x - x / (12 * tb * z) + (1 / tb**3 - 1 / z**3) / 360   # error < 1/(1260 theta^5)
@@ -176,13 +182,14 @@ def _zi_zero(log_p0:Tensor, zi_logits:Tensor)->tuple:
 # %% ../nbs/00_distributions.ipynb #29d544ed
 def _digamma_diff(x:Tensor, theta:Tensor)->Tensor:
     "psi(x + theta) - psi(theta): the theta-derivative of `_lgamma_ratio` plus x / theta, with the same Stirling branch."
-    big = theta > _STIRLING_THETA
+    thr = _stirling_from(theta)
+    big = theta > thr
     if not bool(big.any()): return torch.digamma(x + theta) - torch.digamma(theta)
-    tb = torch.where(big, theta, _STIRLING_THETA)
+    tb = torch.where(big, theta, thr)
     ts = torch.where(big, 1., theta)
     z = x + tb
-    stirling = (torch.log1p(x / tb) - (z - 0.5) * x / (tb * z) + x * (z + tb) / (12 * tb**2 * z**2)
-                + (3 / z**4 - 3 / tb**4) / 360 + x / tb)
+    # psi(z) ~ log z - 1/(2z) - 1/(12z^2) + 1/(120z^4): each difference written without cancellation (x >> theta included)
+    stirling = torch.log1p(x / tb) + x / (2 * tb * z) + x * (z + tb) / (12 * tb**2 * z**2) - x * (z + tb) * (z * z + tb * tb) / (120 * z**4 * tb**4)
     return torch.where(big, stirling, torch.digamma(x + ts) - torch.digamma(ts))
 
 def _zinb_grads(x, mu, theta, zi_logits, log_p0, l1pr, zero, plan)->tuple:
@@ -421,7 +428,14 @@ def nb_score_info(x:Tensor,      # counts
     return theta * (x - mu) / tm, (x + theta) * mu * theta / tm**2
 
 # %% ../nbs/00_distributions.ipynb #6a63c5ac
-def _trigamma_diff(x:Tensor, theta:Tensor)->Tensor: return torch.polygamma(1, x + theta) - torch.polygamma(1, theta)
+def _trigamma_diff(x:Tensor, theta:Tensor)->Tensor:
+    "psi'(x + theta) - psi'(theta); below float64 precision, by the asymptotic series above `_STIRLING_THETA_LOW` (the plain difference of two values near 1/theta keeps only ~eps theta of its relative precision)."
+    if theta.dtype == torch.float64 or not bool((big := theta > _STIRLING_THETA_LOW).any()): return torch.polygamma(1, x + theta) - torch.polygamma(1, theta)
+    tb, ts = torch.where(big, theta, _STIRLING_THETA_LOW), torch.where(big, 1., theta)
+    z = x + tb                                     # psi'(z) ~ 1/z + 1/(2z^2) + 1/(6z^3) - 1/(30z^5), differences written without cancellation
+    series = (-x / (tb * z) - x * (z + tb) / (2 * tb**2 * z**2) - x * (z * z + z * tb + tb * tb) / (6 * z**3 * tb**3)
+              + (1 / tb**5 - 1 / z**5) / 30)
+    return torch.where(big, series, torch.polygamma(1, x + ts) - torch.polygamma(1, ts))
 
 def _nb_count_parts(x, theta, plan=None)->tuple:
     "theta (psi(x+theta) - psi(theta)), and the second log-theta derivative of `count_terms` (special functions as `plan` says)."
