@@ -710,8 +710,9 @@ def _fit_glm_blocks(c:Counts, s, X:np.ndarray, lik:Likelihood, cfg:EMSettings, d
     log_s = T(np.zeros((c.n_cells, 1)) if s is None else np.log(s)[:, None])
     R, stratum = np.unique(X, axis=0, return_inverse=True)
     groups = len(R) == X.shape[1]                                      # a free mean per group: fitted as gamma = R beta
-    if groups: Xt, Rinv, v, st_t, hist = T(np.eye(len(R))[stratum.ravel()]), T(np.linalg.inv(R)), T(np.ones(len(R))), torch.as_tensor(stratum.ravel(), device=device), gene_histograms(c)
+    if groups: Xt, Rinv, v, st_t = T(np.eye(len(R))[stratum.ravel()]), T(np.linalg.inv(R)), T(np.ones(len(R))), torch.as_tensor(stratum.ravel(), device=device)
     else: Xt, v = T(X), T(np.linalg.lstsq(X, np.ones(len(X)), rcond=None)[0])
+    hist = gene_histograms(c) if groups and lik.has_theta else None   # the NB's count terms per distinct count (`_GroupSums`)
     fits, k = [], 2 if lik.zero_inflated else 1                        # two starts fit each block twice over: half the genes per block
     with tqdm(total=c.n_genes, desc=f"GLM {lik.name}", unit="gene", disable=not progress) as bar:
         for g, B, _ in _dense_blocks(c, max(1, cfg.block_elems(device) // k), max(1, cfg.gene_batch_size // k)):
@@ -720,7 +721,7 @@ def _fit_glm_blocks(c:Counts, s, X:np.ndarray, lik:Likelihood, cfg:EMSettings, d
                 tot = Xt.T @ x
                 coef0 = torch.where(tot > 0, (tot / (Xt.T @ log_s.exp())).log(), ZERO_STRATUM).T
             else: coef0 = _init(Atoms(x, log_s.exp()), likelihood("poisson"), cfg.log_theta_max).log_mu[:, None] * v   # the intercept-only mean on every cell
-            sums = _GroupSums(x, log_s.exp(), st_t, len(R), tuple(T(a[1:]) for a in hist.padded(g))) if groups and lik.has_theta else None
+            sums = _GroupSums(x, log_s.exp(), st_t, len(R), tuple(T(a[1:]) for a in hist.padded(g))) if hist is not None else None
             f, C, empty = _glm_fit_block(x, log_s, Xt, lik, cfg, coef0, v, sums)
             if groups: f, C, empty = _from_groups(f, C, empty, Rinv)
             fits.append((g, f, torch.where(empty, torch.nan, C.diagonal(dim1=1, dim2=2).sqrt()))); bar.update(len(g))

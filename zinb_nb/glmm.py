@@ -303,7 +303,7 @@ def _variance_parts(pr:_Problem, v:Tensor)->tuple:
 def _stage1(pr:_Problem, sweeps:int=2, iters:int=25, objective:Callable|None=None, tol:float|None=None)->tuple:
     "Profiled start (lme4's nAGQ = 0): (beta, u) by PIRLS given log sigma (and log theta), which line searches (Brent's method) choose; (phi, u)."
     objective = objective or _laplace                     # objective(pr, beta, u, sigma, theta) -> (G,), at the joint modes
-    tol = tol or (1e-2 if pr.stratum is not None else 1e-5)   # Brent's tolerance: a start for stage 2; coarser where each evaluation sums over rows (the NB)
+    if tol is None: tol = 1e-2 if pr.stratum is not None else 1e-5   # Brent's tolerance: a start for stage 2; coarser where each evaluation sums over rows (the NB)
     G, T, nb = pr.G, pr.T, pr.family.has_theta
     beta, u = _init_beta(pr), pr.X.new_zeros(G, pr.q)
     v = torch.cat([pr.X.new_full((G, T), math.log(0.5))] + ([pr.X.new_zeros(G, 1)] if nb else []), 1)   # (log_sigma, [log theta])
