@@ -21,8 +21,9 @@ from .formula import _check_columns, _check_numeric, _check_rank, _fixed_design,
 # %% auto #0
 __all__ = ['LOG_THETA_MIN', 'ZI_LOGIT_MAX', 'ZERO_STRATUM', 'e_step', 'nb_mstep_direction', 'weighted_nb_loglik',
            'newton_nb_step', 'EMParams', 'Atoms', 'gene_loglik', 'nb_moments', 'zero_fraction_table', 'em_step',
-           'newton_polish_step', 'EMSettings', 'EMResult', 'fit_zinb_em', 'fit_zip_em', 'GLMParams', 'glm_loglik',
-           'glm_grad_hess', 'design_matrix', 'bh_adjust', 'lrt_table', 'zinb_lrt']
+           'newton_polish_step', 'EMSettings', 'size_factor_bins', 'PooledZeros', 'pi_zero_score', 'EMResult',
+           'fit_zinb_em', 'fit_zip_em', 'GLMParams', 'glm_loglik', 'glm_grad_hess', 'design_matrix', 'bh_adjust',
+           'lrt_table', 'zinb_lrt']
 
 # %% ../nbs/01_em.ipynb #357879ad
 def e_step(x:Tensor,          # counts
@@ -98,7 +99,7 @@ def newton_nb_step(x:Tensor,          # counts, atoms x genes
         g = [ns(1, 0), ns(0, 1), ns(2, 0), ns(1, 1), ns(0, 2)]
         d1, d2 = _hist_derivs(count_hist, theta); g[1], g[4] = g[1] + d1, g[4] + d2
     d = nb_mstep_direction(*g, max_step=max_step)
-    q = lambda rows, p: weighted_nb_loglik(_cols(x, rows), s, _cols(wt, rows), p[:, 0], p[:, 1], _hcols(count_hist, rows), nonzero if rows is None else "auto")
+    q = lambda rows, p: weighted_nb_loglik(_cols(x, rows), _cols(s, rows), _cols(wt, rows), p[:, 0], p[:, 1], _hcols(count_hist, rows), nonzero if rows is None else "auto")
     project = lambda p: torch.stack([p[:, 0], p[:, 1].clamp(LOG_THETA_MIN, log_theta_max)], 1)
     p0 = torch.stack([log_mu, log_theta], 1)
     p, q1 = step_halving(q, p0, d, q(None, p0) if q0 is None else q0, project=project)[:2]
@@ -122,7 +123,7 @@ def _take(p:EMParams, idx)->EMParams:
 class Atoms:
     "A block of genes as weighted atoms."
     x: Tensor               # values, atoms x genes
-    s: Tensor               # size factor of each atom, atoms x 1 (1 x 1: all 1)
+    s: Tensor               # size factor of each atom, atoms x 1 (1 x 1: all 1; atoms x genes: one per atom and gene, as in `PooledZeros.atoms`)
     w: Tensor|None = None   # multiplicity of each atom, atoms x genes (None: each atom once)
     n: Tensor|None = None   # cells per gene (computed from w when None)
     count_hist: tuple|None = None # cells as atoms (w None) only: (values, multiplicities), K x genes each, of every gene's distinct positive counts
@@ -146,7 +147,7 @@ class Atoms:
             new[torch.as_tensor(idx, device=pos.device)] = torch.arange(len(idx), dtype=pos.dtype, device=pos.device)
             c = new[col]; keep = c >= 0; c = c[keep]
             nz = ((pos[keep] // G) * len(idx) + c, c)
-        return Atoms(_cols(self.x, idx), self.s, _cols(self.w, idx), self.n[idx], _hcols(self.count_hist, idx), nz)
+        return Atoms(_cols(self.x, idx), _cols(self.s, idx), _cols(self.w, idx), self.n[idx], _hcols(self.count_hist, idx), nz)
     def twice(self)->Atoms:
         "Every gene twice over, side by side (for two starts in one block)."
         two = lambda t: torch.cat([t, t], -1)
@@ -155,7 +156,8 @@ class Atoms:
             (pos, col), G = self.nonzero, self.x.shape[1]
             p2 = (pos // G) * (2 * G) + col
             nz = (torch.cat([p2, p2 + G]), torch.cat([col, col + G]))
-        return Atoms(two(self.x), self.s, self.w if self.w is None or self.w.shape[1] == 1 else two(self.w), two(self.n),
+        keep = lambda t: t if t is None or t.shape[1] == 1 else two(t)
+        return Atoms(two(self.x), keep(self.s), keep(self.w), two(self.n),
                      None if self.count_hist is None else tuple(map(two, self.count_hist)), nz)
 
 # %% ../nbs/01_em.ipynb #9bab618e
@@ -378,10 +380,11 @@ class EMSettings:
     two_starts:bool=True       # ZINB: also start from the NB fit, keep the better optimum per gene
     gene_batch_size:int=4096   # genes per block at most
     max_elems:int|None=None    # entries (atoms x genes) per block at most; None: 2**20 on a CPU, 2**22 on an accelerator (`block_elems`)
+    start_bins:int=64          # zero-inflated laws with size factors: fit first on each gene's zeros pooled in this many bins of size factor, then on every cell (0: every cell throughout)
 
     def __post_init__(self):
         if self.max_iter is None: self.max_iter = 10 if self.polish else 1000
-        for k, lo in (("max_iter", 0), ("newton_max_iter", 0), ("newton_steps", 1), ("gene_batch_size", 1), ("max_elems", 1)):
+        for k, lo in (("max_iter", 0), ("newton_max_iter", 0), ("newton_steps", 1), ("gene_batch_size", 1), ("max_elems", 1), ("start_bins", 0)):
             if k != "max_elems" or self.max_elems is not None: _check_int(k, getattr(self, k), lo)
         if not (0 <= self.tol < math.inf): raise ValueError(f"tol must be finite and >= 0, got {self.tol!r}")
         if not (math.exp(LOG_THETA_MIN) < self.theta_max < math.inf):
@@ -438,16 +441,26 @@ def _em_block(atoms:Atoms, lik:Likelihood, cfg:EMSettings, start:EMParams|None=N
     return _BlockFit(p, ll, n_iter, conv, torch.stack(hist), n_em)
 
 # %% ../nbs/01_em.ipynb #f6641382
-def _two_starts(atoms:Atoms, lik:Likelihood, cfg:EMSettings)->_BlockFit:
-    "Fit every gene of a block from two starts at once (moments; the NB fit with pi = 0.01) and keep, per gene, the higher log-likelihood."
-    G = atoms.x.shape[1]
+def _two_start_params(atoms:Atoms, lik:Likelihood, cfg:EMSettings)->EMParams:
+    "The two starts of every gene of a block, (2G,) each: the moments, then the NB fit with pi = 0.01."
     nb = _em_block(atoms, likelihood("nb"), replace(cfg, max_iter=20, accelerate=False, polish=False)).params   # 20 Newton steps: a start, not a fit
     moments = _init(atoms, lik, cfg.log_theta_max)
     from_nb = EMParams(nb.log_mu - math.log(0.99), nb.log_theta, torch.full_like(nb.log_mu, 0.01))
-    both = _em_block(atoms.twice(), lik, cfg, start=EMParams(*(torch.cat(ab) for ab in zip(moments, from_nb))))
-    better = both.loglik[G:] > both.loglik[:G]
-    pick = lambda a: torch.where(better.to(a.device), a[..., G:], a[..., :G])
-    return _BlockFit(EMParams(*map(pick, both.params)), *map(pick, both[1:]))
+    return EMParams(*(torch.cat(ab) for ab in zip(moments, from_nb)))
+
+def _better(both:_BlockFit, G:int, again:Tensor|None=None)->tuple:
+    "Of a block fitted twice over (its G genes, then genes `again` once more; None: all of them), the fit with the higher log-likelihood per gene, and (G,) True where that is the second."
+    again = torch.arange(G, device=both.loglik.device) if again is None else again
+    alt = G + torch.arange(len(again), device=again.device)
+    col = torch.arange(G, device=again.device)
+    up = both.loglik[alt] > both.loglik[again]
+    col[again[up]] = alt[up]
+    pick = lambda a: a[..., col.to(a.device)]
+    return _BlockFit(EMParams(*map(pick, both.params)), *map(pick, both[1:])), col >= G
+
+def _two_starts(atoms:Atoms, lik:Likelihood, cfg:EMSettings)->_BlockFit:
+    "Fit every gene of a block from two starts at once (moments; the NB fit with pi = 0.01) and keep, per gene, the higher log-likelihood."
+    return _better(_em_block(atoms.twice(), lik, cfg, start=_two_start_params(atoms, lik, cfg)), atoms.x.shape[1])[0]
 
 # %% ../nbs/01_em.ipynb #4eb12096
 def _histogram_blocks(hist:GeneHistograms, genes, max_elems:int, gene_batch_size:int):
@@ -466,6 +479,101 @@ def _dense_blocks(c:Counts, max_elems:int, gene_batch_size:int):
     for g, B in gene_blocks(c, block_genes=max(1, min(gene_batch_size, max_elems // max(c.n_cells, 1)))):
         keep = B.any(0)
         if keep.any(): yield g[keep], B[:, keep], None
+
+# %% ../nbs/01_em.ipynb #3651ee47
+def size_factor_bins(s:np.ndarray,   # (cells,) positive size factors
+                     n_bins:int,     # bins wanted (fewer where size factors repeat)
+                    )->np.ndarray:   # (cells,) bin of each cell, 0 .. (bins - 1), in the order of s
+    "Quantile bins of log size factor."
+    ls = np.log(np.asarray(s, dtype=np.float64))
+    edges = np.unique(np.quantile(ls, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    return np.searchsorted(edges, ls, side="right")
+
+class PooledZeros:
+    "Every gene with a count, its cells summarised for a start: the nonzero counts with their cells' size factors, the zeros counted per bin of size factor at their mean size factor."
+    def __init__(self, c:Counts,        # the counts
+                 s:np.ndarray,          # (cells,) size factors
+                 n_bins:int,            # bins of log size factor
+                 block_genes:int=1024,  # genes per pass over the counts (a backed file is streamed)
+                ):
+        s = np.asarray(s, dtype=np.float64)
+        bins = size_factor_bins(s, n_bins); B, n = int(bins.max()) + 1, len(s)
+        one = sp.csr_matrix((np.ones(n), (np.arange(n), bins)), shape=(n, B)).T.tocsr()     # bins x cells
+        one_s = sp.csr_matrix((s, (np.arange(n), bins)), shape=(n, B)).T.tocsr()
+        cells_in, s_in = np.bincount(bins, minlength=B), np.bincount(bins, weights=s, minlength=B)
+        nnz, idx, val, Z, SZ = [], [], [], [], []
+        for g, V in gene_blocks(c, block_genes=block_genes, sparse=True):
+            V.eliminate_zeros(); V.sort_indices()
+            nz = V.copy(); nz.data[:] = 1.
+            nnz.append(np.diff(V.indptr)); idx.append(V.indices.astype(np.int64)); val.append(V.data.astype(np.float64))
+            Z.append(cells_in[:, None] - np.asarray((one @ nz).todense())); SZ.append(s_in[:, None] - np.asarray((one_s @ nz).todense()))
+        self.s, self.n_cells = s, n
+        self.nnz = np.concatenate(nnz) if nnz else np.zeros(0, dtype=np.int64)
+        self.ptr = np.concatenate([[0], np.cumsum(self.nnz)])
+        self.cells, self.counts = (np.concatenate(idx), np.concatenate(val)) if idx else (np.zeros(0, np.int64), np.zeros(0))
+        self.zeros = np.concatenate(Z, 1) if Z else np.zeros((B, 0))                  # bins x genes: zeros of each gene in each bin
+        self.mean_s = np.where(self.zeros > 0, (np.concatenate(SZ, 1) if SZ else self.zeros) / np.maximum(self.zeros, 1), 1.)
+
+    def sizes(self)->np.ndarray:
+        "Atoms per gene: its nonzero counts and its bins with a zero."
+        return self.nnz + (self.zeros > 0).sum(0)
+
+    def atoms(self, genes, T)->Atoms:
+        "The pooled atoms of `genes` (indices into the counts' genes), padded to the largest; T moves numpy to the working tensor."
+        genes = np.asarray(genes); nnz = self.nnz[genes]; K = int(nnz.max(initial=0))
+        valid = np.arange(K)[:, None] < nnz[None, :]
+        at = np.where(valid, self.ptr[genes][None, :] + np.arange(K)[:, None], 0)
+        cells = self.cells[at] if len(self.cells) else np.zeros_like(at)
+        Z = self.zeros[:, genes]; keep = (Z > 0).any(1)
+        x = np.concatenate([np.zeros((int(keep.sum()), len(genes))), np.where(valid, self.counts[at] if len(self.counts) else 0., 0.)])
+        s = np.concatenate([self.mean_s[keep][:, genes], np.where(valid, self.s[cells], 1.)])
+        w = np.concatenate([Z[keep], valid.astype(np.float64)])
+        return Atoms(T(x), T(s), T(w), n=T(np.full(len(genes), float(self.n_cells))))
+
+def _pooled_blocks(pz:PooledZeros, max_elems:int, gene_batch_size:int):
+    "Genes with a count sorted by number of pooled atoms; each block within max_elems entries and twice its first gene's size."
+    sizes = pz.sizes(); order = np.argsort(sizes, kind="stable"); order = order[pz.nnz[order] > 0]
+    i = 0
+    while i < len(order):
+        j = i + 1
+        while j < len(order) and j - i < gene_batch_size and (j - i + 1) * sizes[order[j]] <= max_elems and sizes[order[j]] <= 2 * sizes[order[i]]: j += 1
+        yield order[i:j]
+        i = j
+
+# %% ../nbs/01_em.ipynb #7e4d77ec
+def _exact_from(atoms:Atoms, lik:Likelihood, cfg:EMSettings, starts:list)->tuple:
+    "Newton on every cell from one or two starts per gene ([EMParams (G,)]), keeping the better; a second start equal to the first is not fitted. Also (G,) True where the second start won."
+    G, A = atoms.x.shape[1], starts[0]
+    cfg = replace(cfg, max_iter=0)
+    B = starts[-1]
+    same = torch.stack([(a - b).abs() <= 1e-9 * (1 + a.abs()) for a, b in zip(_unconstrained(A, lik).T, _unconstrained(B, lik).T)]).all(0)
+    again = (~same).nonzero()[:, 0]
+    if len(again) == 0: return _em_block(atoms, lik, cfg, start=A), torch.zeros(G, dtype=torch.bool, device=A.pi.device)
+    both = _em_block(atoms.twice().cols(torch.cat([torch.arange(G, device=again.device), G + again])), lik, cfg,
+                     start=EMParams(*(torch.cat([a, b[again]]) for a, b in zip(A, B))))
+    return _better(both, G, again)
+
+# %% ../nbs/01_em.ipynb #3026bc3a
+def pi_zero_score(atoms:Atoms, p:EMParams, lik:Likelihood)->Tensor:
+    "Per gene, log(sum over the zeros of 1 / P(0)) - log n: positive where, with mu and theta held, some pi > 0 is better than pi = 0."
+    lp0 = lik.count_log_p0(atoms.s * p.log_mu.exp(), p.log_theta.exp() if lik.has_theta else None)
+    w = 0. if atoms.w is None else torch.log(atoms.w)
+    return torch.logsumexp(torch.where(atoms.x == 0, w - lp0, -math.inf), 0) - torch.log(atoms.n)
+
+def _small_pi_again(atoms:Atoms, f:_BlockFit, lik:Likelihood, cfg:EMSettings, pi_small:float=1e-4)->_BlockFit:
+    "Genes ending with pi < pi_small whose derivative in pi at 0 is positive, fitted again from pi = 0.01 (Newton only); the better fit kept."
+    low = (f.params.pi < pi_small).nonzero()[:, 0]
+    if len(low) == 0: return f
+    low = low[pi_zero_score(atoms.cols(low), _take(f.params, low), lik) > 0]
+    if len(low) == 0: return f
+    q = _take(f.params, low)
+    g = _em_block(atoms.cols(low), lik, replace(cfg, max_iter=0), start=EMParams(q.log_mu - math.log(0.99), q.log_theta, torch.full_like(q.pi, 0.01)))
+    up = low[g.loglik > f.loglik[low]]; k = g.loglik > f.loglik[low]
+    if len(up) == 0: return f
+    params = EMParams(*(t.clone() for t in f.params)); ll, n_iter = f.loglik.clone(), f.n_iter.clone()
+    for t, t2 in zip(params, g.params): t[up] = t2[k]
+    ll[up] = g.loglik[k]; n_iter[up] += g.n_iter[k].to(n_iter.device)
+    return f._replace(params=params, loglik=ll, n_iter=n_iter, history=torch.cat([f.history, ll[None]]))
 
 # %% ../nbs/01_em.ipynb #3e2550b7
 @dataclass
@@ -522,20 +630,45 @@ def _law(dist)->Likelihood:
     try: return likelihood(dist)
     except ValueError as e: raise ValueError(f"dist: {e}") from None
 
+def _pooled_starts(c:Counts, s:np.ndarray, lik:Likelihood, cfg:EMSettings, T, max_elems:int, batch:int, progress:bool)->tuple:
+    "Every gene fitted on its pooled zeros: ([EMParams (genes,)] one or two starts, their iterations, their EM iterations); genes without a count keep NaN."
+    pz = PooledZeros(c, s, cfg.start_bins, block_genes=max(1, max_elems // max(c.n_cells, 1)))
+    k = 2 if cfg.two_starts else 1
+    P, n_it, n_em = torch.full((k, 3, c.n_genes), math.nan, dtype=torch.float64), torch.zeros(k, c.n_genes, dtype=torch.long), torch.zeros(k, c.n_genes, dtype=torch.long)
+    with tqdm(total=int((pz.nnz > 0).sum()), desc=f"EM {lik.name}, pooled zeros", unit="gene", disable=not progress) as bar:
+        for g in _pooled_blocks(pz, max_elems, batch):
+            a = pz.atoms(g, T)
+            f = _em_block(a.twice(), lik, cfg, start=_two_start_params(a, lik, cfg)) if cfg.two_starts else _em_block(a, lik, cfg)
+            gt = torch.as_tensor(g)
+            for j in range(k):
+                sl = slice(j * len(g), (j + 1) * len(g))
+                P[j][:, gt] = torch.stack([t[sl] for t in f.params]).cpu().double()
+                n_it[j, gt], n_em[j, gt] = f.n_iter[sl].cpu(), f.n_em[sl].cpu()
+            bar.update(len(g))
+    return P, n_it, n_em
+
 def _fit_blocks(c:Counts, s, lik:Likelihood, cfg:EMSettings, device, dtype, progress:bool)->list:
-    "Fit every gene with a count, block by block: [(genes, _BlockFit)]."
+    "Fit every gene with a count, block by block: [(genes, _BlockFit)]; with size factors, from the fit on pooled zeros (`start_bins`)."
     k = 2 if cfg.two_starts else 1                     # two starts fit each block twice over: half the genes per block
     max_elems, batch = max(1, cfg.block_elems(device) // k), max(1, cfg.gene_batch_size // k)
     T = lambda a: torch.as_tensor(a, dtype=dtype, device=device)
     hist = gene_histograms(c)
     if s is None: blocks, s_t = _histogram_blocks(hist, np.flatnonzero(hist.sizes() > 1), max_elems, batch), T(np.ones((1, 1)))
     else: blocks, s_t = _dense_blocks(c, max_elems, batch), T(s[:, None])
+    pooled = s is not None and cfg.start_bins > 0 and cfg.polish and lik.zero_inflated    # (the NB's sums skip the zeros already: no gain there)
+    if pooled: P, n_it, n_em = _pooled_starts(c, s, lik, cfg, T, max_elems, batch, progress)
     fits = []
     with tqdm(total=c.n_genes, desc=f"EM {lik.name}", unit="gene", disable=not progress) as bar:
         for g, V, W in blocks:
             positive = None if W is not None else tuple(T(a[1:]) for a in hist.padded(g))   # cells as atoms: count terms by histogram
             atoms = Atoms(T(V), s_t, None if W is None else T(W), count_hist=positive)
-            fits.append((g, _two_starts(atoms, lik, cfg) if cfg.two_starts else _em_block(atoms, lik, cfg))); bar.update(len(g))
+            if pooled:
+                f, second = _exact_from(atoms, lik, cfg, [EMParams(*T(P[j][:, torch.as_tensor(g)]).unbind(0)) for j in range(k)])
+                j, gt = second.long().cpu(), torch.as_tensor(g)    # the start each gene kept: its iterations on pooled zeros count too
+                f = f._replace(n_iter=f.n_iter + n_it[j, gt], n_em=n_em[j, gt])
+            else: f = _two_starts(atoms, lik, cfg) if cfg.two_starts else _em_block(atoms, lik, cfg)
+            if lik.zero_inflated and cfg.polish: f = _small_pi_again(atoms, f, lik, cfg)
+            fits.append((g, f)); bar.update(len(g))
         bar.update(c.n_genes - bar.n)
     return fits
 
@@ -558,13 +691,14 @@ def fit_zinb_em(x,                          # counts, cells x genes: anything `r
                 two_starts:bool=True,       # ZINB: also start from the NB fit, keep the better optimum per gene
                 gene_batch_size:int=4096,   # genes per block at most
                 max_elems:int|None=None,    # entries per block at most; None: 2**20 on a CPU, 2**22 on an accelerator
+                start_bins:int=64,          # ZINB/ZIP with size factors: fit first on each gene's zeros pooled in this many bins of size factor, then on every cell (0: every cell throughout)
                 progress:bool=True,         # tqdm progress bar over genes
                )->EMResult:
     "Fit a ZINB (or ZIP / NB / Poisson) to every gene by EM, vectorised over genes, in blocks of genes; with a `design`, a GLM per gene (the count component's mean; one pi per gene) by Newton's method."
     lik = _law(dist)
     cfg = EMSettings(max_iter=max_iter, tol=tol, theta_max=theta_max, newton_steps=newton_steps, accelerate=accelerate, polish=polish,
                      newton_max_iter=newton_max_iter, two_starts=two_starts and lik.has_theta and lik.zero_inflated,
-                     gene_batch_size=gene_batch_size, max_elems=max_elems)
+                     gene_batch_size=gene_batch_size, max_elems=max_elems, start_bins=start_bins)
     device = resolve_device(device)
     c = read_counts(x, layer, warn_empty=False)
     s = resolve_size_factors(c, size_factors)
