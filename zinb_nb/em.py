@@ -568,7 +568,7 @@ def _small_pi_again(atoms:Atoms, f:_BlockFit, lik:Likelihood, cfg:EMSettings, pi
     if len(low) == 0: return f
     q = _take(f.params, low)
     g = _em_block(atoms.cols(low), lik, replace(cfg, max_iter=0), start=EMParams(q.log_mu - math.log(0.99), q.log_theta, torch.full_like(q.pi, 0.01)))
-    up = low[g.loglik > f.loglik[low]]; k = g.loglik > f.loglik[low]
+    k = g.loglik > f.loglik[low]; up = low[k]
     if len(up) == 0: return f
     params = EMParams(*(t.clone() for t in f.params)); ll, n_iter = f.loglik.clone(), f.n_iter.clone()
     for t, t2 in zip(params, g.params): t[up] = t2[k]
@@ -632,7 +632,7 @@ def _law(dist)->Likelihood:
 
 def _pooled_starts(c:Counts, s:np.ndarray, lik:Likelihood, cfg:EMSettings, T, max_elems:int, batch:int, progress:bool)->tuple:
     "Every gene fitted on its pooled zeros: ([EMParams (genes,)] one or two starts, their iterations, their EM iterations); genes without a count keep NaN."
-    pz = PooledZeros(c, s, cfg.start_bins, block_genes=max(1, max_elems // max(c.n_cells, 1)))
+    pz = PooledZeros(c, s, cfg.start_bins)          # sparse blocks: many genes per pass over a backed file
     k = 2 if cfg.two_starts else 1
     P, n_it, n_em = torch.full((k, 3, c.n_genes), math.nan, dtype=torch.float64), torch.zeros(k, c.n_genes, dtype=torch.long), torch.zeros(k, c.n_genes, dtype=torch.long)
     with tqdm(total=int((pz.nnz > 0).sum()), desc=f"EM {lik.name}, pooled zeros", unit="gene", disable=not progress) as bar:
