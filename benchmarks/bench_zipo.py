@@ -12,7 +12,8 @@ Run in the benchmark venv (scvi-tools and magic-impute installed, zinb_nb instal
     python benchmarks/bench_zipo.py scale --n-cells 10000 100000 1000000          # time per epoch streaming a backed .h5ad (each size under the lock)
     python benchmarks/bench_zipo.py ablation --dataset pbmc4k                     # the paper's ablations at this machine's size (each under the lock)
 
-Data. pbmc4k (4,271 cells x 2,000 genes, 8 cell groups), cellbench (499 cells, 3 cell lines, 2 technologies; genes detected in
+Data. pbmc4k (4,271 cells x 2,000 genes, 8 cell groups), pbmc3k_allgenes (the 2,638 labelled cells of PBMC 3k and every gene
+detected in >= 3 of them, 13,656: no selection of variable genes, for the pruning question), cellbench (499 cells, 3 cell lines, 2 technologies; genes detected in
 >= 10 cells of each technology, then the 2,000 most variable log-CP10k, as benchmarks/bench_zinbwave.py) and a simulation with
 known rates (zinb_nb.data.simulate_zinb: 2,000 cells x 500 genes, 5 clusters, simulation seed 0). No method is given covariates,
 except "zipo_batch" (cellbench only): ZiPo with the technology, one-hot, as the paper's known covariate appended to the latent.
@@ -42,7 +43,8 @@ chapter), minibatches of 128, its schedule
 (`ZiPoSchedule`), early stopping after 30 epochs without improvement, at most `--epochs` (default 150) epochs; "zipo_gelu" is the
 same with GELU activations (the chapter shows why a sigmoid saturates after Adam's first step at the paper's first rate),
 "zipo_zinb" the same with the ZINB likelihood, "zipo_lr1e-3" the same started at 0.001 (the paper's schedule without
-its decay phase), "zipo_observed" the same with the observed total count as the library instead of the predicted one, "zipo_batch" the same
+its decay phase), "zipo_proximal" and "zipo_lr1e-3_proximal" the same two with `proximal=True` (the L1 part of the ratio penalty
+taken by a proximal step after each Adam step, which leaves exact zeros), "zipo_observed" the same with the observed total count as the library instead of the predicted one, "zipo_batch" the same
 given CellBench's technology as a covariate (its k-means ARI is on the latent U, which the covariate is appended to).
 SCVI: its defaults (n_latent 10, n_hidden 128, ZINB), max_epochs its own heuristic (400 at these sizes), with its
 `early_stopping=True` on a 10% validation split of the training cells (as ZiPo holds out 10% of its training cells).
@@ -54,8 +56,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-METHODS = ("zipo", "zipo_gelu", "zipo_lr1e-3", "zipo_observed", "zipo_zinb", "zipo_batch", "dca", "dca128", "zipdca", "scvi", "magic")
-DATASETS = ("pbmc4k", "cellbench", "sim")
+METHODS = ("zipo", "zipo_proximal", "zipo_gelu", "zipo_lr1e-3", "zipo_lr1e-3_proximal", "zipo_observed", "zipo_zinb", "zipo_batch",
+           "dca", "dca128", "zipdca", "scvi", "magic")
+DATASETS = ("pbmc4k", "cellbench", "sim", "pbmc3k_allgenes")
 
 
 # ---------------------------------------------------------------- data
@@ -70,6 +73,12 @@ def load(dataset):
         l = np.log1p(X / X.sum(1, keepdims=True) * 1e4)
         g = np.sort(np.argsort(-l.var(0))[:2000])
         return X[:, g].astype(np.float32), a.obs["label"].astype(str).to_numpy(), None
+    if dataset == "pbmc3k_allgenes":
+        import scipy.sparse as sp
+        from zinb_nb.datasets import pbmc3k
+        a = pbmc3k(labelled_only=True); X = sp.csc_matrix(a.X)
+        keep = np.asarray((X > 0).sum(0)).ravel() >= 3
+        return X[:, keep].toarray().astype(np.float32), a.obs["cell_type"].astype(str).to_numpy(), None
     if dataset == "sim":
         from zinb_nb.data import simulate_zinb
         a = simulate_zinb(2000, 500, n_latent=5, n_clusters=5, seed=0)
@@ -108,6 +117,8 @@ CONFIGS = {
     "zipo_gelu": dict(likelihood="zip", activation="gelu"),
     "zipo_zinb": dict(likelihood="zinb"),
     "zipo_lr1e-3": dict(likelihood="zip", _lr0=1e-3),            # the schedule from a first rate of 0.001 (no decay phase)
+    "zipo_proximal": dict(likelihood="zip", proximal=True),       # the ratio's L1 part by a proximal step after each Adam step
+    "zipo_lr1e-3_proximal": dict(likelihood="zip", proximal=True, _lr0=1e-3),
     "zipo_observed": dict(likelihood="zip", library="observed"),  # the cell's total count as its library (DCA's choice)
     "zipo_batch": dict(likelihood="zip"),                          # with the technology as a known covariate (cellbench)
     "dca": dict(likelihood="zinb", hidden=(64,), n_latent=32, decoder_hidden=(64,), activation="relu", library="observed",

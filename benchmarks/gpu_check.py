@@ -250,11 +250,13 @@ def _check_zipo(dev, quick):
     a = pbmc4k()
     if quick: a = a[:500, :300].copy()
     r = {}
-    for d in ("cpu", dev):
-        m = tl.zipo(a.copy(), device=d, max_epochs=3, progress=False)
-        r[str(d)] = dict(history_nll=m.history.nll.tolist(), sec_per_epoch=float(m.history.seconds.iloc[-1] / len(m.history)))
-    c, g = r["cpu"]["history_nll"][-1], r[str(dev)]["history_nll"][-1]
-    return dict(cpu=r["cpu"], gpu=r[str(dev)], rel_nll_diff=abs(g - c) / abs(c), ok=abs(g - c) / abs(c) < 0.02)
+    for proximal in (False, True):   # proximal=True: the proximal step after each Adam step (exact zeros in the first layer)
+        for d in ("cpu", dev):
+            m = tl.zipo(a.copy(), device=d, max_epochs=3, progress=False, proximal=proximal)
+            r[f"{d}{'_proximal' if proximal else ''}"] = dict(history_nll=m.history.nll.tolist(), sec_per_epoch=float(m.history.seconds.iloc[-1] / len(m.history)))
+    diff = lambda k: abs(r[f"{dev}{k}"]["history_nll"][-1] - r[f"cpu{k}"]["history_nll"][-1]) / abs(r[f"cpu{k}"]["history_nll"][-1])
+    return dict(cpu=r["cpu"], gpu=r[str(dev)], cpu_proximal=r["cpu_proximal"], gpu_proximal=r[f"{dev}_proximal"],
+                rel_nll_diff=diff(""), rel_nll_diff_proximal=diff("_proximal"), ok=diff("") < 0.02 and diff("_proximal") < 0.02)
 
 
 if __name__ == "__main__":

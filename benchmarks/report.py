@@ -492,6 +492,10 @@ def block_gpu():
         rows.append([f"{label}, PBMC 4k, 3 epochs", ok(k), f"rel. difference of the last {'validation -ELBO' if k != 'zipo' else 'training NLL'} {e(diff)}",
                      f"{f(x['cpu']['sec_per_epoch'], 3)} s/epoch", f"{f(x['gpu']['sec_per_epoch'], 3)} s/epoch",
                      f"{f(x['cpu']['sec_per_epoch'] / x['gpu']['sec_per_epoch'], 2)}x"])
+        if k == "zipo" and "gpu_proximal" in x:
+            rows.append(["ZiPo (`tl.zipo(proximal=True)`), PBMC 4k, 3 epochs", ok(k), f"rel. difference of the last training NLL {e(x['rel_nll_diff_proximal'])}",
+                         f"{f(x['cpu_proximal']['sec_per_epoch'], 3)} s/epoch", f"{f(x['gpu_proximal']['sec_per_epoch'], 3)} s/epoch",
+                         f"{f(x['cpu_proximal']['sec_per_epoch'] / x['gpu_proximal']['sec_per_epoch'], 2)}x"])
     if "batches" in c:
         x = c["batches"]
         for k, label in (("vae", "VAE (`tl.vae`, `batch_key`)"), ("zipo", "ZiPo (`tl.zipo`, `covariate_keys`)")):
@@ -522,18 +526,29 @@ def block_gpu():
 ZIPO_METRICS = (("heldout_nll", 1), ("mcv_mse", 2), ("mcv_mse_no_denoising", 2), ("true_mse", 2), ("true_mse_no_denoising", 2), ("kmeans_ari", 3), ("sec_per_epoch", 3), ("sparsity_pruned", 3))
 
 
+
+def worst_change(g):
+    "The relative change of the held-out NLL by pruning with the largest magnitude over the runs g ('' where none reports it)."
+    v = [r["heldout_nll_change_pruned_pct"] / 100 for r in g if "heldout_nll_change_pruned_pct" in r]
+    return e(max(v, key=abs)) if v else ""
+
+
 def block_zipo():
     rs = [r for _, r in load("zipo_*_seed*.json") if isinstance(r, dict) and "method" in r and "dataset" in r]
     if not rs: return missing("`bench_zipo.py`")
+    for r in rs:   # what pruning costs: relative change of the held-out NLL, in percent
+        if isinstance(r.get("heldout_nll"), (int, float)) and isinstance(r.get("heldout_nll_pruned"), (int, float)):
+            r["heldout_nll_change_pruned_pct"] = 100 * (r["heldout_nll_pruned"] - r["heldout_nll"]) / r["heldout_nll"]
     groups = {}
     abl = [r for r in rs if r["method"].startswith("ablation_")]
     for r in rs:
         if not r["method"].startswith("ablation_"): groups.setdefault((r["dataset"], r["method"]), []).append(r)
     rows = []
     for (ds, m), g in sorted(groups.items()):
-        rows.append([ds, m, len(g)] + [mean_pm([r.get(k) for r in g], d) for k, d in ZIPO_METRICS] + [load_range(g)])
-    out = [table(["data", "method", "seeds"] + [f"`{k}`" for k, _ in ZIPO_METRICS] + ["load"], rows),
-           "", "(mean ± 1.64 SEM over seeds; empty: the method does not report it.)"]
+        rows.append([ds, m, len(g)] + [mean_pm([r.get(k) for r in g], d) for k, d in ZIPO_METRICS] + [worst_change(g), load_range(g)])
+    out = [table(["data", "method", "seeds"] + [f"`{k}`" for k, _ in ZIPO_METRICS] + ["pruning: largest NLL change", "load"], rows),
+           "", "(mean ± 1.64 SEM over seeds; empty: the method does not report it. Pruning: the largest relative change of the held-out "
+           "NLL that pruning caused on any seed, (pruned - unpruned) / unpruned.)"]
     if abl:
         ag = {}
         for r in abl: ag.setdefault((r["dataset"], r["method"][len("ablation_"):]), []).append(r)

@@ -338,7 +338,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          seed:int=0,                  # seeds the split, the initial weights and the minibatch order
          max_layer_gb:float=2.,       # largest dense cells x genes layer written (GiB)
          progress:bool=True,          # progress bar
-         **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, ...
+         **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, proximal, ...
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
     "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi']) and uns['zipo']."
     from zinb_nb.zipo import ZiPoConfig, prune as prune_, sparsity

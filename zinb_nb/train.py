@@ -77,6 +77,7 @@ class FitRun:
         self.model, self.data, self.valid, self.optimizer, self.opt, self.vopt = model, data, valid, optimizer, opt, vopt
         self.store, self.net, self.max_epochs = store, net, max_epochs
         self.epoch, self.history, self.seconds = 0, [], 0.
+        self.callbacks, self.step_callbacks = [], []   # set by `fit`: every callback, and those with an `after_step`
 
     @property
     def has_valid(self)->bool: return bool(self.valid.any())
@@ -135,7 +136,10 @@ def _adam_epoch(run:FitRun)->dict:
             if run.net is not None and opt is not None: o, nll = run.net(xs, ids, held)   # every process joins each DDP step
             elif len(ids): o, nll = _loss(run.model, xs, ids, held)
             else: continue
-            if opt is not None and o.requires_grad: _step(opt, o, len(ids), n_glob, idx[sel])
+            if opt is not None and o.requires_grad:
+                _step(opt, o, len(ids), n_glob, idx[sel])
+                if not held:
+                    for c in run.step_callbacks: c.after_step(run)
             s["valid_nll" if held else "nll"] += nll.sum().item(); s[key] += len(ids)
             if not held: s["loss"] += o.item() * len(ids)
         if run.store is not None: run.store.touched(len(idx))
@@ -198,6 +202,7 @@ class Callback:
     order = 0
     def before_fit(self, run:FitRun): pass
     def after_epoch(self, run:FitRun)->bool|None: pass
+    def after_step(self, run:FitRun): pass     # after each Adam step on training cells (not called by L-BFGS)
     def after_fit(self, run:FitRun): pass
     def state_dict(self)->dict: return {}
     def load_state_dict(self, sd:dict): pass
@@ -361,7 +366,9 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
     run = FitRun(model, data, valid, optimizer, opt, vopt, cell_store, _ddp(model, data.device), max_epochs)
     es = EarlyStopping(early_stopping) if isinstance(early_stopping, int) else early_stopping
     ck = Checkpoint(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
-    run.callbacks = sorted([c for c in (es, ck, *callbacks) if c is not None] + ([ProgressBar()] if progress else []), key=lambda c: c.order)
+    own = [c for c in getattr(model, "fit_callbacks", lambda: [])() if not any(type(c) is type(u) for u in callbacks)]   # what the model needs
+    run.callbacks = sorted([c for c in (es, ck, *callbacks, *own) if c is not None] + ([ProgressBar()] if progress else []), key=lambda c: c.order)
+    run.step_callbacks = [c for c in run.callbacks if type(c).after_step is not Callback.after_step]
     for c in run.callbacks: c.before_fit(run)
     epoch_fn = _adam_epoch if optimizer == "adam" else _lbfgs_epoch
     while run.epoch < max_epochs:

@@ -14,7 +14,7 @@ from .train import Callback, CellCovariates, batchnorm_for
 
 # %% auto #0
 __all__ = ['ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty', 'sparsity', 'prune',
-           'ZiPoSchedule', 'init_library']
+           'soft_threshold', 'ratio_l1_weights', 'adam_prox_l1_', 'ProximalRatio', 'ZiPoSchedule', 'init_library']
 
 # %% ../nbs/06_zipo.ipynb #e4b853f8
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "gelu": nn.GELU, "relu": nn.ReLU}
@@ -33,6 +33,7 @@ class ZiPoConfig:
     input:str="log1p"         # encoder input: "log1p" of counts, or "log1p_cp10k" (of counts per 10,000, as DCA)
     alpha_z:float=0.1         # weight of E[pi^2] (the paper's z is pi here)
     alpha_w:float=0.1         # weight of the first layer's mean L1/L2 ratio
+    proximal:bool=False       # the ratio's L1 part by a proximal step after each Adam step (exact zeros; `ProximalRatio`)
     alpha_theta:float=1e-6    # weight of E[theta^2] (NB, ZINB)
     alpha_library:float=0.1   # weight of E[(l - total count)^2] (NB, ZINB, predicted library)
 
@@ -44,6 +45,7 @@ class ZiPoConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0: raise ValueError(f"{k} must be a number >= 0, got {v!r}")
         if self.n_latent < 1 or any(h < 1 for h in self.hidden + self.decoder_hidden):
             raise ValueError(f"n_latent and every width in hidden / decoder_hidden must be >= 1, got {self.n_latent}, {self.hidden}, {self.decoder_hidden}")
+        if not isinstance(self.proximal, bool): raise ValueError(f"proximal must be True or False, got {self.proximal!r}")
         for k, ok in (("activation", tuple(_ACTIVATIONS)), ("library", ("predicted", "observed")), ("input", ("log1p", "log1p_cp10k"))):
             if getattr(self, k) not in ok: raise ValueError(f"{k} must be one of {ok}, got {getattr(self, k)!r}")
 
@@ -79,6 +81,9 @@ class ZiPo(CellCovariates):
 
 # %% ../nbs/06_zipo.ipynb #581f1724
 _LOG_LIBRARY_MAX = math.log(1e12)                      # no cell holds 1e12 molecules: keeps an exploding prediction finite
+def _mu_floor(dtype)->float:
+    "Smallest mean: x / mu, the likelihood's gradient in mu, stays finite for counts up to about 3e10 in float32 (tiny / eps * 1e3)."
+    fi = torch.finfo(dtype); return fi.tiny / fi.eps * 1e3
 _LOG_THETA_RANGE = (math.log(1e-4), math.log(1e8))    # theta bounds, as DCA's [1e-4, 1e4] but wider (the NB is the Poisson long before 1e8)
 
 @patch
@@ -101,7 +106,7 @@ def forward(self:ZiPo, x:Tensor,           # counts, cells x genes
     log_rho = torch.log_softmax(self.rho(h), -1)
     log_lib = (self.library_head(u_cov)[:, 0].clamp(max=_LOG_LIBRARY_MAX) if self.library_head is not None
                else x.sum(-1).clamp_min(1.).log())
-    mu = (log_rho + log_lib[:, None]).exp().clamp_min(torch.finfo(log_rho.dtype).tiny)   # an underflowed 0 would make x log(mu) = -inf
+    mu = (log_rho + log_lib[:, None]).exp().clamp_min(_mu_floor(log_rho.dtype))   # an underflowed 0 would make x log(mu) = -inf, a tiny mu x / mu = inf
     out = dict(latent=u, library=log_lib.exp(), log_rho=log_rho, mu=mu)
     if self.log_theta is not None: out["theta"] = self.log_theta(h).clamp(*_LOG_THETA_RANGE).exp()
     if self.zi is not None: out["zi_logits"] = self.zi(h)
@@ -119,9 +124,12 @@ def zi_penalty(zi_logits:Tensor)->Tensor:  # logits of structural zeros, any sha
     "E[pi^2], pi = sigmoid(zi_logits): the mean squared zero-inflation probability."
     return torch.sigmoid(zi_logits).pow(2).mean()
 
-def weight_ratio(W:Tensor)->Tensor:  # weights, neurons x inputs (an `nn.Linear`'s `.weight`)
+def weight_ratio(W:Tensor,            # weights, neurons x inputs (an `nn.Linear`'s `.weight`)
+                 smooth:bool=False,   # hold the numerator mean|W| constant in the gradient (its L1 part is then a proximal step's)
+                )->Tensor:
     "Mean over neurons of mean|W| / sqrt(mean W^2) over each neuron's inputs: 1 for equal magnitudes, sqrt(k/G) for k of G non-zero."
-    return (W.abs().mean(1) / W.pow(2).mean(1).sqrt().clamp_min(torch.finfo(W.dtype).tiny)).mean()
+    l1 = W.abs().mean(1)   # the RMS is clamped before the root: a neuron whose weights are all 0 has gradient 0, not 0/0
+    return ((l1.detach() if smooth else l1) / W.pow(2).mean(1).clamp_min(torch.finfo(W.dtype).tiny).sqrt()).mean()
 
 def theta_penalty(theta:Tensor)->Tensor:  # NB inverse dispersions, any shape
     "E[theta^2]."
@@ -139,7 +147,7 @@ def penalties(self:ZiPo, out:dict, x:Tensor)->dict:  # a forward pass on x -> th
     "The paper's penalties, each times its weight (terms whose weight is 0, or that the likelihood lacks, are left out)."
     c, pen = self.config, {}
     if c.alpha_z and "zi_logits" in out: pen["zi"] = c.alpha_z * zi_penalty(out["zi_logits"])
-    if c.alpha_w: pen["weight_ratio"] = c.alpha_w * weight_ratio(self.first_layer.weight)
+    if c.alpha_w: pen["weight_ratio"] = c.alpha_w * weight_ratio(self.first_layer.weight, smooth=c.proximal)
     if c.alpha_theta and "theta" in out: pen["theta"] = c.alpha_theta * theta_penalty(out["theta"])
     if c.alpha_library and "theta" in out and self.library_head is not None: pen["library"] = c.alpha_library * library_penalty(out["library"], x)
     return pen
@@ -177,6 +185,49 @@ def prune(model,              # a ZiPo model (its first layer is pruned in place
     W = _first_weight(model)
     W[W.abs() < delta * W.abs().amax(1, keepdim=True)] = 0.
     return sparsity(model)
+
+# %% ../nbs/06_zipo.ipynb #5682bda5
+def soft_threshold(w:Tensor,  # values
+                   tau,       # thresholds >= 0: a number, or a tensor broadcasting against w
+                  )->Tensor:
+    "The proximal map of tau * |w|: sign(w) * max(|w| - tau, 0), elementwise."
+    return w.sign() * (w.abs() - tau).clamp_min(0.)
+
+def ratio_l1_weights(W:Tensor)->Tensor:  # first-layer weights, neurons x inputs
+    "The L1 weights of `weight_ratio`'s numerator, each neuron's RMS r_i held fixed: 1 / (H G r_i), neurons x 1."
+    H, G = W.shape
+    return 1. / (H * G * W.pow(2).mean(1, keepdim=True).clamp_min(torch.finfo(W.dtype).tiny).sqrt())
+
+@torch.no_grad()
+def adam_prox_l1_(p:Tensor,                   # a parameter that `opt` has just stepped (changed in place)
+                  opt:torch.optim.Adam,       # the Adam that holds p
+                  lam,                        # L1 weights >= 0 broadcasting against p: the penalty is sum(lam * |p|)
+                 )->Tensor:
+    "After `opt.step()`, the proximal step of sum(lam * |p|) in Adam's metric: p <- soft_threshold(p, lr * lam / (sqrt(v_hat) + eps))."
+    group = next((g for g in opt.param_groups if any(q is p for q in g["params"])), None)
+    if group is None or "exp_avg_sq" not in opt.state[p]: raise ValueError("adam_prox_l1_ needs a parameter that this Adam has stepped")
+    if group.get("amsgrad") or group.get("maximize"): raise ValueError("adam_prox_l1_ follows plain Adam (amsgrad=False, maximize=False)")
+    st_ = opt.state[p]
+    denom = (st_["exp_avg_sq"] / (1 - group["betas"][1] ** float(st_["step"]))).sqrt_().add_(group["eps"])
+    return p.copy_(soft_threshold(p, group["lr"] * lam / denom))
+
+class ProximalRatio(Callback):
+    "The proximal step of alpha_w times the ratio's L1 part on ZiPo's first layer, after every Adam step (`proximal=True` adds it to a fit)."
+    def before_fit(self, run):
+        c = getattr(run.model, "config", None)
+        if not (isinstance(c, ZiPoConfig) and c.proximal): raise ValueError("ProximalRatio needs a ZiPo with proximal=True (its penalty leaves the L1 part to this step)")
+        if run.optimizer != "adam": raise ValueError("proximal=True needs optimizer='adam': the proximal step follows each Adam step")
+        W = run.model.first_layer.weight
+        self.adam = next((o for o in run.optimizers() if isinstance(o, torch.optim.Adam) and any(q is W for g in o.param_groups for q in g["params"])), None)
+        if self.adam is None: raise ValueError("ProximalRatio found no Adam holding the first layer's weights")
+    def after_step(self, run):
+        W = run.model.first_layer.weight
+        adam_prox_l1_(W, self.adam, run.model.config.alpha_w * ratio_l1_weights(W))
+
+@patch
+def fit_callbacks(self:ZiPo)->list:
+    "The callbacks every fit of this model needs (`zinb_nb.train.fit` adds them): the proximal step when `proximal=True`."
+    return [ProximalRatio()] if self.config.proximal and self.config.alpha_w else []
 
 # %% ../nbs/06_zipo.ipynb #b35b02ce
 class ZiPoSchedule(Callback):
