@@ -526,19 +526,16 @@ def block_gpu():
 ZIPO_METRICS = (("heldout_nll", 1), ("mcv_mse", 2), ("mcv_mse_no_denoising", 2), ("true_mse", 2), ("true_mse_no_denoising", 2), ("kmeans_ari", 3), ("sec_per_epoch", 3), ("sparsity_pruned", 3))
 
 
-
 def worst_change(g):
-    "The relative change of the held-out NLL by pruning with the largest magnitude over the runs g ('' where none reports it)."
-    v = [r["heldout_nll_change_pruned_pct"] / 100 for r in g if "heldout_nll_change_pruned_pct" in r]
+    "What pruning cost: the relative change of the held-out NLL with the largest magnitude over the runs g ('' where none reports it)."
+    v = [(r["heldout_nll_pruned"] - r["heldout_nll"]) / r["heldout_nll"] for r in g
+         if isinstance(r.get("heldout_nll"), (int, float)) and isinstance(r.get("heldout_nll_pruned"), (int, float))]
     return e(max(v, key=abs)) if v else ""
 
 
 def block_zipo():
     rs = [r for _, r in load("zipo_*_seed*.json") if isinstance(r, dict) and "method" in r and "dataset" in r]
     if not rs: return missing("`bench_zipo.py`")
-    for r in rs:   # what pruning costs: relative change of the held-out NLL, in percent
-        if isinstance(r.get("heldout_nll"), (int, float)) and isinstance(r.get("heldout_nll_pruned"), (int, float)):
-            r["heldout_nll_change_pruned_pct"] = 100 * (r["heldout_nll_pruned"] - r["heldout_nll"]) / r["heldout_nll"]
     groups = {}
     abl = [r for r in rs if r["method"].startswith("ablation_")]
     for r in rs:
