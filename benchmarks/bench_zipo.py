@@ -377,6 +377,9 @@ ABLATIONS = {
     "alpha_w_0": dict(alpha_w=0.), "alpha_w_1": dict(alpha_w=1.),
     "zinb": dict(likelihood="zinb"), "deep_decoder": dict(decoder_hidden=(256,)),
     "gelu": dict(activation="gelu"), "relu": dict(activation="relu"), "lr_1e-3": dict(_lr0=1e-3),
+    # the pruning question on every gene (pbmc3k_allgenes): method zipo_lr1e-3_proximal (alpha_w = 0.1) with alpha_w raised
+    "lr_1e-3_proximal_alpha_w_0.3": dict(_lr0=1e-3, proximal=True, alpha_w=0.3),
+    "lr_1e-3_proximal_alpha_w_1": dict(_lr0=1e-3, proximal=True, alpha_w=1.),
 }
 
 

@@ -550,11 +550,11 @@ def block_zipo():
         ag = {}
         for r in abl: ag.setdefault((r["dataset"], r["method"][len("ablation_"):]), []).append(r)
         keys = [(k, d) for k, d in ZIPO_METRICS if not k.endswith("no_denoising") and k != "true_mse"]
-        out += ["", "Ablations: ZiPo at the paper's settings with one change each (the `config` in each file; `bench_zipo.py ablation`), "
+        out += ["", "Ablations: ZiPo at the paper's settings with the changes each name says (the `config` in each file; `bench_zipo.py ablation`), "
                 "mean ± 1.64 SEM over the seeds listed:", "",
-                table(["data", "variant", "seeds"] + [f"`{k}`" for k, _ in keys] + ["epochs", "load"],
+                table(["data", "variant", "seeds"] + [f"`{k}`" for k, _ in keys] + ["pruning: largest NLL change", "epochs", "load"],
                       [[ds, v, ",".join(str(r["seed"]) for r in sorted(g, key=lambda r: r["seed"]))] + [mean_pm([r.get(k) for r in g], d) for k, d in keys]
-                       + ["/".join(str(r.get("epochs", "")) for r in sorted(g, key=lambda r: r["seed"])), load_range(g)]
+                       + [worst_change(g), "/".join(str(r.get("epochs", "")) for r in sorted(g, key=lambda r: r["seed"])), load_range(g)]
                        for (ds, v), g in sorted(ag.items())]), ""]
     sp = one("zipo_core_speed.json")
     if sp:

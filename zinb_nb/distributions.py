@@ -16,8 +16,9 @@ from .data import check_counts
 
 # %% auto #0
 __all__ = ['LIKELIHOODS', 'log_poisson', 'log_nb_zero', 'log_nb', 'log_zip', 'log_zinb', 'NegativeBinomial',
-           'ZeroInflatedNegativeBinomial', 'ZeroInflatedPoisson', 'Likelihood', 'likelihood', 'poisson_score_info',
-           'nb_score_info', 'nb_grad_hess', 'count_terms', 'nb_count_derivs', 'NBDerivatives', 'NBSums']
+           'ZeroInflatedNegativeBinomial', 'ZeroInflatedPoisson', 'Likelihood', 'likelihood', 'mean_floor',
+           'poisson_score_info', 'nb_score_info', 'nb_grad_hess', 'count_terms', 'nb_count_derivs', 'NBDerivatives',
+           'NBSums']
 
 # %% ../nbs/00_distributions.ipynb #a3a5e6f2
 def _validate(fn:str, x:Tensor, mu:Tensor, theta=None, zi_logits=None, mu_zero_ok:bool=False):
@@ -411,6 +412,12 @@ def likelihood(name:str|Likelihood)->Likelihood:  # "poisson", "nb", "zip", "zin
     if isinstance(name, Likelihood): return name
     if isinstance(name, str) and name in LIKELIHOODS: return LIKELIHOODS[name]
     raise ValueError(f"likelihood must be one of {tuple(LIKELIHOODS)}, got {name!r}")
+
+# %% ../nbs/00_distributions.ipynb #c17db2a0
+def mean_floor(dtype:torch.dtype)->float:
+    "The smallest mean a model should hand to a likelihood: x / mu, the gradient in mu, stays finite for counts up to max * floor."
+    fi = torch.finfo(dtype)
+    return fi.tiny / fi.eps * 1e3
 
 # %% ../nbs/00_distributions.ipynb #2e5024fb
 def poisson_score_info(x:Tensor,   # counts

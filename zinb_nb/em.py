@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
-from .distributions import Likelihood, likelihood, nb_grad_hess, poisson_score_info, count_terms, nb_count_derivs, NBSums, _zi_zero
+from .distributions import Likelihood, likelihood, mean_floor, nb_grad_hess, poisson_score_info, count_terms, nb_count_derivs, NBSums, _zi_zero
 from .data import Counts, GeneHistograms, read_counts, resolve_size_factors, resolve_device, gene_blocks, gene_histograms
 from .newton import step_halving, newton_direction
 from .formula import _check_columns, _check_numeric, _check_rank, _fixed_design, _fixed_variables
@@ -731,8 +731,8 @@ def _glm_params(P:Tensor, lik:Likelihood, p:GLMParams)->GLMParams:
     return GLMParams(P[:, :k], P[:, k] if lik.has_theta else p.log_theta, torch.sigmoid(P[:, -1]) if lik.zero_inflated else p.pi)
 
 def _glm_mu(log_s:Tensor, X:Tensor, coef:Tensor)->Tensor:
-    "The means s_c exp(X_c coef_g), cells x genes, kept at or above the smallest positive float (an empty group's cells: a mean of 0 would give 0 * log 0)."
-    return (log_s + X @ coef.T).exp().clamp(min=torch.finfo(coef.dtype).tiny)
+    "The means s_c exp(X_c coef_g), cells x genes, kept at or above the package's `mean_floor` (an empty group's cells: a mean of 0 would give 0 * log 0)."
+    return (log_s + X @ coef.T).exp().clamp(min=mean_floor(coef.dtype))
 
 def _zi_logits(p:GLMParams, lik:Likelihood)->Tensor|None:
     return torch.logit(p.pi).clamp(-ZI_LOGIT_MAX, ZI_LOGIT_MAX) if lik.zero_inflated else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .distributions import LIKELIHOODS, likelihood as _likelihood   # `likelihood` is also CountVAE's argument
+from .distributions import LIKELIHOODS, mean_floor, likelihood as _likelihood   # `likelihood` is also CountVAE's argument
 from .elbo import gaussian_kl, reparameterize, iwae_bound
 from .cluster import kmeans
 from .data import check_counts
@@ -90,8 +90,8 @@ def encode(self:CountVAE, x:Tensor)->tuple[Tensor, Tensor]:
 def decode(self:CountVAE, z:Tensor, library:Tensor, covariates:Tensor|None=None)->dict:
     "Parameters of p(x|z, covariates): mu = library * softmax, theta, zi_logits."
     h = self.decoder(self.with_covariates(z, covariates))
-    rho = torch.softmax(self.rho(h), -1).clamp_min(torch.finfo(z.dtype).tiny)  # an underflowed 0 would make x log(mu) = 0 * -inf = nan
-    out = dict(mu=(library * rho).clamp_min(torch.finfo(z.dtype).tiny))   # a cell without counts (library 0): P(all zeros) = 1, finite gradients
+    log_mu = torch.log_softmax(self.rho(h), -1) + library.log()     # in log space: the gradient in the logits is x - ..., never x / rho
+    out = dict(mu=log_mu.exp().clamp_min(mean_floor(z.dtype)))     # the package's floor (a cell without counts: log 0 = -inf, mu at the floor)
     if self.log_theta is not None: out["theta"] = self.log_theta.exp()
     if self.zi is not None: out["zi_logits"] = self.zi(h)
     return out

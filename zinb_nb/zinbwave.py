@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .distributions import likelihood
+from .distributions import likelihood, mean_floor
 
 # %% auto #0
 __all__ = ['ZINBWaVE', 'init_intercepts', 'impute', 'structural_zero_prob', 'new_cells', 'init_cell_intercepts']
@@ -93,7 +93,7 @@ def forward(self:ZINBWaVE, idx:Tensor,   # int64 rows of the cells
     X, O = self.X[idx], self.offset[idx]
     log_mu = X @ d(self.beta_mu) + g_mu @ self.V.T + W @ d(self.alpha_mu) + (O[:, None] if O.dim() == 1 else O)
     zi = X @ d(self.beta_pi) + g_pi @ self.V.T + W @ d(self.alpha_pi) if self.zero_inflation else None
-    return log_mu.exp(), d(self.log_theta).exp(), zi
+    return log_mu.exp().clamp_min(mean_floor(log_mu.dtype)), d(self.log_theta).exp(), zi
 
 # %% ../nbs/05_zinbwave.ipynb #f9a26177
 @patch

@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .distributions import likelihood as _likelihood
+from .distributions import likelihood as _likelihood, mean_floor
 from .train import Callback, CellCovariates, batchnorm_for
 
 # %% auto #0
@@ -81,9 +81,6 @@ class ZiPo(CellCovariates):
 
 # %% ../nbs/06_zipo.ipynb #581f1724
 _LOG_LIBRARY_MAX = math.log(1e12)                      # no cell holds 1e12 molecules: keeps an exploding prediction finite
-def _mu_floor(dtype)->float:
-    "Smallest mean: x / mu, the likelihood's gradient in mu, stays finite for counts up to about 3e10 in float32 (tiny / eps * 1e3)."
-    fi = torch.finfo(dtype); return fi.tiny / fi.eps * 1e3
 _LOG_THETA_RANGE = (math.log(1e-4), math.log(1e8))    # theta bounds, as DCA's [1e-4, 1e4] but wider (the NB is the Poisson long before 1e8)
 
 @patch
@@ -106,7 +103,7 @@ def forward(self:ZiPo, x:Tensor,           # counts, cells x genes
     log_rho = torch.log_softmax(self.rho(h), -1)
     log_lib = (self.library_head(u_cov)[:, 0].clamp(max=_LOG_LIBRARY_MAX) if self.library_head is not None
                else x.sum(-1).clamp_min(1.).log())
-    mu = (log_rho + log_lib[:, None]).exp().clamp_min(_mu_floor(log_rho.dtype))   # an underflowed 0 would make x log(mu) = -inf, a tiny mu x / mu = inf
+    mu = (log_rho + log_lib[:, None]).exp().clamp_min(mean_floor(log_rho.dtype))   # the package's floor: x log(mu) and x / mu stay finite
     out = dict(latent=u, library=log_lib.exp(), log_rho=log_rho, mu=mu)
     if self.log_theta is not None: out["theta"] = self.log_theta(h).clamp(*_LOG_THETA_RANGE).exp()
     if self.zi is not None: out["zi_logits"] = self.zi(h)
