@@ -11,6 +11,8 @@ Run in the benchmark venv (scvi-tools and magic-impute installed, zinb_nb instal
     flock /tmp/bench.lock python benchmarks/bench_zipo.py speed                   # time per epoch at equal width vs SCVI
     python benchmarks/bench_zipo.py scale --n-cells 10000 100000 1000000          # time per epoch streaming a backed .h5ad (each size under the lock)
     python benchmarks/bench_zipo.py ablation --dataset pbmc4k                     # the paper's ablations at this machine's size (each under the lock)
+    python benchmarks/bench_zipo.py ablation --dataset pbmc3k_allgenes --epochs 60 --seed 0 --names lr_1e-3_proximal_alpha_w_0.3 lr_1e-3_proximal_alpha_w_1
+                                                                                  # pruning on every gene: the proximal step from 0.001 with alpha_w raised
 
 Data. pbmc4k (4,271 cells x 2,000 genes, 8 cell groups), pbmc3k_allgenes (the 2,638 labelled cells of PBMC 3k and every gene
 detected in >= 3 of them, 13,656: no selection of variable genes, for the pruning question), cellbench (499 cells, 3 cell lines, 2 technologies; genes detected in
