@@ -2,7 +2,7 @@
 
     python benchmarks/bench_em_speed.py [--cells 1500] [--genes 400] [--seed 11] [--skip-pscl] [--skip-pbmc] [--pscl-pbmc]
     python benchmarks/bench_em_speed.py --design [--skip-pbmc]      # the NB GLM with a design matrix only
-    python benchmarks/bench_em_speed.py --pooled [--skip-pbmc]      # ours only: the start on pooled zeros against every cell throughout
+    python benchmarks/bench_em_speed.py --pooled [--skip-pbmc]      # ours only: the start on pooled cells against every cell throughout
 
 Writes benchmarks/results/em_speed_<data>.json for a simulation (`simulate_zinb`, one mean per gene, library sizes
 spread by `--library-sd`, a seed no test uses) and for the bundled PBMC 4k. Both sides fit the same genes of the same
@@ -26,7 +26,7 @@ cells, intercept only, in the same run, one thread each:
   (unless --skip-pscl).
 
 - **Pooled zeros** (`--pooled`, written to em_pooled_<data>.json; ours only): the ZINB and the ZIP with the size factors s,
-  fitted from the default start on pooled zeros (`start_bins=64`) and on every cell throughout (`start_bins=0`), both
+  fitted from the default start on pooled cells (`start_bins=64`) and on every cell throughout (`start_bins=0`), both
   warm in one process, the log-likelihoods compared gene by gene.
 
 Times, each side measured the same way:
@@ -191,7 +191,7 @@ def design_part(name, X, s, D, names, what, tmp, skip_pscl=False):
 
 
 def pooled_part(name, X, s):
-    "ZINB and ZIP with size factors: the default start on pooled zeros against the fit on every cell throughout, warm, in this process."
+    "ZINB and ZIP with size factors: the default start on pooled cells against the fit on every cell throughout, warm, in this process."
     from zinb_nb.em import fit_zinb_em
     res = dict(data=name, cells=int(X.shape[0]), genes=int(X.shape[1]))
     for dist in ("zinb", "zip"):
@@ -219,7 +219,7 @@ def main():
     ap.add_argument("--skip-pscl", action="store_true"); ap.add_argument("--skip-pbmc", action="store_true")
     ap.add_argument("--pscl-pbmc", action="store_true", help="pscl on every PBMC 4k gene as well (slow)")
     ap.add_argument("--design", action="store_true", help="only the NB GLM with a design matrix against glmGamPoi")
-    ap.add_argument("--pooled", action="store_true", help="only ours: the start on pooled zeros against every cell throughout (ZINB, ZIP)")
+    ap.add_argument("--pooled", action="store_true", help="only ours: the start on pooled cells against every cell throughout (ZINB, ZIP)")
     ap.add_argument("--no-save", action="store_true")
     a = ap.parse_args()
     import torch; torch.set_num_threads(1)

@@ -246,9 +246,9 @@ def block_em_speed():
                              f"{f(z['every_cell']['cpu_s'], 2)} s", f"**{ratio(z['every_cell']['cpu_s'], z['pooled']['cpu_s'])}**",
                              f"{z['pooled_lower_1e9']} / {z['pooled_higher_1e9']}", f"{z['pooled_lower_1e6']}",
                              f"{e(z['min_rel_difference'])} / {e(z['max_rel_difference'])}", f"{r['date']}, load {load_range([r])}"])
-        out += ["Zero-inflated laws with size factors, ours only: the fit from pooled zeros (the default, `start_bins=64`) against the fit on "
+        out += ["Zero-inflated laws with size factors, ours only: the fit from pooled cells (the default, `start_bins=64`: each gene's cells pooled per count and bin of size factor) against the fit on "
                 "every cell throughout (`start_bins=0`), both fit calls warm in one process, CPU:", "",
-                table(["data", "law", "from pooled zeros", "every cell throughout", "every cell / pooled",
+                table(["data", "law", "from pooled cells", "every cell throughout", "every cell / pooled",
                        "genes where pooled is below / above by > 1e-9 rel.", "below by > 1e-6 rel.", "smallest / largest relative difference", "measured"], rows), ""]
     if zi_rows:
         out += ["ZINB per gene, `fit_zinb_em` against `pscl::zeroinfl(y ~ 1 | 1, dist = \"negbin\")` (with size factors "

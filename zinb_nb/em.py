@@ -21,7 +21,7 @@ from .formula import _check_columns, _check_numeric, _check_rank, _fixed_design,
 # %% auto #0
 __all__ = ['LOG_THETA_MIN', 'ZI_LOGIT_MAX', 'ZERO_STRATUM', 'e_step', 'nb_mstep_direction', 'weighted_nb_loglik',
            'newton_nb_step', 'EMParams', 'Atoms', 'gene_loglik', 'nb_moments', 'zero_fraction_table', 'em_step',
-           'newton_polish_step', 'EMSettings', 'size_factor_bins', 'PooledZeros', 'pi_zero_score', 'EMResult',
+           'newton_polish_step', 'EMSettings', 'size_factor_bins', 'PooledCells', 'pi_zero_score', 'EMResult',
            'fit_zinb_em', 'fit_zip_em', 'GLMParams', 'glm_loglik', 'glm_grad_hess', 'design_matrix', 'bh_adjust',
            'lrt_table', 'zinb_lrt']
 
@@ -123,7 +123,7 @@ def _take(p:EMParams, idx)->EMParams:
 class Atoms:
     "A block of genes as weighted atoms."
     x: Tensor               # values, atoms x genes
-    s: Tensor               # size factor of each atom, atoms x 1 (1 x 1: all 1; atoms x genes: one per atom and gene, as in `PooledZeros.atoms`)
+    s: Tensor               # size factor of each atom, atoms x 1 (1 x 1: all 1; atoms x genes: one per atom and gene, as in `PooledCells.atoms`)
     w: Tensor|None = None   # multiplicity of each atom, atoms x genes (None: each atom once)
     n: Tensor|None = None   # cells per gene (computed from w when None)
     count_hist: tuple|None = None # cells as atoms (w None) only: (values, multiplicities), K x genes each, of every gene's distinct positive counts
@@ -380,7 +380,7 @@ class EMSettings:
     two_starts:bool=True       # ZINB: also start from the NB fit, keep the better optimum per gene
     gene_batch_size:int=4096   # genes per block at most
     max_elems:int|None=None    # entries (atoms x genes) per block at most; None: 2**20 on a CPU, 2**22 on an accelerator (`block_elems`)
-    start_bins:int=64          # zero-inflated laws with size factors: fit first on each gene's zeros pooled in this many bins of size factor, then on every cell (0: every cell throughout)
+    start_bins:int=64          # zero-inflated laws with size factors: fit first on each gene's cells pooled per count and bin of size factor (this many bins), then on every cell (0: every cell throughout)
 
     def __post_init__(self):
         if self.max_iter is None: self.max_iter = 10 if self.polish else 1000
@@ -448,19 +448,16 @@ def _two_start_params(atoms:Atoms, lik:Likelihood, cfg:EMSettings)->EMParams:
     from_nb = EMParams(nb.log_mu - math.log(0.99), nb.log_theta, torch.full_like(nb.log_mu, 0.01))
     return EMParams(*(torch.cat(ab) for ab in zip(moments, from_nb)))
 
-def _better(both:_BlockFit, G:int, again:Tensor|None=None)->tuple:
-    "Of a block fitted twice over (its G genes, then genes `again` once more; None: all of them), the fit with the higher log-likelihood per gene, and (G,) True where that is the second."
-    again = torch.arange(G, device=both.loglik.device) if again is None else again
-    alt = G + torch.arange(len(again), device=again.device)
-    col = torch.arange(G, device=again.device)
-    up = both.loglik[alt] > both.loglik[again]
-    col[again[up]] = alt[up]
+def _better(both:_BlockFit, G:int)->_BlockFit:
+    "Of a block fitted twice over (its G genes side by side), the fit with the higher log-likelihood per gene."
+    col = torch.arange(G, device=both.loglik.device)
+    col = torch.where(both.loglik[G:] > both.loglik[:G], col + G, col)
     pick = lambda a: a[..., col.to(a.device)]
-    return _BlockFit(EMParams(*map(pick, both.params)), *map(pick, both[1:])), col >= G
+    return _BlockFit(EMParams(*map(pick, both.params)), *map(pick, both[1:]))
 
 def _two_starts(atoms:Atoms, lik:Likelihood, cfg:EMSettings)->_BlockFit:
     "Fit every gene of a block from two starts at once (moments; the NB fit with pi = 0.01) and keep, per gene, the higher log-likelihood."
-    return _better(_em_block(atoms.twice(), lik, cfg, start=_two_start_params(atoms, lik, cfg)), atoms.x.shape[1])[0]
+    return _better(_em_block(atoms.twice(), lik, cfg, start=_two_start_params(atoms, lik, cfg)), atoms.x.shape[1])
 
 # %% ../nbs/01_em.ipynb #4eb12096
 def _histogram_blocks(hist:GeneHistograms, genes, max_elems:int, gene_batch_size:int):
@@ -489,8 +486,8 @@ def size_factor_bins(s:np.ndarray,   # (cells,) positive size factors
     edges = np.unique(np.quantile(ls, np.linspace(0, 1, n_bins + 1)[1:-1]))
     return np.searchsorted(edges, ls, side="right")
 
-class PooledZeros:
-    "Every gene with a count, its cells summarised for a start: the nonzero counts with their cells' size factors, the zeros counted per bin of size factor at their mean size factor."
+class PooledCells:
+    "Every gene's cells summarised for a start: one atom per distinct (count, bin of log size factor), weighted by its number of cells, at their mean size factor."
     def __init__(self, c:Counts,        # the counts
                  s:np.ndarray,          # (cells,) size factors
                  n_bins:int,            # bins of log size factor
@@ -498,39 +495,41 @@ class PooledZeros:
                 ):
         s = np.asarray(s, dtype=np.float64)
         bins = size_factor_bins(s, n_bins); B, n = int(bins.max()) + 1, len(s)
-        one = sp.csr_matrix((np.ones(n), (np.arange(n), bins)), shape=(n, B)).T.tocsr()     # bins x cells
-        one_s = sp.csr_matrix((s, (np.arange(n), bins)), shape=(n, B)).T.tocsr()
-        cells_in, s_in = np.bincount(bins, minlength=B), np.bincount(bins, weights=s, minlength=B)
-        nnz, idx, val, Z, SZ = [], [], [], [], []
+        cells_in, s_in = np.bincount(bins, minlength=B).astype(np.float64), np.bincount(bins, weights=s, minlength=B)
+        nnz, parts = [], []                                # parts: (gene, count, cells, sum of s) of each atom
         for g, V in gene_blocks(c, block_genes=block_genes, sparse=True):
-            V.eliminate_zeros(); V.sort_indices()
-            nz = V.copy(); nz.data[:] = 1.
-            nnz.append(np.diff(V.indptr)); idx.append(V.indices.astype(np.int64)); val.append(V.data.astype(np.float64))
-            Z.append(cells_in[:, None] - np.asarray((one @ nz).todense())); SZ.append(s_in[:, None] - np.asarray((one_s @ nz).todense()))
-        self.s, self.n_cells = s, n
-        self.nnz = np.concatenate(nnz) if nnz else np.zeros(0, dtype=np.int64)
-        self.ptr = np.concatenate([[0], np.cumsum(self.nnz)])
-        self.cells, self.counts = (np.concatenate(idx), np.concatenate(val)) if idx else (np.zeros(0, np.int64), np.zeros(0))
-        self.zeros = np.concatenate(Z, 1) if Z else np.zeros((B, 0))                  # bins x genes: zeros of each gene in each bin
-        self.mean_s = np.where(self.zeros > 0, (np.concatenate(SZ, 1) if SZ else self.zeros) / np.maximum(self.zeros, 1), 1.)
+            V = sp.csc_matrix(V); V.eliminate_zeros()
+            k = V.shape[1]; col = np.repeat(np.arange(k), np.diff(V.indptr)); b = bins[V.indices]; sv = s[V.indices]
+            nz_in = np.bincount(col * B + b, minlength=k * B).reshape(k, B)          # nonzero cells of each gene in each bin
+            nz_s = np.bincount(col * B + b, weights=sv, minlength=k * B).reshape(k, B)
+            Z, SZ = cells_in - nz_in, s_in - nz_s                                     # the zeros, and their size factors' sum
+            zg, zb = np.nonzero(Z > 0)
+            parts.append((g[zg], np.zeros(len(zg)), Z[zg, zb], SZ[zg, zb]))
+            o = np.lexsort((b, V.data, col)); col, v, b, sv = col[o], V.data[o], b[o], sv[o]   # by gene, count, bin
+            new = np.flatnonzero(np.r_[True, (col[1:] != col[:-1]) | (v[1:] != v[:-1]) | (b[1:] != b[:-1])])
+            parts.append((g[col[new]], v[new], np.diff(np.r_[new, len(v)]).astype(np.float64), np.add.reduceat(sv, new) if len(new) else sv[:0]))
+            nnz.append(np.diff(V.indptr))
+        gene, x, w, ssum = (np.concatenate(a) for a in zip(*parts)) if parts else (np.zeros(0, np.int64),) + (np.zeros(0),) * 3
+        o = np.argsort(gene, kind="stable")               # each gene's zeros, then its counts in increasing order
+        self.x, self.w, self.mean_s = x[o], w[o], ssum[o] / w[o]
+        self.n_cells = n
+        self.nnz = np.concatenate(nnz) if nnz else np.zeros(0, dtype=np.int64)    # nonzero counts per gene
+        self.n_atoms = np.bincount(gene, minlength=len(self.nnz))
+        self.ptr = np.r_[0, np.cumsum(self.n_atoms)]
 
     def sizes(self)->np.ndarray:
-        "Atoms per gene: its nonzero counts and its bins with a zero."
-        return self.nnz + (self.zeros > 0).sum(0)
+        "Atoms per gene: its bins with a zero and its distinct (count, bin) pairs."
+        return self.n_atoms
 
     def atoms(self, genes, T)->Atoms:
-        "The pooled atoms of `genes` (indices into the counts' genes), padded to the largest; T moves numpy to the working tensor."
-        genes = np.asarray(genes); nnz = self.nnz[genes]; K = int(nnz.max(initial=0))
-        valid = np.arange(K)[:, None] < nnz[None, :]
+        "The pooled atoms of `genes` (indices into the counts' genes), padded to the largest with atoms of weight 0; T moves numpy to the working tensor."
+        genes = np.asarray(genes); k = self.n_atoms[genes]; K = int(k.max(initial=0))
+        valid = np.arange(K)[:, None] < k[None, :]
         at = np.where(valid, self.ptr[genes][None, :] + np.arange(K)[:, None], 0)
-        cells = self.cells[at] if len(self.cells) else np.zeros_like(at)
-        Z = self.zeros[:, genes]; keep = (Z > 0).any(1)
-        x = np.concatenate([np.zeros((int(keep.sum()), len(genes))), np.where(valid, self.counts[at] if len(self.counts) else 0., 0.)])
-        s = np.concatenate([self.mean_s[keep][:, genes], np.where(valid, self.s[cells], 1.)])
-        w = np.concatenate([Z[keep], valid.astype(np.float64)])
-        return Atoms(T(x), T(s), T(w), n=T(np.full(len(genes), float(self.n_cells))))
+        pick = lambda a, pad: np.where(valid, a[at] if len(a) else pad, pad)
+        return Atoms(T(pick(self.x, 0.)), T(pick(self.mean_s, 1.)), T(pick(self.w, 0.)), n=T(np.full(len(genes), float(self.n_cells))))
 
-def _pooled_blocks(pz:PooledZeros, max_elems:int, gene_batch_size:int):
+def _pooled_blocks(pz:PooledCells, max_elems:int, gene_batch_size:int):
     "Genes with a count sorted by number of pooled atoms; each block within max_elems entries and twice its first gene's size."
     sizes = pz.sizes(); order = np.argsort(sizes, kind="stable"); order = order[pz.nnz[order] > 0]
     i = 0
@@ -542,16 +541,11 @@ def _pooled_blocks(pz:PooledZeros, max_elems:int, gene_batch_size:int):
 
 # %% ../nbs/01_em.ipynb #7e4d77ec
 def _exact_from(atoms:Atoms, lik:Likelihood, cfg:EMSettings, starts:list)->tuple:
-    "Newton on every cell from one or two starts per gene ([EMParams (G,)]), keeping the better; a second start equal to the first is not fitted. Also (G,) True where the second start won."
-    G, A = atoms.x.shape[1], starts[0]
-    cfg = replace(cfg, max_iter=0)
-    B = starts[-1]
-    same = torch.stack([(a - b).abs() <= 1e-9 * (1 + a.abs()) for a, b in zip(_unconstrained(A, lik).T, _unconstrained(B, lik).T)]).all(0)
-    again = (~same).nonzero()[:, 0]
-    if len(again) == 0: return _em_block(atoms, lik, cfg, start=A), torch.zeros(G, dtype=torch.bool, device=A.pi.device)
-    both = _em_block(atoms.twice().cols(torch.cat([torch.arange(G, device=again.device), G + again])), lik, cfg,
-                     start=EMParams(*(torch.cat([a, b[again]]) for a, b in zip(A, B))))
-    return _better(both, G, again)
+    "Newton on every cell from the better of one or two starts per gene ([EMParams (G,)]) by the exact log-likelihood. Also (G,) True where that is the second start."
+    A, B = starts[0], starts[-1]
+    second = gene_loglik(atoms, B, lik) > gene_loglik(atoms, A, lik) if len(starts) > 1 else torch.zeros(atoms.x.shape[1], dtype=torch.bool, device=A.pi.device)
+    start = EMParams(*(torch.where(second, b, a) for a, b in zip(A, B)))
+    return _em_block(atoms, lik, replace(cfg, max_iter=0), start=start), second
 
 # %% ../nbs/01_em.ipynb #3026bc3a
 def pi_zero_score(atoms:Atoms, p:EMParams, lik:Likelihood)->Tensor:
@@ -631,11 +625,11 @@ def _law(dist)->Likelihood:
     except ValueError as e: raise ValueError(f"dist: {e}") from None
 
 def _pooled_starts(c:Counts, s:np.ndarray, lik:Likelihood, cfg:EMSettings, T, max_elems:int, batch:int, progress:bool)->tuple:
-    "Every gene fitted on its pooled zeros: ([EMParams (genes,)] one or two starts, their iterations, their EM iterations); genes without a count keep NaN."
-    pz = PooledZeros(c, s, cfg.start_bins)          # sparse blocks: many genes per pass over a backed file
+    "Every gene fitted on its pooled cells: ([EMParams (genes,)] one or two starts, their iterations, their EM iterations); genes without a count keep NaN."
+    pz = PooledCells(c, s, cfg.start_bins)          # sparse blocks: many genes per pass over a backed file
     k = 2 if cfg.two_starts else 1
     P, n_it, n_em = torch.full((k, 3, c.n_genes), math.nan, dtype=torch.float64), torch.zeros(k, c.n_genes, dtype=torch.long), torch.zeros(k, c.n_genes, dtype=torch.long)
-    with tqdm(total=int((pz.nnz > 0).sum()), desc=f"EM {lik.name}, pooled zeros", unit="gene", disable=not progress) as bar:
+    with tqdm(total=int((pz.nnz > 0).sum()), desc=f"EM {lik.name}, pooled cells", unit="gene", disable=not progress) as bar:
         for g in _pooled_blocks(pz, max_elems, batch):
             a = pz.atoms(g, T)
             f = _em_block(a.twice(), lik, cfg, start=_two_start_params(a, lik, cfg)) if cfg.two_starts else _em_block(a, lik, cfg)
@@ -648,7 +642,7 @@ def _pooled_starts(c:Counts, s:np.ndarray, lik:Likelihood, cfg:EMSettings, T, ma
     return P, n_it, n_em
 
 def _fit_blocks(c:Counts, s, lik:Likelihood, cfg:EMSettings, device, dtype, progress:bool)->list:
-    "Fit every gene with a count, block by block: [(genes, _BlockFit)]; with size factors, from the fit on pooled zeros (`start_bins`)."
+    "Fit every gene with a count, block by block: [(genes, _BlockFit)]; with size factors, from the fit on pooled cells (`start_bins`)."
     k = 2 if cfg.two_starts else 1                     # two starts fit each block twice over: half the genes per block
     max_elems, batch = max(1, cfg.block_elems(device) // k), max(1, cfg.gene_batch_size // k)
     T = lambda a: torch.as_tensor(a, dtype=dtype, device=device)
@@ -664,7 +658,7 @@ def _fit_blocks(c:Counts, s, lik:Likelihood, cfg:EMSettings, device, dtype, prog
             atoms = Atoms(T(V), s_t, None if W is None else T(W), count_hist=positive)
             if pooled:
                 f, second = _exact_from(atoms, lik, cfg, [EMParams(*T(P[j][:, torch.as_tensor(g)]).unbind(0)) for j in range(k)])
-                j, gt = second.long().cpu(), torch.as_tensor(g)    # the start each gene kept: its iterations on pooled zeros count too
+                j, gt = second.long().cpu(), torch.as_tensor(g)    # the start each gene kept: its iterations on pooled cells count too
                 f = f._replace(n_iter=f.n_iter + n_it[j, gt], n_em=n_em[j, gt])
             else: f = _two_starts(atoms, lik, cfg) if cfg.two_starts else _em_block(atoms, lik, cfg)
             if lik.zero_inflated and cfg.polish: f = _small_pi_again(atoms, f, lik, cfg)
@@ -691,7 +685,7 @@ def fit_zinb_em(x,                          # counts, cells x genes: anything `r
                 two_starts:bool=True,       # ZINB: also start from the NB fit, keep the better optimum per gene
                 gene_batch_size:int=4096,   # genes per block at most
                 max_elems:int|None=None,    # entries per block at most; None: 2**20 on a CPU, 2**22 on an accelerator
-                start_bins:int=64,          # ZINB/ZIP with size factors: fit first on each gene's zeros pooled in this many bins of size factor, then on every cell (0: every cell throughout)
+                start_bins:int=64,          # ZINB/ZIP with size factors: fit first on each gene's cells pooled per count and bin of size factor (this many bins), then on every cell (0: every cell throughout)
                 progress:bool=True,         # tqdm progress bar over genes
                )->EMResult:
     "Fit a ZINB (or ZIP / NB / Poisson) to every gene by EM, vectorised over genes, in blocks of genes; with a `design`, a GLM per gene (the count component's mean; one pi per gene) by Newton's method."
