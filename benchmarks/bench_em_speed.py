@@ -25,7 +25,7 @@ cells, intercept only, in the same run, one thread each:
   ZINB with the same design is compared with `pscl::zeroinfl(y ~ 0 + D + offset(log(s)) | 1, dist = "negbin")`
   (unless --skip-pscl).
 
-- **Pooled zeros** (`--pooled`, written to em_pooled_<data>.json; ours only): the ZINB and the ZIP with the size factors s,
+- **Pooled cells** (`--pooled`, written to em_pooled_<data>.json; ours only): the ZINB and the ZIP with the size factors s,
   fitted from the default start on pooled cells (`start_bins=64`) and on every cell throughout (`start_bins=0`), both
   warm in one process, the log-likelihoods compared gene by gene.
 
