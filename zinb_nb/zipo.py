@@ -35,7 +35,7 @@ class ZiPoConfig:
     alpha_w:float=0.1         # weight of the first layer's mean L1/L2 ratio
     proximal:bool=False       # the ratio's L1 part by a proximal step after each Adam step (exact zeros; `ProximalRatio`)
     alpha_theta:float=1e-6    # weight of E[theta^2] (NB, ZINB)
-    alpha_library:float=0.1   # weight of E[(l - total count)^2] (NB, ZINB, predicted library)
+    alpha_library:float=0.1   # weight of E[(l - total count)^2] (NB, ZINB, predicted library; 0 for deep cells: the penalties)
 
     def __post_init__(self):
         _likelihood(self.likelihood)
