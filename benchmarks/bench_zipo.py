@@ -186,8 +186,9 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
                heldout_nll_kind="plug-in: -log p(x' | parameters the network predicts from x')", config={k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
                curve=dict(valid_nll=h.valid_nll.tolist(), nll=h.nll.tolist()), sparsity_trained=sparsity(model),
                objective="NLL per entry + penalties (zinb_nb.zipo.ZiPo.loss)")
-    tot = x1.sum(1); keep = tot > 0                  # does the library the model predicts follow the observed total count?
-    res["library_log_corr"] = float(np.corrcoef(np.log(o["library"][keep]), np.log(tot[keep]))[0, 1])
+    if model.config.library == "predicted":          # does the library the model predicts follow the observed total count?
+        tot = x1.sum(1); keep = tot > 0
+        res["library_log_corr"] = float(np.corrcoef(np.log(o["library"][keep]), np.log(tot[keep]))[0, 1])
     pruned = copy.deepcopy(model); res["sparsity_pruned"] = prune(pruned, 1e-4)
     res["heldout_nll_pruned"] = nll_ours(pruned, x1[held], None if C is None else C[held])
     po = ours_outputs(pruned, x1, C)
