@@ -13,15 +13,16 @@ from .distributions import likelihood as _likelihood, mean_floor
 from .train import Callback, CellCovariates, batchnorm_for
 
 # %% auto #0
-__all__ = ['ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty', 'sparsity', 'prune',
-           'soft_threshold', 'ratio_l1_weights', 'adam_prox_l1_', 'ProximalRatio', 'ZiPoSchedule', 'init_library']
+__all__ = ['ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty', 'log_library_penalty',
+           'sparsity', 'prune', 'soft_threshold', 'ratio_l1_weights', 'adam_prox_l1_', 'ProximalRatio', 'ZiPoSchedule',
+           'init_library']
 
 # %% ../nbs/06_zipo.ipynb #e4b853f8
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "gelu": nn.GELU, "relu": nn.ReLU}
 
 @dataclass
 class ZiPoConfig:
-    "Architecture and penalties of a ZiPo model; the defaults are the paper's."
+    "Architecture and penalties of a ZiPo model; the defaults are the paper's but for the library term's scale (the penalties)."
     likelihood:str="zip"      # "poisson", "nb", "zip" or "zinb" (the registry's names)
     n_latent:int=128          # width of the latent layer U
     hidden:tuple=(256,)       # widths of the encoder blocks before the latent layer
@@ -35,7 +36,8 @@ class ZiPoConfig:
     alpha_w:float=0.1         # weight of the first layer's mean L1/L2 ratio
     proximal:bool=False       # the ratio's L1 part by a proximal step after each Adam step (exact zeros; `ProximalRatio`)
     alpha_theta:float=1e-6    # weight of E[theta^2] (NB, ZINB)
-    alpha_library:float=0.1   # weight of E[(l - total count)^2] (NB, ZINB, predicted library; 0 for deep cells: the penalties)
+    alpha_library:float=0.1   # weight of the library term (NB, ZINB, predicted library)
+    library_scale:str="log"   # the library term: "log", E[(log l - log total)^2], or "counts", E[(l - total)^2] (the paper's)
 
     def __post_init__(self):
         _likelihood(self.likelihood)
@@ -46,7 +48,7 @@ class ZiPoConfig:
         if self.n_latent < 1 or any(h < 1 for h in self.hidden + self.decoder_hidden):
             raise ValueError(f"n_latent and every width in hidden / decoder_hidden must be >= 1, got {self.n_latent}, {self.hidden}, {self.decoder_hidden}")
         if not isinstance(self.proximal, bool): raise ValueError(f"proximal must be True or False, got {self.proximal!r}")
-        for k, ok in (("activation", tuple(_ACTIVATIONS)), ("library", ("predicted", "observed")), ("input", ("log1p", "log1p_cp10k"))):
+        for k, ok in (("activation", tuple(_ACTIVATIONS)), ("library", ("predicted", "observed")), ("library_scale", ("counts", "log")), ("input", ("log1p", "log1p_cp10k"))):
             if getattr(self, k) not in ok: raise ValueError(f"{k} must be one of {ok}, got {getattr(self, k)!r}")
 
 # %% ../nbs/06_zipo.ipynb #d87fb2bd
@@ -95,7 +97,7 @@ def encode(self:ZiPo, x:Tensor)->Tensor:  # counts, cells x genes -> the latent 
 @patch
 def forward(self:ZiPo, x:Tensor,           # counts, cells x genes
             covariates:Tensor|None=None,   # known covariates, cells x n_covariates (None: the model has none)
-           )->dict:                        # latent, library, log_rho, mu (= library * rho), theta, zi_logits
+           )->dict:                        # latent, library (and its log), log_rho, mu (= library * rho), theta, zi_logits
     "Every parameter of the cells' count laws, from their counts."
     u = self.encode(x)
     u_cov = self.with_covariates(u, covariates)
@@ -104,7 +106,7 @@ def forward(self:ZiPo, x:Tensor,           # counts, cells x genes
     log_lib = (self.library_head(u_cov)[:, 0].clamp(max=_LOG_LIBRARY_MAX) if self.library_head is not None
                else x.sum(-1).clamp_min(1.).log())
     mu = (log_rho + log_lib[:, None]).exp().clamp_min(mean_floor(log_rho.dtype))   # the package's floor: x log(mu) and x / mu stay finite
-    out = dict(latent=u, library=log_lib.exp(), log_rho=log_rho, mu=mu)
+    out = dict(latent=u, library=log_lib.exp(), log_library=log_lib, log_rho=log_rho, mu=mu)
     if self.log_theta is not None: out["theta"] = self.log_theta(h).clamp(*_LOG_THETA_RANGE).exp()
     if self.zi is not None: out["zi_logits"] = self.zi(h)
     return out
@@ -138,6 +140,12 @@ def library_penalty(library:Tensor,  # predicted library sizes, (cells,)
     "E[(l_c - sum_g x_cg)^2]: squared distance of the predicted library sizes from the observed totals."
     return (library - x.sum(-1)).pow(2).mean()
 
+def log_library_penalty(log_library:Tensor,  # logs of the predicted library sizes, (cells,)
+                        x:Tensor,            # counts, cells x genes
+                       )->Tensor:
+    "E[(log l_c - log sum_g x_cg)^2]: the same distance on the log scale (a total below 1 counts as 1)."
+    return (log_library - x.sum(-1).clamp_min(1.).log()).pow(2).mean()
+
 # %% ../nbs/06_zipo.ipynb #91bb22b2
 @patch
 def penalties(self:ZiPo, out:dict, x:Tensor)->dict:  # a forward pass on x -> the weighted penalty terms
@@ -146,7 +154,8 @@ def penalties(self:ZiPo, out:dict, x:Tensor)->dict:  # a forward pass on x -> th
     if c.alpha_z and "zi_logits" in out: pen["zi"] = c.alpha_z * zi_penalty(out["zi_logits"])
     if c.alpha_w: pen["weight_ratio"] = c.alpha_w * weight_ratio(self.first_layer.weight, smooth=c.proximal)
     if c.alpha_theta and "theta" in out: pen["theta"] = c.alpha_theta * theta_penalty(out["theta"])
-    if c.alpha_library and "theta" in out and self.library_head is not None: pen["library"] = c.alpha_library * library_penalty(out["library"], x)
+    if c.alpha_library and "theta" in out and self.library_head is not None:
+        pen["library"] = c.alpha_library * (log_library_penalty(out["log_library"], x) if c.library_scale == "log" else library_penalty(out["library"], x))
     return pen
 
 # %% ../nbs/06_zipo.ipynb #b1838c32
