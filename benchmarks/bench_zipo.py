@@ -46,7 +46,7 @@ chapter), minibatches of 128, its schedule
 same with GELU activations (the chapter shows why a sigmoid saturates after Adam's first step at the paper's first rate),
 "zipo_zinb" the same with the ZINB likelihood, "zipo_lr1e-3" the same started at 0.001 (the paper's schedule without
 its decay phase), "zipo_proximal" and "zipo_lr1e-3_proximal" the same two with `proximal=True` (the L1 part of the ratio penalty
-taken by a proximal step after each Adam step, which leaves exact zeros), "zipo_observed" the same with the observed total count as the library instead of the predicted one, "zipo_batch" the same
+taken by a proximal step after each Adam step, which leaves exact zeros; "zipo_lr1e-3_proximal" is `tl.zipo` at its defaults), "zipo_observed" the same with the observed total count as the library instead of the predicted one, "zipo_batch" the same
 given CellBench's technology as a covariate (its k-means ARI is on the latent U, which the covariate is appended to);
 "zipo_zinb_lr1e-3" the ZINB likelihood started at 0.001, and "zipo_zinb_lr1e-3_nolib" the same without the library term
 alpha_library E[(l - total count)^2] (alpha_library = 0), which on deeply sequenced cells outweighs the NLL per entry,

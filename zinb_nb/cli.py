@@ -192,14 +192,14 @@ def _model_options(g):
     opt("batch_key", help="zinbwave, vae: obs column with batches (zinbwave: cell covariates; vae: read by the decoder)")
     opt("max_epochs", type=int, help="zinbwave, vae, zipo: passes over the data")
     opt("batch_size", type=int, help="zinbwave, vae, zipo: cells per minibatch")
-    opt("lr", type=float, help="zinbwave, vae, zipo: learning rate (zipo: the first rate of its schedule)")
+    opt("lr", type=float, help="zinbwave, vae, zipo: learning rate (zipo: the first rate of its schedule, default 0.001; the paper's is 0.0212)")
     opt("checkpoint", help="zinbwave: checkpoint file (resumed if it exists)")
     opt("cell_store", help="zinbwave: directory for per-cell parameters in files (millions of cells on a CPU)")
     opt("likelihood", choices=["poisson", "nb", "zip", "zinb"], help="vae, zipo: likelihood (default zinb; zipo zip)")
     opt("n_components", type=int, help="vae: mixture components (a GMVAE)")
     opt("covariate_keys", help="zipo: comma-separated obs columns of known covariates (one-hot, appended to the latent)")
     opt("prune", type=float, help="zipo: prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)")
-    opt("proximal", action="store_const", const=True, help="zipo: exact zeros in the first layer (the ratio penalty's L1 part by a proximal step after each Adam step)")
+    opt("proximal", action=argparse.BooleanOptionalAction, help="zipo: exact zeros in the first layer (the ratio penalty's L1 part by a proximal step after each Adam step; on by default, --no-proximal trains as the paper did)")
     opt("return_zi", action="store_const", const=True, help="zipo: also write layers['zipo_zi'], the structural-zero probabilities")
 
 # %% ../nbs/90_cli.ipynb #257fcc2d

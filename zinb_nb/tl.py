@@ -332,20 +332,21 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          return_zi:bool=False,        # also write layers["zipo_zi"] (zip, zinb)
          max_epochs:int=200,          # passes over the data
          batch_size:int=128,          # cells per minibatch
-         lr:float=0.0212,             # first learning rate of ZiPo's schedule
+         lr:float=1e-3,               # first learning rate of ZiPo's schedule (the paper: 0.0212)
+         proximal:bool=True,          # exact zeros in the first layer: the ratio penalty's L1 part by a proximal step (the paper: False)
          valid_frac:float=0.1,        # cells held out for early stopping and the plateau schedule
          patience:int|None=30,        # early-stopping patience in epochs
          seed:int=0,                  # seeds the split, the initial weights and the minibatch order
          max_layer_gb:float=2.,       # largest dense cells x genes layer written (GiB)
          progress:bool=True,          # progress bar
-         **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, proximal, ...
+         **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, library_scale, ...
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
     "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi']) and uns['zipo']."
     from zinb_nb.zipo import ZiPoConfig, prune as prune_, sparsity
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience)
     if prune is not None and (isinstance(prune, bool) or not isinstance(prune, (int, float)) or not 0 <= prune < 1):
         raise ValueError(f"prune must be None or a number in [0, 1) (delta), got {prune!r}")
-    config = ZiPoConfig(likelihood=likelihood, n_latent=n_latent, **model_kw)
+    config = ZiPoConfig(likelihood=likelihood, n_latent=n_latent, proximal=proximal, **model_kw)
     if return_zi and config.likelihood not in ("zip", "zinb"): raise ValueError(f"return_zi needs a zero-inflated likelihood ('zip' or 'zinb'), not {likelihood!r}")
     device = resolve_device(device)
     counts = read_counts(adata, layer)
@@ -361,7 +362,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     outs = _zipo_outputs(model, data, C, dense, return_zi)
     info["cells_library_beyond_data"] = _library_beyond_data(outs["library"], lib)
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
-                covariate_keys=covariate_keys, prune=prune, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
+                covariate_keys=covariate_keys, prune=prune, proximal=proximal, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
     return model
 
@@ -424,6 +425,8 @@ def zipo_search(adata:ad.AnnData,         # counts in X (or `layer`); may be bac
                 device=None,
                 max_epochs:int=60,        # epochs per trial (early stopping may end sooner)
                 batch_size:int=128,
+                lr:float=1e-3,            # first learning rate of every trial's schedule (as `tl.zipo`)
+                proximal:bool=True,       # the proximal step in every trial (as `tl.zipo`)
                 valid_frac:float=0.1,     # cells held out: every trial is scored on the same ones
                 seed:int=0,               # seeds the split, the sampler and every trial's fit
                 timeout:float|None=None,  # seconds for the whole search (Optuna's timeout)
@@ -434,15 +437,15 @@ def zipo_search(adata:ad.AnnData,         # counts in X (or `layer`); may be bac
     except ImportError: raise ImportError("tl.zipo_search needs optuna, which is not installed: pip install zinb-nb[tune]") from None
     from zinb_nb.zipo import ZiPoConfig
     ZiPoConfig(likelihood=likelihood)                                    # an unknown likelihood is refused before any work
-    _check_args(max_epochs=max_epochs, batch_size=batch_size, valid_frac=valid_frac)
+    _check_args(max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac)
     if not valid_frac > 0: raise ValueError("zipo_search scores trials on held-out cells: valid_frac must be > 0")
     if not (isinstance(n_trials, (int, np.integer)) and n_trials >= 1): raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
     device = resolve_device(device)
     counts = read_counts(adata, layer)
     C, _ = _covariate_design(adata, covariate_keys)
     def objective(trial):
-        config = ZiPoConfig(likelihood=likelihood, **_zipo_trial_settings(trial))
-        model, _, _, _ = _fit_zipo(counts, C, config, device, max_epochs=max_epochs, batch_size=batch_size, lr=0.0212,
+        config = ZiPoConfig(likelihood=likelihood, proximal=proximal, **_zipo_trial_settings(trial))
+        model, _, _, _ = _fit_zipo(counts, C, config, device, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                                 valid_frac=valid_frac, patience=30, seed=seed, progress=False)
         return float(np.nanmin(model.history.valid_nll))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
