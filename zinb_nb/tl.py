@@ -436,7 +436,7 @@ def zipo_search(adata:ad.AnnData,         # counts in X (or `layer`); may be bac
     try: import optuna
     except ImportError: raise ImportError("tl.zipo_search needs optuna, which is not installed: pip install zinb-nb[tune]") from None
     from zinb_nb.zipo import ZiPoConfig
-    ZiPoConfig(likelihood=likelihood)                                    # an unknown likelihood is refused before any work
+    ZiPoConfig(likelihood=likelihood, proximal=proximal)                 # an unknown likelihood is refused before any work
     _check_args(max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac)
     if not valid_frac > 0: raise ValueError("zipo_search scores trials on held-out cells: valid_frac must be > 0")
     if not (isinstance(n_trials, (int, np.integer)) and n_trials >= 1): raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
