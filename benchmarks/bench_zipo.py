@@ -33,7 +33,9 @@ training half x' and a test half x'' (numpy Generator seeded k). Every method is
   MAGIC: MAGIC (default settings) on x' scaled to the median total count, scaled back by each cell's total. Beside it the score
   of no denoising, MSE(x', x''). On the simulation also the MSE against the true expected count of x', (1 - pi) mu / 2.
 - sparsity: fraction of ZiPo's first-layer weights that are zero after `prune(model, 1e-4)`, and the held-out NLL after it.
-- clustering: `zinb_nb.cluster.kmeans` (k = number of labels, 20 restarts) on the latent of every cell (from x'): ARI, NMI.
+- clustering: `zinb_nb.cluster.kmeans` (k = number of labels, 20 restarts) on the latent of every cell (from x'): ARI, NMI. Beside
+  them what the clusters follow: the R^2 of the latent on each cell's log total count, the ARI of k-means on the latent with
+  that fit subtracted, and on CellBench the ARI of the clusters against the technology (`depth_diagnostics`).
 - seconds per epoch of the fit, and the process's peak resident memory (ru_maxrss).
 DCA itself cannot be installed next to this package (it pins tensorflow < 2.5), so "DCA" here is DCA's documented default
 configuration run with this package's code: encoder 64 -> bottleneck 32 -> decoder 64, ReLU, BatchNorm, ZINB with per-cell theta
@@ -230,6 +232,23 @@ def run_magic(x1, held, seed):
 
 
 # ---------------------------------------------------------------- one run
+def depth_diagnostics(Z, x1, labels, k, seed, lab, dataset):
+    """What the latent's clusters follow: the share of the latent's variance that each cell's log total count explains (R^2 of
+    a least-squares fit), the k-means ARI once that fit is subtracted, and on CellBench the ARI of the k-means clusters
+    against the technology (CEL-seq2 or Drop-seq) instead of the cell line."""
+    import torch
+    from zinb_nb.cluster import kmeans, adjusted_rand_index
+    Z = np.asarray(Z, dtype=np.float64); lt = np.log(np.maximum(x1.sum(1), 1.)).astype(np.float64)
+    B = np.c_[np.ones_like(lt), lt]; resid = Z - B @ np.linalg.lstsq(B, Z, rcond=None)[0]
+    zc = Z - Z.mean(0)
+    out = dict(latent_depth_r2=float(1 - (resid ** 2).sum() / (zc ** 2).sum()),
+               kmeans_ari_depth_out=adjusted_rand_index(labels, kmeans(torch.as_tensor(resid.astype(np.float32)), k, seed=seed)[1].numpy()))
+    if dataset == "cellbench":
+        from zinb_nb.datasets import cellbench
+        out["kmeans_ari_technology"] = adjusted_rand_index(cellbench(min_cells=10).obs["batch"].astype(str).to_numpy(), lab)
+    return out
+
+
 def run_one(dataset, method, seed, epochs=150, config=None, tag=None):
     import torch
     torch.set_num_threads(1)
@@ -256,6 +275,7 @@ def run_one(dataset, method, seed, epochs=150, config=None, tag=None):
         k = len(np.unique(labels))
         lab = kmeans(torch.as_tensor(np.asarray(Z, dtype=np.float32)), k, seed=seed)[1].numpy()
         r.update(kmeans_ari=adjusted_rand_index(labels, lab), kmeans_nmi=normalized_mutual_info(labels, lab))
+        r.update(depth_diagnostics(Z, x1, labels, k, seed, lab, dataset))
     r["peak_mb"] = peak_mb()
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"zipo_{dataset}_{tag or method}_seed{seed}.json"

@@ -546,6 +546,17 @@ def block_zipo():
     out = [table(["data", "method", "seeds"] + [f"`{k}`" for k, _ in ZIPO_METRICS] + ["pruning: largest NLL change", "load"], rows),
            "", "(mean ± 1.64 SEM over seeds; empty: the method does not report it. Pruning: the largest relative change of the held-out "
            "NLL that pruning caused on any seed, (pruned - unpruned) / unpruned.)"]
+    dg = [(k, g) for k, g in sorted(groups.items()) if all("kmeans_ari_depth_out" in r for r in g)]
+    if dg:
+        out += ["", "What k-means on the latent follows (`depth_diagnostics` in `bench_zipo.py`; mean ± 1.64 SEM over the seeds listed):", ""]
+        for (ds, m), g in dg:
+            g = sorted(g, key=lambda r: r["seed"])
+            line = (f"- {ds}, `{m}` (seeds {','.join(str(r['seed']) for r in g)}): k-means ARI against the labels {mean_pm([r['kmeans_ari'] for r in g])}; "
+                    f"with each cell's log total count regressed out of the latent {mean_pm([r['kmeans_ari_depth_out'] for r in g])}; "
+                    f"share of the latent's variance that the log total count explains {mean_pm([r['latent_depth_r2'] for r in g], 2)}")
+            if all("kmeans_ari_technology" in r for r in g):
+                line += f"; ARI of the same clusters against the technology {mean_pm([r['kmeans_ari_technology'] for r in g])}"
+            out.append(line + ".")
     if abl:
         ag = {}
         for r in abl: ag.setdefault((r["dataset"], r["method"][len("ablation_"):]), []).append(r)
