@@ -13,6 +13,8 @@ Run in the benchmark venv (scvi-tools and magic-impute installed, zinb_nb instal
     python benchmarks/bench_zipo.py ablation --dataset pbmc4k                     # the paper's ablations at this machine's size (each under the lock)
     python benchmarks/bench_zipo.py ablation --dataset pbmc3k_allgenes --epochs 60 --seed 0 --names lr_1e-3_proximal_alpha_w_0.3 lr_1e-3_proximal_alpha_w_1
                                                                                   # pruning on every gene: the proximal step from 0.001 with alpha_w raised
+    python benchmarks/bench_zipo.py ablation --dataset pbmc4k --seed 0 --names lr_1e-3_proximal_latent_32 lr_1e-3_proximal_latent_10
+                                                                                  # the default's latent narrowed to DCA's and SCVI's widths
 
 Data. pbmc4k (4,271 cells x 2,000 genes, 8 cell groups), pbmc3k_allgenes (the 2,638 labelled cells of PBMC 3k and every gene
 detected in >= 3 of them, 13,656: no selection of variable genes, for the pruning question), cellbench (499 cells, 3 cell lines, 2 technologies; genes detected in
@@ -32,11 +34,13 @@ training half x' and a test half x'' (numpy Generator seeded k). Every method is
   SCVI: `get_normalized_expression(library_size=1)` times the cell's total count in x', as its documentation computes rates;
   MAGIC: MAGIC (default settings) on x' scaled to the median total count, scaled back by each cell's total. Beside it the score
   of no denoising, MSE(x', x''). On the simulation also the MSE against the true expected count of x', (1 - pi) mu / 2.
+  Where it comes from (`mcv_mse_top_genes`): the part of that mean made by the 1, 10 and 100 genes with the largest mean
+  count in x' (their squared errors summed over cells, divided by the number of all entries), and the same for no denoising.
 - sparsity: fraction of ZiPo's first-layer weights that are zero after `prune(model, 1e-4)`, and the held-out NLL after it.
 - clustering: `zinb_nb.cluster.kmeans` (k = number of labels, 20 restarts) on the latent of every cell (from x'): ARI, NMI. Beside
   them what the clusters follow: the R^2 of the latent on each cell's log total count, the ARI of k-means on the latent with
   that fit subtracted, and on CellBench the ARI of the clusters against the technology (`depth_diagnostics`).
-- seconds per epoch of the fit, and the process's peak resident memory (ru_maxrss).
+- seconds per epoch of the fit, and the process's peak resident memory (ru_maxrss); every file records the CPU model (`cpu`).
 DCA itself cannot be installed next to this package (it pins tensorflow < 2.5), so "DCA" here is DCA's documented default
 configuration run with this package's code: encoder 64 -> bottleneck 32 -> decoder 64, ReLU, BatchNorm, ZINB with per-cell theta
 and pi, input log1p of library-normalised counts, the observed library as the mean's scale, no penalties, Adam (DCA: RMSprop)
@@ -114,7 +118,8 @@ def peak_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 def machine():
     import torch, zinb_nb
-    return dict(machine=f"{platform.machine()}, {os.cpu_count()} cores", torch=torch.__version__, torch_threads=torch.get_num_threads(), zinb_nb=zinb_nb.__version__,
+    from _common import cpu_name
+    return dict(machine=f"{platform.machine()}, {os.cpu_count()} cores", cpu=cpu_name(), torch=torch.__version__, torch_threads=torch.get_num_threads(), zinb_nb=zinb_nb.__version__,
                 python=platform.python_version(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
 
@@ -266,6 +271,11 @@ def run_one(dataset, method, seed, epochs=150, config=None, tag=None):
     r.update(res, load_after=os.getloadavg()[0], total_seconds=time.perf_counter() - t0)
     mse = lambda p, q: float(np.mean((p - q) ** 2))
     r.update(mcv_mse=mse(pred, x2), mcv_mse_heldout_cells=mse(pred[held], x2[held]), mcv_mse_no_denoising=mse(x1, x2))
+    # where the MCV error comes from: the part of mcv_mse (a sum over all entries / their number) that the n genes with the
+    # largest mean count in the training half make, for the prediction and for no denoising
+    order = np.argsort(-x1.mean(0), kind="stable")
+    part = lambda p, n: float(((p[:, order[:n]] - x2[:, order[:n]]) ** 2).sum() / x2.size)
+    r.update(mcv_mse_top_genes={n: part(pred, n) for n in (1, 10, 100)}, mcv_mse_top_genes_no_denoising={n: part(x1, n) for n in (1, 10, 100)})
     if "rate" in extra: r["mcv_mse_rate"] = mse(extra["rate"], x2)
     if "expected_pruned" in extra: r["mcv_mse_pruned"] = mse(extra["expected_pruned"], x2)
     if truth is not None:
@@ -412,6 +422,9 @@ ABLATIONS = {
     # the pruning question on every gene (pbmc3k_allgenes): method zipo_lr1e-3_proximal (alpha_w = 0.1) with alpha_w raised
     "lr_1e-3_proximal_alpha_w_0.3": dict(_lr0=1e-3, proximal=True, alpha_w=0.3),
     "lr_1e-3_proximal_alpha_w_1": dict(_lr0=1e-3, proximal=True, alpha_w=1.),
+    # why the default (zipo_lr1e-3_proximal) clusters PBMC 4k below DCA and SCVI: its latent narrowed to DCA's 32 and to SCVI's 10
+    "lr_1e-3_proximal_latent_32": dict(_lr0=1e-3, proximal=True, n_latent=32),
+    "lr_1e-3_proximal_latent_10": dict(_lr0=1e-3, proximal=True, n_latent=10),
 }
 
 

@@ -297,7 +297,8 @@ def block_cluster():
              f"the epoch-50 snapshot of the 400-epoch run of the same seed: "
              f"{f(next((q['epoch50_kmeans_ARI'] for q in rs if q['method'] == 'scvi' and q['dataset'] == r['dataset'] and q['seed'] == r['seed']), None), 3)}."
              for r in chk]
-    head = (f"{rs[0]['machine']}; load {load_range(rs)}; torch {v.get('torch')} (1 thread per process), scvi-tools {v.get('scvi-tools')}, "
+    ms = sorted({r["machine"] for r in rs})
+    head = (f"{' and '.join(ms)}{' (which file ran where: the CPU column of the files table)' if len(ms) > 1 else ''}; load {load_range(rs)}; torch {v.get('torch')} (1 thread per process), scvi-tools {v.get('scvi-tools')}, "
             f"scikit-learn {v.get('scikit-learn')}; dates {min(r['date'] for r in rs)[:10]} to {max(r['date'] for r in rs)[:10]}. "
             "k-means ARI against the labels, mean ± 1.64 SEM over the seeds in brackets.")
     return head + "\n\n" + table(["data (cells x genes)", "ZINB-WaVE + k-means"] + (["ZINB-WaVE, 10 epochs, + k-means"] if zw10 else [])
@@ -557,6 +558,18 @@ def block_zipo():
             if all("kmeans_ari_technology" in r for r in g):
                 line += f"; ARI of the same clusters against the technology {mean_pm([r['kmeans_ari_technology'] for r in g])}"
             out.append(line + ".")
+    tg = [(k, g) for k, g in sorted(groups.items()) if all("mcv_mse_top_genes" in r for r in g)]
+    if tg:
+        out += ["", "Where the MCV error comes from (`mcv_mse_top_genes` in the results files): the part of `mcv_mse` that the genes with the "
+                "largest mean count in the training half make (their squared errors summed, divided by the number of all entries, so the "
+                "parts add up to `mcv_mse`), and the same for no denoising; mean ± 1.64 SEM over the seeds listed:", ""]
+        for (ds, m), g in tg:
+            g = sorted(g, key=lambda r: r["seed"])
+            part = lambda n, key: mean_pm([r[key][str(n)] for r in g], 3)
+            out.append(f"- {ds}, `{m}` (seeds {','.join(str(r['seed']) for r in g)}): `mcv_mse` {mean_pm([r['mcv_mse'] for r in g], 3)}, of which the most "
+                       f"expressed gene {part(1, 'mcv_mse_top_genes')}, the 10 most expressed {part(10, 'mcv_mse_top_genes')}, the 100 most expressed "
+                       f"{part(100, 'mcv_mse_top_genes')}; no denoising: the same genes {part(1, 'mcv_mse_top_genes_no_denoising')}, "
+                       f"{part(10, 'mcv_mse_top_genes_no_denoising')}, {part(100, 'mcv_mse_top_genes_no_denoising')}.")
     if abl:
         ag = {}
         for r in abl: ag.setdefault((r["dataset"], r["method"][len("ablation_"):]), []).append(r)
@@ -620,8 +633,17 @@ def block_files():
             xs = [x for x in (d if isinstance(d, list) else [d]) if isinstance(x, dict)]
             ds += xs + [r for x in xs for r in x.get("runs", []) if isinstance(r, dict)]   # files of several runs date each run
         date = sorted({str(x.get("date") or x.get("when") or "")[:10] for x in ds} - {""})
-        rows.append([name, used.get(ps[0].name, "**none**"), ", ".join(date) or "not recorded", load_range(ds)])
-    return table(["file", "table", "date (UTC)", "load"], rows)
+        rows.append([name, used.get(ps[0].name, "**none**"), ", ".join(date) or "not recorded", cpus(ds), load_range(ds)])
+    return table(["file", "table", "date (UTC)", "CPU", "load"], rows)
+
+
+def cpus(ds):
+    "The CPU models the runs ds record (a `cpu` field, or the model that opens a `machine` field), or 'not recorded'."
+    def one(x):
+        if x.get("cpu"): return str(x["cpu"])
+        m = str(x.get("machine") or "").split(",")[0].strip()
+        return m if any(w in m for w in ("Intel", "AMD", "EPYC", "Xeon", "ARM", "Apple")) else ""
+    return ", ".join(sorted({one(x) for x in ds} - {""})) or "not recorded"
 
 
 BLOCKS["files"] = block_files
