@@ -141,6 +141,7 @@ def run(args):
         for method in (METHODS if args.method == "all" else [args.method]):
             out = RESULTS / f"cluster_{name}_{method}_seed{args.seed}.json"
             if out.exists() and not args.force: print(f"  {method}: stored"); continue
+            torch.set_num_threads(1)   # loading a dataset after another (scanpy's gene selection) can leave torch's OpenMP team at every core
             m = meta("one dataset after another in one process, one torch thread; seconds: wall time of the fit call "
                      "(warm process; imports, data loading and k-means excluded)",
                      packages=["torch", "numpy", "scikit-learn", "scanpy", "scvi-tools"])

@@ -259,6 +259,11 @@ def block_em_speed():
     return "\n".join(out + parts).rstrip()
 
 
+def two_threads(r):
+    "A clustering fit that ran with torch's OpenMP team at two threads: `torch_threads` as recorded before the fit; SCVI's runs set one thread themselves."
+    return r.get("torch_threads", 1) != 1 and not r["method"].startswith("scvi")
+
+
 def block_cluster():
     rs = [r for _, r in load("cluster_*_seed*.json")]
     if not rs: return missing("`bench_cluster.py`")
@@ -279,7 +284,8 @@ def block_cluster():
                     + [cell("gmvae", "argmax_ARI"), cell("gmvae", "kmeans_ARI")]
                     + ([cell("gmvae_warmup", "argmax_ARI")] if warm else []) + [
                      cell("scvi", "epoch50_kmeans_ARI"), cell("scvi", "kmeans_ARI"),
-                     " / ".join(f(statistics.mean(g(m, k)), 0) if g(m, k) else "-"
+                     " / ".join(f(statistics.mean(g(m, k)), 0) + ("*" if any(two_threads(r) for r in by.get((ds, m), [])) else "")
+                                if g(m, k) else "-"
                                 for m, k in (("zinbwave", "seconds"),) + ((("zinbwave10", "seconds"),) if zw10 else ())
                                 + (("gmvae", "seconds"), ("scvi", "epoch50_seconds"), ("scvi", "seconds"))),
                      f(best_scvi, 3) if best_scvi is not None else ""])
@@ -297,8 +303,13 @@ def block_cluster():
              f"the epoch-50 snapshot of the 400-epoch run of the same seed: "
              f"{f(next((q['epoch50_kmeans_ARI'] for q in rs if q['method'] == 'scvi' and q['dataset'] == r['dataset'] and q['seed'] == r['seed']), None), 3)}."
              for r in chk]
+    two = sorted({(r["dataset"], r["method"]) for r in rs if two_threads(r)}, key=lambda q: (order.index(q[0]), q[1]))
+    if two:   # files whose fits ran with torch's OpenMP team at every core (a dataset loaded after another, before the benchmark reset it)
+        notes.append("- Times marked * include fits that ran with two torch threads (the files' `torch_threads`), two processes "
+                     "on the two cores: " + ", ".join(f"{m} on {d} (seeds {','.join(str(r['seed']) for r in sorted(by[(d, m)], key=lambda r: r['seed']) if two_threads(r))})"
+                                                          for d, m in two) + ".")
     ms = sorted({r["machine"] for r in rs})
-    head = (f"{' and '.join(ms)}{' (which file ran where: the CPU column of the files table)' if len(ms) > 1 else ''}; load {load_range(rs)}; torch {v.get('torch')} (1 thread per process), scvi-tools {v.get('scvi-tools')}, "
+    head = (f"{' and '.join(ms)}{' (which file ran where: the CPU column of the files table)' if len(ms) > 1 else ''}; load {load_range(rs)}; torch {v.get('torch')} (1 thread per process{', but where a time is marked *' if two else ''}), scvi-tools {v.get('scvi-tools')}, "
             f"scikit-learn {v.get('scikit-learn')}; dates {min(r['date'] for r in rs)[:10]} to {max(r['date'] for r in rs)[:10]}. "
             "k-means ARI against the labels, mean ± 1.64 SEM over the seeds in brackets.")
     return head + "\n\n" + table(["data (cells x genes)", "ZINB-WaVE + k-means"] + (["ZINB-WaVE, 10 epochs, + k-means"] if zw10 else [])

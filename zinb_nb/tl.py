@@ -26,7 +26,8 @@ def _check_args(**kw):
                  patience=(lambda v: v is None or (isinstance(v, (int, np.integer)) and v >= 1), "None or an integer >= 1"),
                  lr=(lambda v: isinstance(v, (int, float)) and v > 0, "a number > 0"),
                  valid_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"),
-                 warmup_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"))
+                 warmup_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"),
+                 refine=(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0, "an integer >= 0"))
     for k, v in kw.items():
         ok, what = rules[k]
         if not ok(v): raise ValueError(f"{k} must be {what}, got {v!r}")
@@ -294,12 +295,12 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     return model
 
 # %% ../nbs/20_tl.ipynb #06214f99
-def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:bool)->dict:
+def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:bool, refine:int=0)->dict:
     "Latent, predicted library and (if `dense`) expected counts and pi of every cell, minibatch by minibatch in cell order."
     n, out = data.n_cells, {}
     cov = torch.from_numpy(C).to(data.device) if C.shape[1] else None
     for x, idx in data.iterate(shuffle=False):
-        p = model.predict(x, None if cov is None else cov[idx])
+        p = model.predict(x, None if cov is None else cov[idx], refine=refine)
         rows = idx.cpu().numpy()
         for k in ("latent", "library") + (("expected",) if dense else ()) + (("pi",) if dense and want_zi else ()):
             v = p[k].cpu().numpy()
@@ -330,6 +331,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          device=None,                 # default: CUDA if available, else CPU
          prune:float|None=None,       # prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)
          return_zi:bool=False,        # also write layers["zipo_zi"] (zip, zinb)
+         refine:int=0,                # > 0: each cell's latent refined by that many Adam steps on its own likelihood before the outputs (`ZiPo.refine`)
          max_epochs:int=200,          # passes over the data
          batch_size:int=128,          # cells per minibatch
          lr:float=1e-3,               # first learning rate of ZiPo's schedule (the paper: 0.0212)
@@ -343,7 +345,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
     "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi']) and uns['zipo']."
     from zinb_nb.zipo import ZiPoConfig, prune as prune_, sparsity
-    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience)
+    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine)
     if prune is not None and (isinstance(prune, bool) or not isinstance(prune, (int, float)) or not 0 <= prune < 1):
         raise ValueError(f"prune must be None or a number in [0, 1) (delta), got {prune!r}")
     config = ZiPoConfig(likelihood=likelihood, n_latent=n_latent, proximal=proximal, **model_kw)
@@ -359,10 +361,10 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         prune_(model, prune)
         info["valid_nll_after_pruning"] = _valid_nll(model, data, valid)
     dense = data.n_cells * data.n_genes * 4 <= max_layer_gb * 2**30
-    outs = _zipo_outputs(model, data, C, dense, return_zi)
+    outs = _zipo_outputs(model, data, C, dense, return_zi, refine)
     info["cells_library_beyond_data"] = _library_beyond_data(outs["library"], lib)
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
-                covariate_keys=covariate_keys, prune=prune, proximal=proximal, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
+                covariate_keys=covariate_keys, prune=prune, proximal=proximal, refine=refine, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
     return model
 

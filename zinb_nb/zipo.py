@@ -95,21 +95,29 @@ def encode(self:ZiPo, x:Tensor)->Tensor:  # counts, cells x genes -> the latent 
     return self.latent_layer(torch.cat(hs, -1) if self.config.residual and hs else h)
 
 @patch
-def forward(self:ZiPo, x:Tensor,           # counts, cells x genes
-            covariates:Tensor|None=None,   # known covariates, cells x n_covariates (None: the model has none)
-           )->dict:                        # latent, library (and its log), log_rho, mu (= library * rho), theta, zi_logits
-    "Every parameter of the cells' count laws, from their counts."
-    u = self.encode(x)
+def decode(self:ZiPo, u:Tensor,           # latents, cells x n_latent
+           covariates:Tensor|None=None,   # known covariates, cells x n_covariates (None: the model has none)
+           x:Tensor|None=None,            # the cells' counts: needed only with library="observed" (the library is their total)
+          )->dict:                        # latent, library (and its log), log_rho, mu (= library * rho), theta, zi_logits
+    "Every parameter of the cells' count laws, from their latents."
     u_cov = self.with_covariates(u, covariates)
     h = self.decoder(u_cov)
     log_rho = torch.log_softmax(self.rho(h), -1)
-    log_lib = (self.library_head(u_cov)[:, 0].clamp(max=_LOG_LIBRARY_MAX) if self.library_head is not None
-               else x.sum(-1).clamp_min(1.).log())
+    if self.library_head is not None: log_lib = self.library_head(u_cov)[:, 0].clamp(max=_LOG_LIBRARY_MAX)
+    elif x is None: raise ValueError("library='observed' takes each cell's total count as its library: decode needs the counts x")
+    else: log_lib = x.sum(-1).clamp_min(1.).log()
     mu = (log_rho + log_lib[:, None]).exp().clamp_min(mean_floor(log_rho.dtype))   # the package's floor: x log(mu) and x / mu stay finite
     out = dict(latent=u, library=log_lib.exp(), log_library=log_lib, log_rho=log_rho, mu=mu)
     if self.log_theta is not None: out["theta"] = self.log_theta(h).clamp(*_LOG_THETA_RANGE).exp()
     if self.zi is not None: out["zi_logits"] = self.zi(h)
     return out
+
+@patch
+def forward(self:ZiPo, x:Tensor,           # counts, cells x genes
+            covariates:Tensor|None=None,   # known covariates, cells x n_covariates (None: the model has none)
+           )->dict:                        # what `decode` returns, at the encoder's latent
+    "Every parameter of the cells' count laws, from their counts: `decode(encode(x))`."
+    return self.decode(self.encode(x), covariates, x)
 
 # %% ../nbs/06_zipo.ipynb #f3e25e6b
 @patch
@@ -284,10 +292,37 @@ def init_library(model:ZiPo,   # a fresh model with a predicted library
 # %% ../nbs/06_zipo.ipynb #e08fe19e
 @patch
 @torch.no_grad()
-def predict(self:ZiPo, x:Tensor, covariates:Tensor|None=None)->dict:  # latent, library, rate, expected, pi (cells x ...)
+def predict(self:ZiPo, x:Tensor, covariates:Tensor|None=None,
+            refine:int=0,          # > 0: at each cell's latent refined by that many steps (`ZiPo.refine`, below)
+            refine_lr:float=1e-2,  # their learning rate
+           )->dict:                # latent, library, rate, expected, pi (cells x ...)
     "Latent, predicted library, rate l*rho, expected count (1 - pi) * l * rho and pi of each cell, in evaluation mode."
     was = self.training; self.eval()
-    out = self(x, covariates)
+    out = self.decode(self.refine(x, covariates, refine, refine_lr), covariates, x) if refine else self(x, covariates)
     self.train(was)
     pi = torch.sigmoid(out["zi_logits"]) if "zi_logits" in out else torch.zeros_like(out["mu"])
     return dict(latent=out["latent"], library=out["library"], rate=out["mu"], expected=(1 - pi) * out["mu"], pi=pi)
+
+# %% ../nbs/06_zipo.ipynb #f6adee6f
+@patch
+def refine(self:ZiPo, x:Tensor,              # counts, cells x genes
+           covariates:Tensor|None=None,       # known covariates, cells x n_covariates (None: the model has none)
+           steps:int=30,                      # Adam steps on each cell's latent
+           lr:float=1e-2,                     # their learning rate
+          )->Tensor:                          # refined latents, cells x n_latent
+    "Each cell's latent, started at the encoder's and moved `steps` Adam steps up the cell's own log-likelihood, the network fixed."
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0: raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0 and math.isfinite(lr)): raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    was = self.training; self.eval()
+    try:
+        with torch.no_grad(): u = self.encode(x).clone()
+        u.requires_grad_(True)
+        opt = torch.optim.Adam([u], lr=lr)
+        with torch.enable_grad():
+            for _ in range(steps):
+                out = self.decode(u, covariates, x)
+                nll = -self.lik(x, out["mu"], out.get("theta"), out.get("zi_logits")).sum()   # a sum: each latent's gradient is its cell's
+                u.grad, = torch.autograd.grad(nll, u)                                         # the network's parameters get no gradient
+                opt.step()
+    finally: self.train(was)
+    return u.detach()
