@@ -295,11 +295,13 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     return model
 
 # %% ../nbs/20_tl.ipynb #06214f99
-def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:bool, refine:int=0)->dict:
+def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:bool, refine:int=0, progress:bool=False)->dict:
     "Latent, predicted library and (if `dense`) expected counts and pi of every cell, minibatch by minibatch in cell order."
+    from tqdm.auto import tqdm
     n, out = data.n_cells, {}
     cov = torch.from_numpy(C).to(data.device) if C.shape[1] else None
-    for x, idx in data.iterate(shuffle=False):
+    bar = tqdm(data.iterate(shuffle=False), total=len(data), desc=f"refine ({refine} steps)", unit="batch", disable=not (progress and refine))
+    for x, idx in bar:   # a bar only when refining: the pass is then `refine` optimiser steps per minibatch
         p = model.predict(x, None if cov is None else cov[idx], refine=refine)
         rows = idx.cpu().numpy()
         for k in ("latent", "library") + (("expected",) if dense else ()) + (("pi",) if dense and want_zi else ()):
@@ -361,7 +363,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         prune_(model, prune)
         info["valid_nll_after_pruning"] = _valid_nll(model, data, valid)
     dense = data.n_cells * data.n_genes * 4 <= max_layer_gb * 2**30
-    outs = _zipo_outputs(model, data, C, dense, return_zi, refine)
+    outs = _zipo_outputs(model, data, C, dense, return_zi, refine, progress)
     info["cells_library_beyond_data"] = _library_beyond_data(outs["library"], lib)
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
                 covariate_keys=covariate_keys, prune=prune, proximal=proximal, refine=refine, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
