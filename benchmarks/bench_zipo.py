@@ -52,7 +52,7 @@ chapter), minibatches of 128, its schedule
 same with GELU activations (the chapter shows why a sigmoid saturates after Adam's first step at the paper's first rate),
 "zipo_zinb" the same with the ZINB likelihood, "zipo_lr1e-3" the same started at 0.001 (the paper's schedule without
 its decay phase), "zipo_proximal" and "zipo_lr1e-3_proximal" the same two with `proximal=True` (the L1 part of the ratio penalty
-taken by a proximal step after each Adam step, which leaves exact zeros; "zipo_lr1e-3_proximal" is `tl.zipo` at its defaults), "zipo_observed" the same with the observed total count as the library instead of the predicted one, "zipo_refined" the defaults with each cell's latent refined by 50 Adam steps on its own likelihood before the outputs (`ZiPo.refine`; its held-out NLL is the encoder's, as the defaults'), "zipo_batch" the same
+taken by a proximal step after each Adam step, which leaves exact zeros; "zipo_lr1e-3_proximal" is `tl.zipo` at its defaults), "zipo_observed" the same with the observed total count as the library instead of the predicted one, "zipo_refined" the defaults with each cell's latent refined by 50 Adam steps on its own likelihood before the outputs (`ZiPo.refine`; its held-out NLL is the encoder's, as the defaults'), "zipo_refine_mcv" the same with the number of steps chosen by molecular cross-validation inside x' (`ZiPo.choose_refine` on 2,000 cells drawn with the seed, as `tl.zipo(refine="mcv")`; the pruned copy is refined by the same count), "zipo_batch" the same
 given CellBench's technology as a covariate (its k-means ARI is on the latent U, which the covariate is appended to);
 "zipo_zinb_lr1e-3" the ZINB likelihood started at 0.001, and "zipo_zinb_lr1e-3_nolib" the same without the library term
 alpha_library E[(l - total count)^2] (alpha_library = 0), which on deeply sequenced cells outweighs the NLL per entry,
@@ -69,7 +69,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 METHODS = ("zipo", "zipo_proximal", "zipo_gelu", "zipo_lr1e-3", "zipo_lr1e-3_proximal", "zipo_observed", "zipo_zinb", "zipo_batch",
-           "zipo_zinb_lr1e-3", "zipo_zinb_lr1e-3_nolib", "zipo_zinb_lr1e-3_loglib", "zipo_refined", "dca", "dca128", "zipdca", "scvi", "magic")
+           "zipo_zinb_lr1e-3", "zipo_zinb_lr1e-3_nolib", "zipo_zinb_lr1e-3_loglib", "zipo_refined", "zipo_refine_mcv", "dca", "dca128", "zipdca", "scvi", "magic")
 DATASETS = ("pbmc4k", "cellbench", "sim", "pbmc3k_allgenes")
 
 
@@ -138,6 +138,7 @@ CONFIGS = {
     "zipo_zinb_lr1e-3_nolib": dict(likelihood="zinb", _lr0=1e-3, alpha_library=0.),  # the same without the library term
     "zipo_zinb_lr1e-3_loglib": dict(likelihood="zinb", _lr0=1e-3, alpha_library=0.1, library_scale="log"),  # the term on the log scale
     "zipo_refined": dict(likelihood="zip", proximal=True, _lr0=1e-3, _refine=50),  # the defaults, each cell's latent refined 50 steps (`ZiPo.refine`)
+    "zipo_refine_mcv": dict(likelihood="zip", proximal=True, _lr0=1e-3, _refine="mcv"),  # the same, the steps chosen by `ZiPo.choose_refine` as `tl.zipo(refine="mcv")` does
     "dca": dict(likelihood="zinb", hidden=(64,), n_latent=32, decoder_hidden=(64,), activation="relu", library="observed",
                 input="log1p_cp10k", alpha_z=0., alpha_w=0., alpha_theta=0., alpha_library=0.),
     "dca128": dict(likelihood="zinb", hidden=(128,), n_latent=64, decoder_hidden=(128,), activation="relu", library="observed",
@@ -193,12 +194,19 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
     model, h = fit_ours(x1[~held], seed, config, dca=method.startswith(("dca", "zipdca")), epochs=epochs, C_train=None if C is None else C[~held])
     secs = time.perf_counter() - t0
     from zinb_nb.zipo import prune, sparsity
-    refine = config.get("_refine", 0)
-    t1 = time.perf_counter(); o = ours_outputs(model, x1, C, refine); out_secs = time.perf_counter() - t1
+    refine, choice = config.get("_refine", 0), None
+    t1 = time.perf_counter()
+    if refine == "mcv":                  # as `tl.zipo(refine="mcv")`: 2,000 cells of x' drawn with the seed, thinned again inside
+        import torch
+        pick = np.sort(np.random.default_rng(seed).choice(len(x1), min(2000, len(x1)), replace=False))
+        choice = model.choose_refine(torch.as_tensor(x1[pick]), None if C is None else torch.as_tensor(C[pick]), seed=seed)
+        refine = choice["steps"]
+    o = ours_outputs(model, x1, C, refine); out_secs = time.perf_counter() - t1
     res = dict(fit_seconds=secs, output_seconds=out_secs, epochs=int(len(h)), sec_per_epoch=secs / len(h), heldout_nll=nll_ours(model, x1[held], None if C is None else C[held]),
                heldout_nll_kind="plug-in: -log p(x' | parameters the network predicts from x')", config={k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
                curve=dict(valid_nll=h.valid_nll.tolist(), nll=h.nll.tolist()), sparsity_trained=sparsity(model),
                objective="NLL per entry + penalties (zinb_nb.zipo.ZiPo.loss)")
+    if choice is not None: res["refine_choice"] = choice       # the grid, its inner scores and the steps taken (also for the pruned copy)
     if model.config.library == "predicted":          # does the library the model predicts follow the observed total count?
         tot = x1.sum(1); keep = tot > 0
         res["library_log_corr"] = float(np.corrcoef(np.log(o["library"][keep]), np.log(tot[keep]))[0, 1])

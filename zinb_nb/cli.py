@@ -178,6 +178,10 @@ def _fit_parser(sub)->argparse._ArgumentGroup:  # the group the model options go
     return f.add_argument_group("model options (each applies to the models named)")
 
 # %% ../nbs/90_cli.ipynb #65519ff2
+def _refine_arg(v:str):
+    "`--refine`: an integer as an int, anything else as given (`tl.zipo` names what it refuses, in one line)."
+    return int(v) if v.strip().lstrip("-").isdigit() else v
+
 def _model_options(g):
     "One option per argument of the `tl` functions; its help says which models take it."
     opt = lambda name, **kw: g.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kw)
@@ -201,7 +205,7 @@ def _model_options(g):
     opt("prune", type=float, help="zipo: prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)")
     opt("proximal", action=argparse.BooleanOptionalAction, help="zipo: exact zeros in the first layer (the ratio penalty's L1 part by a proximal step after each Adam step; on by default, --no-proximal trains as the paper did)")
     opt("return_zi", action="store_const", const=True, help="zipo: also write layers['zipo_zi'], the structural-zero probabilities")
-    opt("refine", type=int, help="zipo: refine each cell's latent by this many Adam steps on its own likelihood before the outputs (default 0)")
+    opt("refine", type=_refine_arg, help="zipo: refine each cell's latent by this many Adam steps on its own likelihood before the outputs, or 'mcv' to choose the count by molecular cross-validation (default 0)")
 
 # %% ../nbs/90_cli.ipynb #257fcc2d
 def _parser()->argparse.ArgumentParser:

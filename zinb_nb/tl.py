@@ -27,7 +27,8 @@ def _check_args(**kw):
                  lr=(lambda v: isinstance(v, (int, float)) and v > 0, "a number > 0"),
                  valid_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"),
                  warmup_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"),
-                 refine=(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0, "an integer >= 0"))
+                 refine=(lambda v: (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0) or (isinstance(v, str) and v == "mcv"), "an integer >= 0 or 'mcv'"),
+                 refine_cells=(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1, "an integer >= 1"))
     for k, v in kw.items():
         ok, what = rules[k]
         if not ok(v): raise ValueError(f"{k} must be {what}, got {v!r}")
@@ -310,6 +311,17 @@ def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:boo
             out[k][rows] = v
     return out
 
+def _choose_refine(model, data:CellBatches, C:np.ndarray, n:int, seed:int, progress:bool)->dict:
+    "`ZiPo.choose_refine` on up to `n` cells drawn at random, gathered in one pass in cell order (backed files too)."
+    keep = np.zeros(data.n_cells, bool); keep[np.random.default_rng(seed).choice(data.n_cells, min(n, data.n_cells), replace=False)] = True
+    k, xs, rows = torch.as_tensor(keep, device=data.device), [], []
+    for x, idx in data.iterate(shuffle=False):
+        s = k[idx]
+        if s.any(): xs.append(x[s]); rows.append(idx[s])
+    rows = torch.cat(rows)
+    cov = torch.from_numpy(C).to(data.device)[rows] if C.shape[1] else None
+    return model.choose_refine(torch.cat(xs), cov, seed=seed, progress=progress)
+
 # %% ../nbs/20_tl.ipynb #f683816e
 def _fit_zipo(counts, C:np.ndarray, config, device, max_epochs:int, batch_size:int, lr:float, valid_frac:float,
               patience:int|None, seed:int, progress:bool)->tuple:  # (fitted ZiPo, its CellBatches, held-out mask, total counts)
@@ -333,7 +345,8 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          device=None,                 # default: CUDA if available, else CPU
          prune:float|None=None,       # prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)
          return_zi:bool=False,        # also write layers["zipo_zi"] (zip, zinb)
-         refine:int=0,                # > 0: each cell's latent refined by that many Adam steps on its own likelihood before the outputs (`ZiPo.refine`)
+         refine:int|str=0,            # > 0: each cell's latent refined by that many Adam steps on its own likelihood before the outputs (`ZiPo.refine`); "mcv": the count chosen by molecular cross-validation within the data (`ZiPo.choose_refine`)
+         refine_cells:int=2000,       # refine="mcv": cells drawn at random for the choice
          max_epochs:int=200,          # passes over the data
          batch_size:int=128,          # cells per minibatch
          lr:float=1e-3,               # first learning rate of ZiPo's schedule (the paper: 0.0212)
@@ -347,7 +360,8 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
     "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi']) and uns['zipo']."
     from zinb_nb.zipo import ZiPoConfig, prune as prune_, sparsity
-    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine)
+    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine,
+                refine_cells=refine_cells)
     if prune is not None and (isinstance(prune, bool) or not isinstance(prune, (int, float)) or not 0 <= prune < 1):
         raise ValueError(f"prune must be None or a number in [0, 1) (delta), got {prune!r}")
     config = ZiPoConfig(likelihood=likelihood, n_latent=n_latent, proximal=proximal, **model_kw)
@@ -363,10 +377,14 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         prune_(model, prune)
         info["valid_nll_after_pruning"] = _valid_nll(model, data, valid)
     dense = data.n_cells * data.n_genes * 4 <= max_layer_gb * 2**30
-    outs = _zipo_outputs(model, data, C, dense, return_zi, refine, progress)
+    if refine == "mcv":
+        info["refine_mcv"] = _choose_refine(model, data, C, refine_cells, seed, progress)
+        info["refine_steps"] = info["refine_mcv"]["steps"]
+    else: info["refine_steps"] = int(refine)
+    outs = _zipo_outputs(model, data, C, dense, return_zi, info["refine_steps"], progress)
     info["cells_library_beyond_data"] = _library_beyond_data(outs["library"], lib)
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
-                covariate_keys=covariate_keys, prune=prune, proximal=proximal, refine=refine, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
+                covariate_keys=covariate_keys, prune=prune, proximal=proximal, refine=refine, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
     return model
 

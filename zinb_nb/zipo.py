@@ -290,6 +290,10 @@ def init_library(model:ZiPo,   # a fresh model with a predicted library
     return model
 
 # %% ../nbs/06_zipo.ipynb #e08fe19e
+def _pi(out:dict)->Tensor:
+    "Each entry's structural-zero probability from the outputs of `decode` (zero without zero inflation)."
+    return torch.sigmoid(out["zi_logits"]) if "zi_logits" in out else torch.zeros_like(out["mu"])
+
 @patch
 @torch.no_grad()
 def predict(self:ZiPo, x:Tensor, covariates:Tensor|None=None,
@@ -300,10 +304,13 @@ def predict(self:ZiPo, x:Tensor, covariates:Tensor|None=None,
     was = self.training; self.eval()
     out = self.decode(self.refine(x, covariates, refine, refine_lr), covariates, x) if refine else self(x, covariates)
     self.train(was)
-    pi = torch.sigmoid(out["zi_logits"]) if "zi_logits" in out else torch.zeros_like(out["mu"])
+    pi = _pi(out)
     return dict(latent=out["latent"], library=out["library"], rate=out["mu"], expected=(1 - pi) * out["mu"], pi=pi)
 
 # %% ../nbs/06_zipo.ipynb #f6adee6f
+def _check_lr(lr):
+    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0 and math.isfinite(lr)): raise ValueError(f"lr must be a number > 0, got {lr!r}")
+
 @patch
 def refine(self:ZiPo, x:Tensor,              # counts, cells x genes
            covariates:Tensor|None=None,       # known covariates, cells x n_covariates (None: the model has none)
@@ -312,17 +319,74 @@ def refine(self:ZiPo, x:Tensor,              # counts, cells x genes
           )->Tensor:                          # refined latents, cells x n_latent
     "Each cell's latent, started at the encoder's and moved `steps` Adam steps up the cell's own log-likelihood, the network fixed."
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0: raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0 and math.isfinite(lr)): raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    _check_lr(lr)
     was = self.training; self.eval()
     try:
-        with torch.no_grad(): u = self.encode(x).clone()
-        u.requires_grad_(True)
-        opt = torch.optim.Adam([u], lr=lr)
-        with torch.enable_grad():
-            for _ in range(int(steps)):
-                out = self.decode(u, covariates, x)
-                nll = -self.lik(x, out["mu"], out.get("theta"), out.get("zi_logits")).sum()   # a sum: each latent's gradient is its cell's
-                u.grad, = torch.autograd.grad(nll, u)                                         # the network's parameters get no gradient
-                opt.step()
+        u, opt = self._refine_start(x, lr)
+        self._refine_steps(u, opt, x, covariates, steps)
     finally: self.train(was)
     return u.detach()
+
+@patch
+def _refine_start(self:ZiPo, x:Tensor, lr:float)->tuple:
+    "The encoder's latents as a tensor to optimise, and Adam over them (in evaluation mode)."
+    with torch.no_grad(): u = self.encode(x).clone()
+    u.requires_grad_(True)
+    return u, torch.optim.Adam([u], lr=lr)
+
+@patch
+def _refine_steps(self:ZiPo, u:Tensor, opt, x:Tensor, covariates:Tensor|None, steps:int):
+    "Move the latents `u` on by `steps` steps of their optimiser `opt` (its state carries over between calls)."
+    with torch.enable_grad():
+        for _ in range(int(steps)):
+            out = self.decode(u, covariates, x)
+            nll = -self.lik(x, out["mu"], out.get("theta"), out.get("zi_logits")).sum()   # a sum: each latent's gradient is its cell's
+            u.grad, = torch.autograd.grad(nll, u)                                         # the network's parameters get no gradient
+            opt.step()
+
+
+# %% ../nbs/06_zipo.ipynb #d90b220e
+@patch
+def choose_refine(self:ZiPo, x:Tensor,               # counts, cells x genes (a sample of cells is enough; `tl.zipo` takes 2,000)
+                  covariates:Tensor|None=None,        # their known covariates (None: the model has none)
+                  grid=(0, 10, 20, 30, 50, 75, 100, 150),  # candidate step counts, increasing
+                  lr:float=1e-2,                      # learning rate of `refine`
+                  seed:int=0,                         # seeds the thinning
+                  batch_size:int=512,                 # cells refined at a time
+                  patience:int=2,                     # stop after this many grid points in a row above the best one
+                  progress:bool=False,                # progress bar over the grid
+                 )->dict:  # steps (the choice), grid and mse (the points reached), mse_no_denoising
+    "The number of `refine` steps with the lowest molecular cross-validation error within `x`: every count thinned into two halves, latents refined on one, expected counts scored against the other."
+    from tqdm.auto import tqdm
+    from zinb_nb.data import check_counts
+    steps = list(grid) if isinstance(grid, (list, tuple, range)) else None
+    if (not steps or any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0 for k in steps)
+            or any(a >= b for a, b in zip(steps, steps[1:]))):
+        raise ValueError(f"grid must be increasing integers >= 0, got {grid!r}")
+    _check_lr(lr)
+    if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1: raise ValueError(f"patience must be an integer >= 1, got {patience!r}")
+    check_counts(x, "x")
+    g = torch.Generator(device=x.device).manual_seed(int(seed))
+    xa = torch.binomial(x.float(), torch.full_like(x, 0.5, dtype=torch.float32), generator=g).to(x.dtype)   # each molecule to the first half with p = 1/2
+    xb = x - xa                                                                                               # the same expectation as the first
+    parts = [slice(a, a + batch_size) for a in range(0, len(x), batch_size)]
+    cov = lambda s: None if covariates is None else covariates[s]
+    was = self.training; self.eval()
+    mse, done, best, worse = [], 0, math.inf, 0
+    try:
+        states = [self._refine_start(xa[s], lr) for s in parts]
+        for k in tqdm(steps, desc="choosing refine steps", unit="grid point", disable=not progress):
+            sse = 0.
+            for s, (u, opt) in zip(parts, states):
+                self._refine_steps(u, opt, xa[s], cov(s), k - done)          # each batch's latents and Adam state go on from the last point
+                with torch.no_grad():
+                    out = self.decode(u, cov(s), xa[s])
+                    sse += float((((1 - _pi(out)) * out["mu"] - xb[s]) ** 2).double().sum())
+            done = k; mse.append(sse / x.numel())
+            if mse[-1] < best: best, worse = mse[-1], 0
+            else: worse += 1
+            if worse >= patience: break
+    finally: self.train(was)
+    return dict(steps=int(steps[mse.index(min(mse))]), grid=[int(k) for k in steps[:len(mse)]], mse=mse,
+                mse_no_denoising=float(((xa - xb) ** 2).double().mean()))
+
