@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['kmeans', 'adjusted_rand_index', 'normalized_mutual_info', 'knn_agreement']
+__all__ = ['kmeans', 'gmm_diag', 'adjusted_rand_index', 'normalized_mutual_info', 'knn_agreement']
 
 # %% ../nbs/16_cluster.ipynb #91cb50eb
 @torch.no_grad()
@@ -41,6 +41,43 @@ def kmeans(z:Tensor,         # points, n x d (on any device)
         inertia = (z - c[lab]).pow(2).sum().item()
         if inertia < best[0]: best = (inertia, c, lab)
     return best[1], best[2]
+
+# %% ../nbs/16_cluster.ipynb #8c92a2f5
+@torch.no_grad()
+def gmm_diag(z:Tensor,          # points, n x d (on any device)
+             k:int,             # components, 1 <= k <= n
+             n_init:int=10,     # starts, each from one k-means++ run; the highest log-likelihood wins
+             n_iter:int=300,    # EM iterations per start
+             tol:float=1e-6,    # stop a start when the mean log-likelihood gains less than this
+             reg:float=1e-6,    # added to every variance (no component collapses onto a point)
+             seed:int=0,
+            )->dict:            # weights k, means k x d, variances k x d, labels n, loglik (mean per point), all in z's dtype but loglik
+    "A Gaussian mixture with diagonal covariances fitted by EM, in float64, from `n_init` $k$-means starts."
+    z0 = torch.as_tensor(z)
+    if z0.dim() != 2 or len(z0) == 0: raise ValueError(f"gmm_diag needs a non-empty n x d matrix, got shape {tuple(z0.shape)}")
+    if not 1 <= k <= len(z0): raise ValueError(f"gmm_diag needs 1 <= k <= n points, got k={k} for {len(z0)} points")
+    if n_init < 1 or n_iter < 1: raise ValueError(f"n_init and n_iter must be >= 1, got {n_init}, {n_iter}")
+    x = z0.double()
+    best = None
+    for r in range(n_init):
+        resp = torch.nn.functional.one_hot(kmeans(x, k, n_init=1, seed=seed * 1000 + r)[1], k).double()
+        prev = -math.inf
+        for _ in range(n_iter):
+            nk = resp.sum(0) + 1e-12                                   # M step
+            w, mu = nk / len(x), resp.T @ x / nk[:, None]
+            var = (resp.T @ x.pow(2)) / nk[:, None] - mu.pow(2)
+            var = var.clamp_min(0) + reg
+            logp = (-0.5 * ((x[:, None, :] - mu[None]).pow(2) / var[None] + torch.log(2 * math.pi * var)[None]).sum(-1)
+                    + w.log()[None])                                    # E step: log w_j N(x | mu_j, var_j)
+            ll = torch.logsumexp(logp, 1)
+            resp = (logp - ll[:, None]).exp()
+            cur = ll.mean().item()
+            if cur - prev < tol: break
+            prev = cur
+        if best is None or cur > best["loglik"]:
+            best = dict(weights=w, means=mu, variances=var, labels=logp.argmax(1), loglik=cur)
+    return {key: v.to(z0.dtype) if isinstance(v, Tensor) and v.is_floating_point() else v for key, v in best.items()}
+
 
 # %% ../nbs/16_cluster.ipynb #1c5da4d3
 def _contingency(a, b)->np.ndarray:

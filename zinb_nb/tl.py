@@ -256,6 +256,7 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         valid_frac:float=0.1,        # cells held out for early stopping
         patience:int|None=20,        # early-stopping patience in epochs
         warmup_frac:float=0.5,       # GMVAE: fraction of epochs with the N(0, I) prior before the mixture starts, in [0, 1)
+        mixture_init:str="kmeans",   # GMVAE: the mixture's start on the posterior means, "kmeans" or "gmm" (a diagonal Gaussian mixture by EM)
         seed:int=0,                  # seeds the split, the initial weights and the minibatch order
         progress:bool=True,          # progress bar
         **model_kw,                  # passed to `CountVAE` (n_hidden, n_layers, dropout, kl_warmup)
@@ -263,6 +264,7 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     "Fit a count VAE or GMVAE; writes obsm['X_vae'] (+ obs['gmvae_cluster'], obsm['gmvae_probs']) and uns['vae']."
     from zinb_nb.vae import CountVAE, latent, cluster_probs
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, warmup_frac=warmup_frac)
+    if mixture_init not in ("kmeans", "gmm"): raise ValueError(f"mixture_init must be 'kmeans' or 'gmm', got {mixture_init!r}")
     device = resolve_device(device)
     C, cnames = _covariate_design(adata, batch_key, "batch_key")
     counts = read_counts(adata, layer)
@@ -279,7 +281,7 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         n_warm = max(1, round(max_epochs * warmup_frac))
         model.mixture_active = False
         hist.append(fit(model, data, max_epochs=n_warm, **kw).assign(stage="warm-up"))
-        model.init_mixture(_over_cells(data, lambda x: latent(model, x)).to(device), seed=seed)
+        model.init_mixture(_over_cells(data, lambda x: latent(model, x)).to(device), seed=seed, method=mixture_init)
         n_fit = max(1, max_epochs - n_warm)
     hist.append(fit(model, data, max_epochs=n_fit, **kw).assign(stage="mixture" if n_components else "vae"))
     model.history = pd.concat(hist, ignore_index=True)
@@ -291,7 +293,8 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     h = model.history
     adata.uns["vae"] = dict(params=dict(likelihood=likelihood, n_latent=n_latent, n_components=n_components or 0, layer=layer or "X",
                                         batch_key=[] if batch_key is None else [batch_key] if isinstance(batch_key, str) else list(batch_key),
-                                        max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, seed=seed),
+                                        max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, seed=seed,
+                                        mixture_init=mixture_init if n_components else "none"),
                             covariates=list(cnames), valid_cells=np.flatnonzero(valid), history={c: h[c].to_numpy() for c in h.columns})
     return model
 

@@ -9,7 +9,7 @@ from torch import nn, Tensor
 from fastcore.basics import patch
 from .distributions import LIKELIHOODS, mean_floor, likelihood as _likelihood   # `likelihood` is also CountVAE's argument
 from .elbo import gaussian_kl, reparameterize, iwae_bound
-from .cluster import kmeans
+from .cluster import kmeans, gmm_diag
 from .data import check_counts
 from .train import CellCovariates, batchnorm_for
 
@@ -70,12 +70,19 @@ class CountVAE(CellCovariates):
 # %% ../nbs/04_vae.ipynb #6e033691
 @patch
 @torch.no_grad()
-def init_mixture(self:CountVAE, z:Tensor, seed:int=0):
-    "Start the mixture prior from k-means on latent means `z` (weights, means, within-cluster variances)."
-    centers, lab = kmeans(z, self.n_components, seed=seed)
-    var = torch.stack([z[lab == k].var(0, unbiased=False) if (lab == k).sum() > 1 else z.var(0) for k in range(self.n_components)])
-    cnt = torch.bincount(lab, minlength=self.n_components).to(z.dtype)
-    self.p_mu.copy_(centers); self.p_logvar.copy_(var.clamp_min(1e-3).log()); self.pi_logits.copy_((cnt + 1).log())
+def init_mixture(self:CountVAE, z:Tensor, seed:int=0,
+                 method:str="kmeans",  # "kmeans": clusters of k-means; "gmm": a diagonal Gaussian mixture fitted by EM (`cluster.gmm_diag`)
+                ):
+    "Start the mixture prior from latent means `z`: weights, means and within-cluster variances of k-means' clusters, or a diagonal Gaussian mixture's."
+    if method == "gmm":
+        g = gmm_diag(z, self.n_components, seed=seed)
+        self.p_mu.copy_(g["means"]); self.p_logvar.copy_(g["variances"].clamp_min(1e-3).log()); self.pi_logits.copy_(g["weights"].log())
+    elif method == "kmeans":
+        centers, lab = kmeans(z, self.n_components, seed=seed)
+        var = torch.stack([z[lab == k].var(0, unbiased=False) if (lab == k).sum() > 1 else z.var(0) for k in range(self.n_components)])
+        cnt = torch.bincount(lab, minlength=self.n_components).to(z.dtype)
+        self.p_mu.copy_(centers); self.p_logvar.copy_(var.clamp_min(1e-3).log()); self.pi_logits.copy_((cnt + 1).log())
+    else: raise ValueError(f"method must be 'kmeans' or 'gmm', got {method!r}")
     self.mixture_active = True
 
 # %% ../nbs/04_vae.ipynb #083890f1
