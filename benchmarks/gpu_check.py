@@ -18,13 +18,16 @@ Checks (each: the CUDA result against the CPU result on the same data, to the to
   held there: this times the model and the loop, not disk reads).
 - VAE and GMVAE: `CountVAE` (ZINB) on PBMC 4k, 3 epochs: the held-out negative ELBO close to the CPU's (different random streams:
   to 2%); seconds per epoch, against scvi-tools' SCVI on the same GPU and data when scvi-tools is installed there.
-- ZiPo, when the package has it: the same as the VAE.
+- ZiPo, when the package has it: the same as the VAE, and `tl.zipo(refine="mcv")` on each device (the thinning by a
+  seeded generator on the device, the grid of refinements): finite scores, the unrefined one within 5% of the CPU's.
+- The GMVAE's Gaussian-mixture start (`cluster.gmm_diag`, EM in float64) on 4 x 200,000 points: the same log-likelihood
+  as on the CPU to 1e-6, and its time on each.
 - Batches: `tl.vae(batch_key=)` and `tl.zipo(covariate_keys=)` on CellBench (the technology as the batch), 3 epochs: the
   held-out loss close to the CPU's (to 2%), so the one-hot covariates reach the device with the counts.
 Timings use torch.cuda.synchronize(); every figure goes to the results file with the machine, versions and date.
 The GPU machine needs zinb_nb's dependencies: anndata and fastcore are not in every CUDA image; carry them as wheels.
 """
-import argparse, json, os, platform, sys, time
+import argparse, json, math, os, platform, sys, time
 from pathlib import Path
 import numpy as np
 
@@ -203,7 +206,7 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the script (no results file)")
     ap.add_argument("--out", default=str(HERE / "results" / "gpu_check.json"))
-    ap.add_argument("--only", nargs="*", help="run only these checks (em em_design glmm glmm_nb zinbwave vae gmvae batches zipo)")
+    ap.add_argument("--only", nargs="*", help="run only these checks (em em_design glmm glmm_nb zinbwave vae gmvae gmm batches zipo)")
     a = ap.parse_args()
     import torch
     sys.path.insert(0, str(HERE)); from _common import versions
@@ -215,7 +218,7 @@ def main():
     dev = resolve_device(a.device)
     torch.set_num_threads(1 if dev.type == "cpu" else torch.get_num_threads())
     checks = dict(em=check_em, em_design=check_em_design, glmm=check_glmm, glmm_nb=check_glmm_nb, zinbwave=check_zinbwave, vae=check_vae,
-                  gmvae=lambda d, q: check_vae(d, q, n_components=8), batches=check_batches)
+                  gmvae=lambda d, q: check_vae(d, q, n_components=8), gmm=check_gmm, batches=check_batches)
     try:
         import zinb_nb.zipo  # noqa: F401
         from zinb_nb import tl
@@ -255,8 +258,31 @@ def _check_zipo(dev, quick):
             m = tl.zipo(a.copy(), device=d, max_epochs=3, progress=False, proximal=proximal)
             r[f"{d}{'_proximal' if proximal else ''}"] = dict(history_nll=m.history.nll.tolist(), sec_per_epoch=float(m.history.seconds.iloc[-1] / len(m.history)))
     diff = lambda k: abs(r[f"{dev}{k}"]["history_nll"][-1] - r[f"cpu{k}"]["history_nll"][-1]) / abs(r[f"cpu{k}"]["history_nll"][-1])
+    mcv = {}   # refine="mcv": the thinning (a seeded torch Generator on the device) and the grid of refinements, on each device
+    for d in ("cpu", dev):
+        b = a.copy(); tl.zipo(b, device=d, max_epochs=3, progress=False, refine="mcv", refine_cells=200 if quick else 2000)
+        mcv[str(d)] = dict(steps=int(b.uns["zipo"]["refine_steps"]), mse=[float(v) for v in b.uns["zipo"]["refine_mcv"]["mse"]])
+    mcv_diff = abs(mcv[str(dev)]["mse"][0] - mcv["cpu"]["mse"][0]) / mcv["cpu"]["mse"][0]
+    mcv_ok = all(math.isfinite(v) for m in mcv.values() for v in m["mse"]) and mcv_diff < 0.05
     return dict(cpu=r["cpu"], gpu=r[str(dev)], cpu_proximal=r["cpu_proximal"], gpu_proximal=r[f"{dev}_proximal"],
-                rel_nll_diff=diff(""), rel_nll_diff_proximal=diff("_proximal"), ok=diff("") < 0.02 and diff("_proximal") < 0.02)
+                rel_nll_diff=diff(""), rel_nll_diff_proximal=diff("_proximal"), refine_mcv=mcv, rel_mcv_diff_unrefined=mcv_diff,
+                ok=diff("") < 0.02 and diff("_proximal") < 0.02 and mcv_ok)
+
+
+def check_gmm(dev, quick):
+    "The GMVAE's Gaussian-mixture start (`cluster.gmm_diag`, EM in float64) on the device against the CPU, on the same points."
+    import torch
+    from zinb_nb.cluster import gmm_diag
+    g = torch.Generator().manual_seed(0)
+    n = 2000 if quick else 200_000
+    z = torch.cat([torch.randn(n, 10, generator=g) * s + 4 * j for j, s in enumerate((0.5, 1., 2., 1.5))])
+    out = {}
+    for d in ("cpu", dev):
+        t = time.perf_counter(); f = gmm_diag(z.to(d), 4, n_init=2)
+        if str(d).startswith("cuda"): torch.cuda.synchronize()
+        out[str(d)] = dict(loglik=f["loglik"], seconds=time.perf_counter() - t)
+    rel = abs(out[str(dev)]["loglik"] - out["cpu"]["loglik"]) / abs(out["cpu"]["loglik"])
+    return dict(cpu=out["cpu"], gpu=out[str(dev)], rel_loglik_diff=rel, ok=rel < 1e-6)
 
 
 if __name__ == "__main__":
