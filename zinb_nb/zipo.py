@@ -308,6 +308,10 @@ def predict(self:ZiPo, x:Tensor, covariates:Tensor|None=None,
     return dict(latent=out["latent"], library=out["library"], rate=out["mu"], expected=(1 - pi) * out["mu"], pi=pi)
 
 # %% ../nbs/06_zipo.ipynb #f6adee6f
+def _is_int(v, lo:int)->bool:
+    "An integer (numpy's too, not a bool) >= lo."
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= lo
+
 def _check_lr(lr):
     if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0 and math.isfinite(lr)): raise ValueError(f"lr must be a number > 0, got {lr!r}")
 
@@ -318,7 +322,7 @@ def refine(self:ZiPo, x:Tensor,              # counts, cells x genes
            lr:float=1e-2,                     # their learning rate
           )->Tensor:                          # refined latents, cells x n_latent
     "Each cell's latent, started at the encoder's and moved `steps` Adam steps up the cell's own log-likelihood, the network fixed."
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0: raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if not _is_int(steps, 0): raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
     _check_lr(lr)
     was = self.training; self.eval()
     try:
@@ -360,11 +364,10 @@ def choose_refine(self:ZiPo, x:Tensor,               # counts, cells x genes (a 
     from tqdm.auto import tqdm
     from zinb_nb.data import check_counts
     steps = list(grid) if isinstance(grid, (list, tuple, range)) else None
-    if (not steps or any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0 for k in steps)
-            or any(a >= b for a, b in zip(steps, steps[1:]))):
+    if not steps or not all(_is_int(k, 0) for k in steps) or any(a >= b for a, b in zip(steps, steps[1:])):
         raise ValueError(f"grid must be increasing integers >= 0, got {grid!r}")
     _check_lr(lr)
-    if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1: raise ValueError(f"patience must be an integer >= 1, got {patience!r}")
+    if not _is_int(patience, 1): raise ValueError(f"patience must be an integer >= 1, got {patience!r}")
     check_counts(x, "x")
     g = torch.Generator(device=x.device).manual_seed(int(seed))
     xa = torch.binomial(x.float(), torch.full_like(x, 0.5, dtype=torch.float32), generator=g).to(x.dtype)   # each molecule to the first half with p = 1/2
