@@ -12,7 +12,7 @@ import anndata as ad
 from .data import CellBatches, read_counts, resolve_device, resolve_size_factors, check_obs_keys
 from .cells import CellStore
 from .train import fit, split_cells
-from .zinbwave import ZINBWaVE, init_intercepts, new_cells, init_cell_intercepts
+from .zinbwave import ZINBWaVE, init_intercepts, init_latent, new_cells, init_cell_intercepts
 
 # %% auto #0
 __all__ = ['batch_design', 'em', 'glmm_genes', 'zinbwave', 'zinbwave_transform', 'vae', 'zipo', 'zipo_search']
@@ -156,6 +156,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              patience:int|None=5,        # early-stopping patience in epochs
              epsilon:float|None=None,    # ZINB-WaVE regularisation (default: number of genes)
              zero_inflation:bool=True,   # False: NB-WaVE
+             init:str="svd",             # the latent's start: "svd" (of the log-normalised counts, training cells) or "random" (small Gaussian W, alpha 0)
              seed:int=0,                 # seeds the split, the initial W and the minibatch order
              progress:bool=True,         # progress bar
              checkpoint=None,            # path: checkpoint every epoch (and resume from it if it exists)
@@ -163,6 +164,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
             )->ZINBWaVE:                 # the fitted model (`.history` holds the training curve)
     "Fit ZINB-WaVE by minibatch gradient descent; writes obsm['X_zinbwave'], varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience)
+    if init not in ("svd", "random"): raise ValueError(f"init must be 'svd' or 'random', got {init!r}")
     device = resolve_device(device)
     counts = read_counts(adata, layer)
     X, xnames = batch_design(adata, batch_key)
@@ -177,13 +179,14 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
                      new_cell_tensor=None if store is None else store.new)
     typical = np.exp(np.log(np.maximum(lib, 1)).mean())          # with an offset, the intercepts start at a typical cell's scale
     init_intercepts(model, lib if s is None else np.full(n, typical), gene)
+    if init == "svd": init_latent(model, data, lib, valid=valid, seed=seed)
     model.batch_levels = None if batch_key is None else [str(c) for c in pd.Categorical(adata.obs[batch_key]).categories]   # for new cells
     if store is not None: store.release()
     model.history = fit(model, data, valid=valid if valid.any() else None, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
                         early_stopping=patience, checkpoint=checkpoint, cell_store=store, progress=progress)
     _write_zinbwave(adata, model, valid, xnames, dict(n_latent=n_latent, batch_key=batch_key, layer=layer, max_epochs=max_epochs,
                     batch_size=batch_size, lr=lr, optimizer=optimizer, valid_frac=valid_frac, patience=patience,
-                    zero_inflation=zero_inflation, size_factors=None if size_factors is None else (size_factors if isinstance(size_factors, str) else "given"),
+                    zero_inflation=zero_inflation, init=init, size_factors=None if size_factors is None else (size_factors if isinstance(size_factors, str) else "given"),
                     seed=seed, cell_store=str(cell_store) if cell_store is not None else None))
     return model
 

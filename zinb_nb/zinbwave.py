@@ -11,7 +11,7 @@ from fastcore.basics import patch
 from .distributions import likelihood, mean_floor
 
 # %% auto #0
-__all__ = ['ZINBWaVE', 'init_intercepts', 'impute', 'structural_zero_prob', 'new_cells', 'init_cell_intercepts']
+__all__ = ['ZINBWaVE', 'init_intercepts', 'init_latent', 'impute', 'structural_zero_prob', 'new_cells', 'init_cell_intercepts']
 
 # %% ../nbs/05_zinbwave.ipynb #46b5e568
 def _intercept_first(D): return bool(D.shape[1] > 0 and torch.all(D[:, 0] == 1))
@@ -145,6 +145,56 @@ def init_intercepts(model:ZINBWaVE,   # a fresh model with intercepts first in X
     if _intercept_first(model.V): model.gamma_mu[:, 0] = (lib - c).float().to(dev)
     if _intercept_first(model.X): model.beta_mu[0] = (share + c).float().to(dev); model.beta_pi[0] = float(np.log(pi0 / (1 - pi0)))
     return model
+
+# %% ../nbs/05_zinbwave.ipynb #e29452c2
+def _compute_dtype(device): return torch.float32 if torch.device(device).type == "mps" else torch.float64
+
+@torch.no_grad()
+def init_latent(model:ZINBWaVE,      # a model whose intercepts are set (`init_intercepts`)
+                data,                # `CellBatches` of the model's cells (read in order, several passes)
+                library,             # per-cell total counts (n,)
+                valid=None,          # bool mask over cells held out for early stopping: not used for the gene loadings
+                seed:int=0,          # seeds the random start of the subspace
+                oversample:int=10,   # extra dimensions of the subspace
+                n_iter:int=2,        # extra power iterations
+               )->ZINBWaVE:          # the same model, W and alpha_mu set
+    "Start W and alpha_mu from a truncated SVD of the log-normalised counts, covariates and cell means removed."
+    n, K = model.W.shape
+    if K == 0: return model
+    dev, dt = data.device, _compute_dtype(data.device)
+    lib = torch.as_tensor(np.asarray(library, dtype=np.float64)).clamp_min(1)
+    train = torch.ones(n, dtype=torch.bool) if valid is None else ~torch.as_tensor(np.asarray(valid), dtype=torch.bool)
+    n_train = int(train.sum())
+    if n_train == 0: raise ValueError("init_latent needs at least one training cell")
+    scale = (lib[train].log().mean().exp() / lib).to(dev, dt)          # to a typical training cell's library size
+    def batches():                                                     # (log-normalised counts, design rows, training mask) in cell order
+        for x, idx in data.iterate(shuffle=False):
+            i = idx.cpu()
+            yield torch.log1p(x.to(dt) * scale[i.to(dev)][:, None]), model.X[i].to(dev, dt), train[i].to(dev), i
+    M, J = model.X.shape[1], data.n_genes
+    XtX, XtZ = torch.zeros(M, M, dtype=dt, device=dev), torch.zeros(M, J, dtype=dt, device=dev)
+    for z, x, t, _ in batches(): XtX += x[t].T @ x[t]; XtZ += x[t].T @ z[t]
+    B = torch.linalg.lstsq(XtX.cpu(), XtZ.cpu()).solution.to(dev)        # per-gene covariate effects (training cells)
+    def resid(z, x): r = z - x @ B; return r - r.mean(1, keepdim=True)   # the cell's own mean is its intercept's
+    def gram(G):                                                       # R^T R G over the training cells: one pass, J x q
+        out = torch.zeros_like(G)
+        for z, x, t, _ in batches(): r = resid(z[t], x[t]); out += r.T @ (r @ G)
+        return out
+    q = min(K + oversample, n_train, J)
+    G = torch.randn(J, q, generator=torch.Generator().manual_seed(seed), dtype=dt).to(dev)
+    for _ in range(n_iter + 1): G = gram(torch.linalg.qr(G)[0])        # subspace iteration on R^T R
+    Qg = torch.linalg.qr(G)[0]
+    lam, E = torch.linalg.eigh(Qg.T @ gram(Qg))                        # Rayleigh-Ritz: R^T R ~ V S^2 V^T on span(Qg)
+    k = min(K, q); lam, V = lam.flip(0)[:k].clamp_min(0), (Qg @ E).flip(1)[:, :k]
+    S = lam.sqrt()
+    keep = S > S[0] * 1e-6 if S[0] > 0 else torch.zeros_like(S, dtype=torch.bool)
+    c = (n / J) ** 0.25                                                # balances the ridge penalties eps/n |W|^2 and eps/J |alpha|^2
+    proj = V * torch.where(keep, S.clamp_min(torch.finfo(dt).tiny).rsqrt() * c, torch.zeros_like(S))   # R_i V S^(-1/2) c
+    cols = torch.nonzero(keep.cpu()).ravel()
+    for z, x, _, i in batches(): model.W[i[:, None], cols] = (resid(z, x) @ proj)[:, cols].to(model.W)
+    model.alpha_mu[cols] = (S[:, None].sqrt() * V.T / c)[cols].to(model.alpha_mu)
+    return model
+
 
 # %% ../nbs/05_zinbwave.ipynb #10ffca3f
 @torch.no_grad()
