@@ -7,6 +7,7 @@ Run in the benchmark venv (scvi-tools installed, zinb_nb installed editable):
     python benchmarks/bench_zinbwave.py all --dataset pbmc                         # every method in turn, then the table
     python benchmarks/bench_zinbwave.py table                                      # print the table of benchmarks/results/zinbwave_*.json
     python benchmarks/bench_zinbwave.py scale --n-cells 10000 100000 1000000       # seconds per epoch and peak memory, streaming a backed .h5ad
+    python benchmarks/bench_zinbwave.py scale-init --n-cells 10000 100000         # the SVD start on a backed .h5ad against one epoch
 
 Metrics (same split, seed 0):
 - held-out NLL per cell on 10% of cells. zinb_nb: the held-out cells' W and intercepts are fitted with every gene parameter
@@ -253,6 +254,54 @@ def scale_one(n, mode, n_genes=1000, epochs=1, batch_size=1024, workdir="/tmp/zw
     print(json.dumps(r))
 
 
+def scale_init(n_cells_list, n_genes=1000, workdir="/tmp/zw_scale"):
+    """The cost of `tl.zinbwave`'s SVD start (`init_latent`) on a backed file, per-cell state in files, against one epoch of the
+    fit that follows it: each size in a fresh process (its own peak memory)."""
+    Path(workdir).mkdir(exist_ok=True)
+    for n in n_cells_list:
+        p = Path(workdir) / f"sim_{n}x{n_genes}.h5ad"
+        if not p.exists(): subprocess.run([sys.executable, __file__, "write-sim", "--n-cells", str(n), "--workdir", workdir], check=True)
+    out = []
+    for n in n_cells_list:
+        r = subprocess.run([sys.executable, __file__, "scale-init-one", "--n-cells", str(n), "--workdir", workdir], check=True, capture_output=True, text=True)
+        out.append(json.loads(r.stdout.strip().splitlines()[-1])); print(json.dumps(out[-1]), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"zinbwave_scale_init_{'_'.join(map(str, n_cells_list))}.json").write_text(json.dumps(out, indent=1))
+
+
+def scale_init_one(n, n_genes=1000, batch_size=1024, workdir="/tmp/zw_scale"):
+    "One size in this process, as `tl.zinbwave(cell_store=...)` runs it on a backed file: totals, intercepts, the SVD start, then one epoch."
+    import tempfile, platform, torch
+    from zinb_nb.zinbwave import ZINBWaVE, init_intercepts, init_latent
+    from zinb_nb.tl import _totals
+    from zinb_nb.train import fit
+    from zinb_nb.data import CellBatches
+    from zinb_nb.cells import CellStore
+    torch.set_num_threads(1)
+    p = Path(workdir) / f"sim_{n}x{n_genes}.h5ad"
+    with tempfile.TemporaryDirectory(dir=workdir) as d:
+        dl = CellBatches(str(p), batch_size=batch_size, seed=0, device="cpu")
+        store = CellStore(d, n)
+        m = ZINBWaVE(n, n_genes, 10, new_cell_tensor=store.new)
+        t0 = time.perf_counter(); lib, gene = _totals(dl); t_totals = time.perf_counter() - t0
+        init_intercepts(m, lib, gene)
+        peak_before = peak_mb()
+        t0 = time.perf_counter(); init_latent(m, dl, lib, seed=0); t_init = time.perf_counter() - t0
+        peak_init = peak_mb()
+        store.release()
+        t0 = time.perf_counter(); h = fit(m, dl, max_epochs=1, lr=0.05, progress=False, cell_store=store); t_epoch = time.perf_counter() - t0
+        r = dict(n_cells=n, n_genes=n_genes, init_seconds=t_init, init_passes=6, totals_seconds=t_totals, epoch_seconds=t_epoch,
+                 peak_mb_before_init=peak_before, peak_mb_after_init=peak_init, peak_mb=peak_mb(), nll=float(h.nll.iloc[-1]),
+                 machine=f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, 1 thread",
+                 when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), load=os.getloadavg()[0])
+    from _common import versions
+    r.update(versions=versions(["torch", "numpy", "anndata", "h5py"]),
+             timing="a fresh process per size; init_seconds: wall time of init_latent (its default n_iter=2: 6 ordered passes over the "
+                    "backed file); totals_seconds: the pass that sums libraries and genes; epoch_seconds: the first Adam epoch after the "
+                    "start (per-cell state in files); peak_mb_*: ru_maxrss of the process before and after the start")
+    print(json.dumps(r))
+
+
 def current_mb():
     "Resident set size now (VmRSS), MB."
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -289,7 +338,7 @@ def write_sim(path, n, J, chunk=20000, seed=0):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["run", "all", "table", "scale", "scale-one", "write-sim"])
+    ap.add_argument("cmd", choices=["run", "all", "table", "scale", "scale-one", "scale-init", "scale-init-one", "write-sim"])
     ap.add_argument("--mode", default="store", choices=["store", "memory"], help="scale-one: per-cell state in files or in memory")
     ap.add_argument("--workdir", default="/tmp/zw_scale")
     ap.add_argument("--dataset", default="pbmc", choices=["pbmc", "cellbench"])
@@ -308,5 +357,7 @@ if __name__ == "__main__":
         table()
     elif a.cmd == "table": table()
     elif a.cmd == "scale-one": scale_one(a.n_cells[0], a.mode, epochs=a.epochs, workdir=a.workdir)
+    elif a.cmd == "scale-init-one": scale_init_one(a.n_cells[0], workdir=a.workdir)
+    elif a.cmd == "scale-init": scale_init(a.n_cells, workdir=a.workdir)
     elif a.cmd == "write-sim": write_sim(Path(a.workdir) / f"sim_{a.n_cells[0]}x1000.h5ad", a.n_cells[0], 1000)
     else: scale(a.n_cells, epochs=1, workdir=a.workdir)

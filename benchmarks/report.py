@@ -434,7 +434,7 @@ def block_zinbwave():
 
 def block_scale():
     files = [(n, s) for n, s in load("zinbwave_scale_*.json") if isinstance(s, list) and s and "mode" in s[0]
-             and n != "zinbwave_scale_equal_steps.json"]
+             and n != "zinbwave_scale_equal_steps.json" and not n.startswith("zinbwave_scale_init_")]
     if not files: return missing("`bench_zinbwave.py scale`")
     out = []
     widest = max(files, key=lambda x: len({r["n_cells"] for r in x[1]}))[1]
@@ -464,6 +464,12 @@ def block_scale():
         out.append(f"- Before per-cell parameters were stepped row by row (`RowAdam`), the same 1,000,000-cell epoch took {f(o['seconds_per_epoch'], 1)} s "
                    f"with a peak of {f(o['peak_mb'], 0)} MB (`results/zinbwave_scale_1000000_before_rowadam.json`, same simulated data; training NLL "
                    f"after the epoch {f(o['nll'], 3)} there and {f(new['nll'], 3)} in the memory run above; that file records no date or load).")
+    for name, s in load("zinbwave_scale_init_*.json"):   # the SVD start of tl.zinbwave on the same backed files
+        rows = [[f"{r['n_cells']:,}", f(r["init_seconds"], 1), f(r["epoch_seconds"], 1), f(r["init_seconds"] / r["epoch_seconds"], 2),
+                 f(r["peak_mb_before_init"], 0), f(r["peak_mb_after_init"], 0), f"{r['when']}, load {load_range([r])}"] for r in s]
+        out += ["", f"The SVD start of the latent (`init_latent`, {s[0]['init_passes']} passes over the file), per-cell state in files, "
+                    f"against the first epoch after it (`results/{name}`, one fresh process per size):", "",
+                table(["cells", "start (s)", "first epoch (s)", "start / epoch", "peak RSS before the start (MB)", "peak RSS after it (MB)", "measured"], rows)]
     return "\n".join(out).rstrip()
 
 
