@@ -20,7 +20,8 @@ counts (the selection scvi-tools recommends; where its loess fit fails, as on th
   argmax q(y|x) and by k-means on the latent means. `gmvae_warmup` (run only when named): the same with SCVI's
   schedule, the KL weight rising over all 400 epochs and no early stopping. `gmvae_gmm` (run only when named): the
   defaults with the mixture started from a diagonal Gaussian mixture fitted by EM to the latent means
-  (`mixture_init="gmm"`). All three record the one-sample negative ELBO
+  (`mixture_init="gmm"`). `gmvae_auto` (run only when named): the start `cluster.choose_start` picks between the
+  two without labels (`mixture_init="auto"`; the choice and its agreements in `mixture_start`). All four record the one-sample negative ELBO
   per held-out cell of the mixture stage (`valid_nll_last`, `valid_nll_best`): a seed's held-out cells are the same
   for all, so they can be compared within a seed.
 - SCVI (scvi-tools): its defaults (n_latent=10, one hidden layer of 128, ZINB, KL warm-up over 400 epochs, no early
@@ -40,7 +41,7 @@ from _common import cluster_metrics, meta, save, RESULTS
 
 DATASETS = ("pbmc4k", "pbmc3k", "human_kidney", "mouse_bladder", "worm_neuron", "cellbench")
 METHODS = ("zinbwave", "gmvae", "scvi")
-EXTRA = ("gmvae_warmup", "gmvae_gmm", "scvi50", "zinbwave10", "zinbwave_random")   # run only when named: the GMVAE with SCVI's KL schedule;
+EXTRA = ("gmvae_warmup", "gmvae_gmm", "gmvae_auto", "scvi50", "zinbwave10", "zinbwave_random")   # run only when named: the GMVAE with SCVI's KL schedule;
                                                    # SCVI trained for 50 epochs alone; ZINB-WaVE stopped after 10 epochs; ZINB-WaVE from a random latent
 
 
@@ -95,7 +96,8 @@ def run_gmvae(a, seed, batch, warmup=False, mixture_init="kmeans"):
     h = m.history[m.history.stage == "mixture"]
     return dict(seconds=secs, epochs=len(m.history), n_components=k, n_used_components=int(len(np.unique(c))),
                 valid_nll_last=float(h.valid_nll.iloc[-1]), valid_nll_best=float(h.valid_nll.min()),
-                argmax_ARI=float(ARI(y, c)), argmax_NMI=float(NMI(y, c)), **scores(a.obsm["X_vae"], y))
+                argmax_ARI=float(ARI(y, c)), argmax_NMI=float(NMI(y, c)), **scores(a.obsm["X_vae"], y),
+                **({"mixture_start": a.uns["vae"]["mixture_start"]} if "mixture_start" in a.uns["vae"] else {}))
 
 
 def _scvi(a, seed, batch):
@@ -161,7 +163,7 @@ def run(args):
                      packages=["torch", "numpy", "scikit-learn", "scanpy", "scvi-tools"])
             run_one = {"zinbwave": run_zinbwave, "gmvae": run_gmvae, "scvi": run_scvi, "scvi50": scvi50_check,
                        "gmvae_warmup": lambda *q: run_gmvae(*q, warmup=True),
-                       "gmvae_gmm": lambda *q: run_gmvae(*q, mixture_init="gmm"), "zinbwave10": lambda *q: run_zinbwave(*q, max_epochs=10),
+                       "gmvae_gmm": lambda *q: run_gmvae(*q, mixture_init="gmm"), "gmvae_auto": lambda *q: run_gmvae(*q, mixture_init="auto"), "zinbwave10": lambda *q: run_zinbwave(*q, max_epochs=10),
                        "zinbwave_random": lambda *q: run_zinbwave(*q, init="random")}[method]
             r = run_one(a.copy(), args.seed, batch)
             print(f"  {method}: " + ", ".join(f"{k}={v:.3f}" for k, v in r.items() if isinstance(v, float)), flush=True)

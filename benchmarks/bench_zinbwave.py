@@ -199,15 +199,18 @@ def table():
 
 
 # ---------------------------------------------------------------- scale
+def _write_sims(n_cells_list, n_genes, workdir):
+    "The simulated backed files of every size, each written by a child process (Linux keeps ru_maxrss across fork + exec, so a parent that grew while writing would hand its peak to every timed child)."
+    Path(workdir).mkdir(exist_ok=True)
+    for n in n_cells_list:
+        if not (Path(workdir) / f"sim_{n}x{n_genes}.h5ad").exists():
+            subprocess.run([sys.executable, __file__, "write-sim", "--n-cells", str(n), "--workdir", workdir], check=True)
+
+
 def scale(n_cells_list, n_genes=1000, epochs=1, batch_size=1024, workdir="/tmp/zw_scale", modes=("store", "memory")):
     """Time one epoch of streaming Adam per size, each in a fresh process (its own peak memory), per-cell state in files
     (`cell_store`) or in memory. The data files are written first, by this process, before any timing."""
-    Path(workdir).mkdir(exist_ok=True)
-    for n in n_cells_list:
-        p = Path(workdir) / f"sim_{n}x{n_genes}.h5ad"
-        # written by a child process: Linux keeps ru_maxrss across fork + exec, so a parent that grew while writing would
-        # hand its peak to every timed child below
-        if not p.exists(): subprocess.run([sys.executable, __file__, "write-sim", "--n-cells", str(n), "--workdir", workdir], check=True)
+    _write_sims(n_cells_list, n_genes, workdir)
     out = []
     for mode in modes:
         for n in n_cells_list:
@@ -257,10 +260,7 @@ def scale_one(n, mode, n_genes=1000, epochs=1, batch_size=1024, workdir="/tmp/zw
 def scale_init(n_cells_list, n_genes=1000, workdir="/tmp/zw_scale"):
     """The cost of `tl.zinbwave`'s SVD start (`init_latent`) on a backed file, per-cell state in files, against one epoch of the
     fit that follows it: each size in a fresh process (its own peak memory)."""
-    Path(workdir).mkdir(exist_ok=True)
-    for n in n_cells_list:
-        p = Path(workdir) / f"sim_{n}x{n_genes}.h5ad"
-        if not p.exists(): subprocess.run([sys.executable, __file__, "write-sim", "--n-cells", str(n), "--workdir", workdir], check=True)
+    _write_sims(n_cells_list, n_genes, workdir)
     out = []
     for n in n_cells_list:
         r = subprocess.run([sys.executable, __file__, "scale-init-one", "--n-cells", str(n), "--workdir", workdir], check=True, capture_output=True, text=True)

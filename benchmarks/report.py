@@ -272,6 +272,7 @@ def block_cluster():
     for r in rs: by.setdefault((r["dataset"], r["method"]), []).append(r)
     rows, warm, zw10 = [], any(r["method"] == "gmvae_warmup" for r in rs), any(r["method"] == "zinbwave10" for r in rs)
     gmm, zwr = any(r["method"] == "gmvae_gmm" for r in rs), any(r["method"] == "zinbwave_random" for r in rs)
+    auto = any(r["method"] == "gmvae_auto" for r in rs)
     for ds in order:
         info = next((r for r in rs if r["dataset"] == ds), None)
         if info is None: continue
@@ -285,6 +286,7 @@ def block_cluster():
                     + ([cell("zinbwave10", "kmeans_ARI")] if zw10 else [])
                     + [cell("gmvae", "argmax_ARI"), cell("gmvae", "kmeans_ARI")]
                     + ([cell("gmvae_gmm", "argmax_ARI"), cell("gmvae_gmm", "kmeans_ARI")] if gmm else [])
+                    + ([cell("gmvae_auto", "argmax_ARI")] if auto else [])
                     + ([cell("gmvae_warmup", "argmax_ARI")] if warm else []) + [
                      cell("scvi", "epoch50_kmeans_ARI"), cell("scvi", "kmeans_ARI"),
                      " / ".join(f(statistics.mean(g(m, k)), 0) + ("*" if any(two_threads(r) for r in by.get((ds, m), [])) else "")
@@ -311,6 +313,13 @@ def block_cluster():
                                 "its own cells, the same for both): " + "; ".join(
                                     f"seed {a['seed']}: {f(a['best_valid_nll'], 2)} ({a['epochs']}) / {f(b['best_valid_nll'], 2)} ({b['epochs']})"
                                     for a, b in pairs) + ".")
+    chosen = []   # per seed: which start `choose_start` kept, with the agreements it compared
+    for ds in order:
+        q = sorted([r for r in by.get((ds, "gmvae_auto"), []) if "mixture_start" in r], key=lambda r: r["seed"])
+        if q: chosen.append(f"- GMVAE on {ds}, the start chosen without labels, per seed: " + "; ".join(
+            f"seed {r['seed']}: {'Gaussian mixture' if r['mixture_start']['method'] == 'gmm' else 'k-means'} (agreement of the mixture with "
+            f"k-means' restarts {f(r['mixture_start']['agreement_gmm'], 3)}, of the restarts with one another {f(r['mixture_start']['agreement_kmeans'], 3)}), "
+            f"argmax ARI {f(r['argmax_ARI'], 3)}" for r in q) + ".")
     chk = [r for r in rs if r["method"] == "scvi50"]
     notes = [f"- SCVI trained for 50 epochs on its own (`scvi50`, {r['dataset']}, seed {r['seed']}): k-means ARI {f(r['kmeans_ARI'], 3)}; "
              f"the epoch-50 snapshot of the 400-epoch run of the same seed: "
@@ -347,9 +356,10 @@ def block_cluster():
     return head + "\n\n" + table(["data (cells x genes)", "ZINB-WaVE + k-means"] + (["ZINB-WaVE, random start, + k-means"] if zwr else [])
                                   + (["ZINB-WaVE, 10 epochs, + k-means"] if zw10 else []) + ["GMVAE argmax q(y|x)", "GMVAE + k-means"]
                                   + (["GMVAE, Gaussian-mixture start, argmax q(y|x)", "GMVAE, Gaussian-mixture start, + k-means"] if gmm else [])
+                                  + (["GMVAE, start chosen without labels, argmax q(y|x)"] if auto else [])
                                   + (["GMVAE with SCVI's KL schedule, argmax q(y|x)"] if warm else []) + ["SCVI 50 epochs + k-means", "SCVI 400 epochs + k-means",
                                    "fit seconds: ZINB-WaVE / " + ("random start / " if zwr else "") + ("ZINB-WaVE 10 epochs / " if zw10 else "") + "GMVAE / SCVI 50 / SCVI 400",
-                                   "SCVI's best (mean)"], rows) + ("\n\n" + "\n".join(notes + starts + elbo) if notes + starts + elbo else "")
+                                   "SCVI's best (mean)"], rows) + ("\n\n" + "\n".join(notes + starts + chosen + elbo) if notes + starts + chosen + elbo else "")
 
 
 def block_glmm():

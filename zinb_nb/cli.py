@@ -202,7 +202,7 @@ def _model_options(g):
     opt("cell_store", help="zinbwave: directory for per-cell parameters in files (millions of cells on a CPU)")
     opt("likelihood", choices=["poisson", "nb", "zip", "zinb"], help="vae, zipo: likelihood (default zinb; zipo zip)")
     opt("n_components", type=int, help="vae: mixture components (a GMVAE)")
-    opt("mixture_init", choices=["kmeans", "gmm"], help="vae: the GMVAE mixture's start on the latent means: k-means (default) or a diagonal Gaussian mixture by EM")
+    opt("mixture_init", choices=["kmeans", "gmm", "auto"], help="vae: the GMVAE mixture's start on the latent means: k-means (default), a diagonal Gaussian mixture by EM, or auto (the one that agrees with k-means restarts)")
     opt("covariate_keys", help="zipo: comma-separated obs columns of known covariates (one-hot, appended to the latent)")
     opt("prune", type=float, help="zipo: prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)")
     opt("proximal", action=argparse.BooleanOptionalAction, help="zipo: exact zeros in the first layer (the ratio penalty's L1 part by a proximal step after each Adam step; on by default, --no-proximal trains as the paper did)")

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['kmeans', 'gmm_diag', 'adjusted_rand_index', 'normalized_mutual_info', 'knn_agreement']
+__all__ = ['kmeans', 'gmm_diag', 'adjusted_rand_index', 'normalized_mutual_info', 'knn_agreement', 'choose_start']
 
 # %% ../nbs/16_cluster.ipynb #91cb50eb
 @torch.no_grad()
@@ -121,3 +121,21 @@ def knn_agreement(Z,            # latent coordinates, cells x dims
         nn = d.topk(k, largest=False).indices
         hits += (lab[nn] == lab[a:a + 1024, None]).float().sum().item()
     return hits / (len(Zt) * k)
+
+# %% ../nbs/16_cluster.ipynb #fa4f77d8
+@torch.no_grad()
+def choose_start(z:Tensor,            # points, n x d (e.g. a GMVAE's posterior means after its warm-up)
+                 k:int,               # clusters
+                 seed:int=0,          # seeds k-means, the mixture and the restarts
+                 n_restarts:int=30,   # single-start k-means runs that map k-means' local optima
+                 ratio:float=0.9,     # keep the mixture when its mean ARI to the restarts is at least this fraction of theirs to one another
+                )->dict:              # method, kmeans (centres, labels), gmm (`gmm_diag`'s result), agreement_gmm, agreement_kmeans
+    "Choose, without labels, between k-means' partition of `z` and a diagonal Gaussian mixture's: the mixture if it agrees with k-means' restarts about as well as they agree with one another."
+    if n_restarts < 2: raise ValueError(f"n_restarts must be >= 2, got {n_restarts}")
+    if not 0 < ratio <= 1: raise ValueError(f"ratio must be in (0, 1], got {ratio}")
+    km, g = kmeans(z, k, seed=seed), gmm_diag(z, k, seed=seed)
+    runs = [kmeans(z, k, n_init=1, seed=seed * 1000 + 1 + r)[1].cpu().numpy() for r in range(n_restarts)]
+    among = float(np.mean([adjusted_rand_index(runs[i], runs[j]) for i in range(n_restarts) for j in range(i + 1, n_restarts)]))
+    to_g = float(np.mean([adjusted_rand_index(g["labels"].cpu().numpy(), r) for r in runs]))
+    return dict(method="gmm" if to_g >= ratio * among else "kmeans", kmeans=km, gmm=g, agreement_gmm=to_g, agreement_kmeans=among)
+

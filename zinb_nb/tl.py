@@ -259,7 +259,7 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         valid_frac:float=0.1,        # cells held out for early stopping
         patience:int|None=20,        # early-stopping patience in epochs
         warmup_frac:float=0.5,       # GMVAE: fraction of epochs with the N(0, I) prior before the mixture starts, in [0, 1)
-        mixture_init:str="kmeans",   # GMVAE: the mixture's start on the posterior means, "kmeans" or "gmm" (a diagonal Gaussian mixture by EM)
+        mixture_init:str="kmeans",   # GMVAE: the mixture's start on the posterior means, "kmeans", "gmm" (a diagonal Gaussian mixture by EM) or "auto" (`cluster.choose_start`)
         seed:int=0,                  # seeds the split, the initial weights and the minibatch order
         progress:bool=True,          # progress bar
         **model_kw,                  # passed to `CountVAE` (n_hidden, n_layers, dropout, kl_warmup)
@@ -267,7 +267,7 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     "Fit a count VAE or GMVAE; writes obsm['X_vae'] (+ obs['gmvae_cluster'], obsm['gmvae_probs']) and uns['vae']."
     from zinb_nb.vae import CountVAE, latent, cluster_probs
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, warmup_frac=warmup_frac)
-    if mixture_init not in ("kmeans", "gmm"): raise ValueError(f"mixture_init must be 'kmeans' or 'gmm', got {mixture_init!r}")
+    if mixture_init not in ("kmeans", "gmm", "auto"): raise ValueError(f"mixture_init must be 'kmeans', 'gmm' or 'auto', got {mixture_init!r}")
     device = resolve_device(device)
     C, cnames = _covariate_design(adata, batch_key, "batch_key")
     counts = read_counts(adata, layer)
@@ -299,6 +299,7 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
                                         max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, seed=seed,
                                         mixture_init=mixture_init if n_components else "none"),
                             covariates=list(cnames), valid_cells=np.flatnonzero(valid), history={c: h[c].to_numpy() for c in h.columns})
+    if n_components and mixture_init == "auto": adata.uns["vae"]["mixture_start"] = dict(model.start_choice)   # which start, and the agreements behind it
     return model
 
 # %% ../nbs/20_tl.ipynb #06214f99

@@ -9,7 +9,7 @@ from torch import nn, Tensor
 from fastcore.basics import patch
 from .distributions import LIKELIHOODS, mean_floor, likelihood as _likelihood   # `likelihood` is also CountVAE's argument
 from .elbo import gaussian_kl, reparameterize, iwae_bound
-from .cluster import kmeans, gmm_diag
+from .cluster import kmeans, gmm_diag, choose_start
 from .data import check_counts
 from .train import CellCovariates, batchnorm_for
 
@@ -71,18 +71,23 @@ class CountVAE(CellCovariates):
 @patch
 @torch.no_grad()
 def init_mixture(self:CountVAE, z:Tensor, seed:int=0,
-                 method:str="kmeans",  # "kmeans": clusters of k-means; "gmm": a diagonal Gaussian mixture fitted by EM (`cluster.gmm_diag`)
+                 method:str="kmeans",  # "kmeans": clusters of k-means; "gmm": a diagonal Gaussian mixture fitted by EM (`cluster.gmm_diag`); "auto": one of the two by `cluster.choose_start`
                 ):
     "Start the mixture prior from latent means `z`: weights, means and within-cluster variances of k-means' clusters, or a diagonal Gaussian mixture's."
+    pre = {}
+    if method == "auto":
+        pre = choose_start(z, self.n_components, seed=seed)
+        self.start_choice = {k: pre[k] for k in ("method", "agreement_gmm", "agreement_kmeans")}
+        method = pre["method"]
     if method == "gmm":
-        g = gmm_diag(z, self.n_components, seed=seed)
+        g = pre.get("gmm") or gmm_diag(z, self.n_components, seed=seed)
         self.p_mu.copy_(g["means"]); self.p_logvar.copy_(g["variances"].clamp_min(1e-3).log()); self.pi_logits.copy_(g["weights"].log())
     elif method == "kmeans":
-        centers, lab = kmeans(z, self.n_components, seed=seed)
+        centers, lab = pre.get("kmeans") or kmeans(z, self.n_components, seed=seed)
         var = torch.stack([z[lab == k].var(0, unbiased=False) if (lab == k).sum() > 1 else z.var(0) for k in range(self.n_components)])
         cnt = torch.bincount(lab, minlength=self.n_components).to(z.dtype)
         self.p_mu.copy_(centers); self.p_logvar.copy_(var.clamp_min(1e-3).log()); self.pi_logits.copy_((cnt + 1).log())
-    else: raise ValueError(f"method must be 'kmeans' or 'gmm', got {method!r}")
+    else: raise ValueError(f"method must be 'kmeans', 'gmm' or 'auto', got {method!r}")
     self.mixture_active = True
 
 # %% ../nbs/04_vae.ipynb #083890f1
