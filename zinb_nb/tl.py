@@ -28,7 +28,9 @@ def _check_args(**kw):
                  valid_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"),
                  warmup_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"),
                  refine=(lambda v: (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0) or (isinstance(v, str) and v == "mcv"), "an integer >= 0 or 'mcv'"),
-                 refine_cells=(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1, "an integer >= 1"))
+                 refine_cells=(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+                 init=(lambda v: isinstance(v, str) and v in ("svd", "random"), "'svd' or 'random'"),
+                 mixture_init=(lambda v: isinstance(v, str) and v in ("kmeans", "gmm", "auto"), "'kmeans', 'gmm' or 'auto'"))
     for k, v in kw.items():
         ok, what = rules[k]
         if not ok(v): raise ValueError(f"{k} must be {what}, got {v!r}")
@@ -163,8 +165,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              cell_store=None,            # directory: per-cell parameters and their Adam state in memory-mapped files there (CPU)
             )->ZINBWaVE:                 # the fitted model (`.history` holds the training curve)
     "Fit ZINB-WaVE by minibatch gradient descent; writes obsm['X_zinbwave'], varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
-    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience)
-    if init not in ("svd", "random"): raise ValueError(f"init must be 'svd' or 'random', got {init!r}")
+    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, init=init)
     device = resolve_device(device)
     counts = read_counts(adata, layer)
     X, xnames = batch_design(adata, batch_key)
@@ -266,8 +267,8 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
        ):                            # the fitted `CountVAE` (`.history` holds the training curve)
     "Fit a count VAE or GMVAE; writes obsm['X_vae'] (+ obs['gmvae_cluster'], obsm['gmvae_probs']) and uns['vae']."
     from zinb_nb.vae import CountVAE, latent, cluster_probs
-    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, warmup_frac=warmup_frac)
-    if mixture_init not in ("kmeans", "gmm", "auto"): raise ValueError(f"mixture_init must be 'kmeans', 'gmm' or 'auto', got {mixture_init!r}")
+    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, warmup_frac=warmup_frac,
+                mixture_init=mixture_init)
     device = resolve_device(device)
     C, cnames = _covariate_design(adata, batch_key, "batch_key")
     counts = read_counts(adata, layer)
