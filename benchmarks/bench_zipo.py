@@ -57,7 +57,11 @@ given CellBench's technology as a covariate (its k-means ARI is on the latent U,
 "zipo_zinb_lr1e-3" the ZINB likelihood started at 0.001, and "zipo_zinb_lr1e-3_nolib" the same without the library term
 alpha_library E[(l - total count)^2] (alpha_library = 0), which on deeply sequenced cells outweighs the NLL per entry,
 and "zipo_zinb_lr1e-3_loglib" the same with the term on the log scale, 0.1 E[(log l - log total count)^2] (the package's
-default since it was measured; the rows with the paper's term pass library_scale="counts").
+default since it was measured; the rows with the paper's term pass library_scale="counts"). "zipo_zinb_tuned" is the loglib row with
+its encoder (blocks, widths, residuals, latent width) and alpha_z, alpha_w chosen by the package's Optuna search (`tl.zipo_search`,
+16 trials of at most 60 epochs, the paper's search space at this machine's widths) on the training cells, each trial scored on
+the same 10% of them that early stopping uses, so the held-out cells play no part in the choice; then the chosen model is fitted
+as the other rows (the search's trials, time and choice are in the file under `search`); "zipo_zinb_tuned48" the same with 48 trials.
 SCVI: its defaults (n_latent 10, n_hidden 128, ZINB), max_epochs its own heuristic (400 at these sizes), with its
 `early_stopping=True` on a 10% validation split of the training cells (as ZiPo holds out 10% of its training cells).
 All methods run with torch.set_num_threads(1) (2 shared cores).
@@ -69,7 +73,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 METHODS = ("zipo", "zipo_proximal", "zipo_gelu", "zipo_lr1e-3", "zipo_lr1e-3_proximal", "zipo_observed", "zipo_zinb", "zipo_batch",
-           "zipo_zinb_lr1e-3", "zipo_zinb_lr1e-3_nolib", "zipo_zinb_lr1e-3_loglib", "zipo_refined", "zipo_refine_mcv", "dca", "dca128", "zipdca", "scvi", "magic")
+           "zipo_zinb_lr1e-3", "zipo_zinb_lr1e-3_nolib", "zipo_zinb_lr1e-3_loglib", "zipo_zinb_tuned", "zipo_zinb_tuned48", "zipo_refined", "zipo_refine_mcv", "dca", "dca128", "zipdca", "scvi", "magic")
 DATASETS = ("pbmc4k", "cellbench", "sim", "pbmc3k_allgenes")
 
 
@@ -139,6 +143,8 @@ CONFIGS = {
     "zipo_zinb_lr1e-3_loglib": dict(likelihood="zinb", _lr0=1e-3, alpha_library=0.1, library_scale="log"),  # the term on the log scale
     "zipo_refined": dict(likelihood="zip", proximal=True, _lr0=1e-3, _refine=50),  # the defaults, each cell's latent refined 50 steps (`ZiPo.refine`)
     "zipo_refine_mcv": dict(likelihood="zip", proximal=True, _lr0=1e-3, _refine="mcv"),  # the same, the steps chosen by `ZiPo.choose_refine` as `tl.zipo(refine="mcv")` does
+    "zipo_zinb_tuned": dict(likelihood="zinb", _lr0=1e-3, alpha_library=0.1, library_scale="log", _search=16),  # the loglib row, its encoder and alphas chosen by `tl.zipo_search` (16 trials) on the training cells
+    "zipo_zinb_tuned48": dict(likelihood="zinb", _lr0=1e-3, alpha_library=0.1, library_scale="log", _search=48),  # the same with 48 trials
     "dca": dict(likelihood="zinb", hidden=(64,), n_latent=32, decoder_hidden=(64,), activation="relu", library="observed",
                 input="log1p_cp10k", alpha_z=0., alpha_w=0., alpha_theta=0., alpha_library=0.),
     "dca128": dict(likelihood="zinb", hidden=(128,), n_latent=64, decoder_hidden=(128,), activation="relu", library="observed",
@@ -156,6 +162,10 @@ def fit_ours(x_train, seed, config, dca=False, epochs=150, C_train=None):
     from zinb_nb.data import CellBatches
     config = dict(config); lr0 = config.pop("_lr0", 0.0212)     # "_lr0": the first rate of ZiPo's schedule (an ablation)
     config.pop("_refine", None)                                  # "_refine": steps of `ZiPo.refine` for the outputs, not a setting of the fit
+    n_trials, search = config.pop("_search", 0), None                # "_search": trials of `tl.zipo_search` on these cells before the fit
+    if n_trials:
+        search = zipo_search_settings(x_train, seed, config, lr0, n_trials)
+        config.update(search["settings"])
     torch.manual_seed(seed)
     model = init_library(ZiPo(x_train.shape[1], 0 if C_train is None else C_train.shape[1], config=ZiPoConfig(**config)), x_train.sum(1))
     if C_train is not None: model.set_covariates(C_train)
@@ -167,7 +177,22 @@ def fit_ours(x_train, seed, config, dca=False, epochs=150, C_train=None):
     else:
         h = fit(model, CellBatches(x_train, batch_size=128, seed=seed, device="cpu"), valid=valid, lr=lr0, max_epochs=epochs,
                 early_stopping=EarlyStopping(30), callbacks=[ZiPoSchedule(lr0=lr0, lr_min=min(lr0, 1e-3))], progress=False)
+    model.search = search
     return model, h
+
+
+def zipo_search_settings(x_train, seed, config, lr0, n_trials):
+    """`tl.zipo_search` on the training cells (its trials scored on the same 10% of them that the fit's early stopping uses; the
+    held-out cells are never seen), 60 epochs per trial; the best trial's encoder and alphas as `ZiPoConfig` settings."""
+    import anndata as ad, optuna, scipy.sparse as sp
+    from zinb_nb import tl
+    from zinb_nb.tl import _zipo_trial_settings
+    t0 = time.perf_counter()
+    study = tl.zipo_search(ad.AnnData(sp.csr_matrix(x_train)), n_trials=n_trials, likelihood=config["likelihood"], max_epochs=60, lr=lr0,
+                           proximal=config.get("proximal", False), valid_frac=0.1, seed=seed, device="cpu")
+    settings = _zipo_trial_settings(optuna.trial.FixedTrial(study.best_params))
+    return dict(settings=settings, best_params=dict(study.best_params), best_value=float(study.best_value),
+                values=[t.value for t in study.trials], seconds=time.perf_counter() - t0)
 
 
 def ours_outputs(model, x, C=None, refine=0):
@@ -192,7 +217,8 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
     config = dict(CONFIGS[method] if config is None else config)
     t0 = time.perf_counter()
     model, h = fit_ours(x1[~held], seed, config, dca=method.startswith(("dca", "zipdca")), epochs=epochs, C_train=None if C is None else C[~held])
-    secs = time.perf_counter() - t0
+    secs, search = time.perf_counter() - t0, getattr(model, "search", None)
+    if search is not None: secs -= search["seconds"]                  # the fit alone; the search's time is recorded with it
     from zinb_nb.zipo import prune, sparsity
     refine, choice = config.get("_refine", 0), None
     t1 = time.perf_counter()
@@ -202,7 +228,8 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
         choice = model.choose_refine(torch.as_tensor(x1[pick]), None if C is None else torch.as_tensor(C[pick]), seed=seed)
         refine = choice["steps"]
     o = ours_outputs(model, x1, C, refine); out_secs = time.perf_counter() - t1
-    res = dict(fit_seconds=secs, output_seconds=out_secs, epochs=int(len(h)), sec_per_epoch=secs / len(h), heldout_nll=nll_ours(model, x1[held], None if C is None else C[held]),
+    res = dict(fit_seconds=secs, output_seconds=out_secs, epochs=int(len(h)), sec_per_epoch=secs / len(h),
+               **({"search": search, "search_seconds": search["seconds"]} if search is not None else {}), heldout_nll=nll_ours(model, x1[held], None if C is None else C[held]),
                heldout_nll_kind="plug-in: -log p(x' | parameters the network predicts from x')", config={k: list(v) if isinstance(v, tuple) else v for k, v in config.items()},
                curve=dict(valid_nll=h.valid_nll.tolist(), nll=h.nll.tolist()), sparsity_trained=sparsity(model),
                objective="NLL per entry + penalties (zinb_nb.zipo.ZiPo.loss)")

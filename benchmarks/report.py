@@ -267,7 +267,7 @@ def two_threads(r):
 def block_cluster():
     rs = [r for _, r in load("cluster_*_seed*.json")]
     if not rs: return missing("`bench_cluster.py`")
-    order = ["pbmc4k", "pbmc3k", "human_kidney", "mouse_bladder", "worm_neuron", "cellbench"]
+    order = ["pbmc4k", "pbmc3k", "human_kidney", "mouse_bladder", "worm_neuron", "cellbench", "cellbench_5cl"]
     by = {}
     for r in rs: by.setdefault((r["dataset"], r["method"]), []).append(r)
     rows, warm, zw10 = [], any(r["method"] == "gmvae_warmup" for r in rs), any(r["method"] == "zinbwave10" for r in rs)
