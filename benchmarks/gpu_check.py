@@ -14,8 +14,9 @@ Checks (each: the CUDA result against the CPU result on the same data, to the to
 - NB GLMM: `glmm_genes(family="nb")` on NB genes simulated on the same cells: fixed effects and log theta equal to 1e-6;
   time, first call and warm (the CPU reference on the first genes only).
 - ZINB-WaVE: `tl.zinbwave` on PBMC 4k, 3 epochs, same seed: training NLL per epoch equal to 1e-3 relative (float32, reductions in
-  another order); seconds per epoch at 100,000 and 1,000,000 simulated cells x 1,000 genes (counts generated on the GPU and
-  held there: this times the model and the loop, not disk reads).
+  another order), by Adam and by Newton's steps (`optimizer="newton"`, its training loss per epoch); seconds per epoch at
+  100,000 and 1,000,000 simulated cells x 1,000 genes (counts generated on the GPU and held there: this times the model and
+  the loop, not disk reads), by Adam and by Newton's steps (blocks of 16,384 cells).
 - VAE and GMVAE: `CountVAE` (ZINB) on PBMC 4k, 3 epochs: the held-out negative ELBO close to the CPU's (different random streams:
   to 2%); seconds per epoch, against scvi-tools' SCVI on the same GPU and data when scvi-tools is installed there.
 - ZiPo, when the package has it: the same as the VAE, and `tl.zipo(refine="mcv")` on each device (the thinning by a
@@ -135,6 +136,12 @@ def check_zinbwave(dev, quick):
     rel = float(np.max(np.abs(h_gpu.nll.to_numpy() - h_cpu.nll.to_numpy()) / h_cpu.nll.to_numpy()))
     out = dict(nll_cpu=h_cpu.nll.tolist(), nll_gpu=h_gpu.nll.tolist(), max_rel_nll_diff=rel, ok=rel < 1e-3,
                sec_per_epoch_pbmc_cpu=float(h_cpu.seconds.iloc[-1] / 3), sec_per_epoch_pbmc=float(h_gpu.seconds.iloc[-1] / 3))
+    kw_n = dict(kw, optimizer="newton")                                 # the alternating Newton steps: no minibatch noise, the same path on both
+    n_cpu, n_gpu = (tl.zinbwave(a.copy(), device=d, **kw_n).history for d in ("cpu", dev))
+    rel_n = float(np.max(np.abs(n_gpu.loss.to_numpy() - n_cpu.loss.to_numpy()) / n_cpu.loss.to_numpy()))
+    out["newton"] = dict(loss_cpu=n_cpu.loss.tolist(), loss_gpu=n_gpu.loss.tolist(), max_rel_loss_diff=rel_n, ok=rel_n < 1e-3,
+                         sec_per_epoch_pbmc_cpu=float(n_cpu.seconds.iloc[-1] / 3), sec_per_epoch_pbmc=float(n_gpu.seconds.iloc[-1] / 3))
+    out["ok"] = out["ok"] and out["newton"]["ok"]
     for n in ((2_000,) if quick else (100_000, 1_000_000)):
         J = 100 if quick else 1_000
         g = torch.Generator(device=dev).manual_seed(0)
@@ -143,6 +150,9 @@ def check_zinbwave(dev, quick):
         m = ZINBWaVE(n, J, 10)
         h = fit(m, CellBatches(x, batch_size=1024, seed=0, device=dev, validate=False), max_epochs=2, lr=0.05, early_stopping=None, progress=False)
         out[f"sec_per_epoch_{n}_cells_x_{J}_genes"] = float(h.seconds.iloc[-1] - h.seconds.iloc[0])   # the second epoch (warm)
+        m = ZINBWaVE(n, J, 10)
+        h = fit(m, CellBatches(x, batch_size=16384, seed=0, device=dev, validate=False), optimizer="newton", max_epochs=2, early_stopping=None, progress=False)
+        out[f"newton_sec_per_epoch_{n}_cells_x_{J}_genes_blocks_16384"] = float(h.seconds.iloc[-1] - h.seconds.iloc[0])
         if n == max((2_000,) if quick else (100_000, 1_000_000)):
             # a step of this model is launch-bound on a GPU: larger minibatches cost about the same per step
             sweep = {}

@@ -272,7 +272,7 @@ def block_cluster():
     for r in rs: by.setdefault((r["dataset"], r["method"]), []).append(r)
     rows, warm, zw10 = [], any(r["method"] == "gmvae_warmup" for r in rs), any(r["method"] == "zinbwave10" for r in rs)
     gmm, zwr = any(r["method"] == "gmvae_gmm" for r in rs), any(r["method"] == "zinbwave_random" for r in rs)
-    auto = any(r["method"] == "gmvae_auto" for r in rs)
+    auto, zwn = any(r["method"] == "gmvae_auto" for r in rs), any(r["method"] == "zinbwave_newton" for r in rs)
     for ds in order:
         info = next((r for r in rs if r["dataset"] == ds), None)
         if info is None: continue
@@ -283,7 +283,7 @@ def block_cluster():
         cell = lambda m, k: mean_pm(g(m, k), 3) + (f" ({seeds(m)})" if g(m, k) else "not run")
         rows.append([f"{ds} ({info['n_cells']:,} x {info['n_genes']:,}, {info['n_labels']} labels{', batch' if info.get('batch_key') else ''})",
                      cell("zinbwave", "kmeans_ARI")] + ([cell("zinbwave_random", "kmeans_ARI")] if zwr else [])
-                    + ([cell("zinbwave10", "kmeans_ARI")] if zw10 else [])
+                    + ([cell("zinbwave10", "kmeans_ARI")] if zw10 else []) + ([cell("zinbwave_newton", "kmeans_ARI")] if zwn else [])
                     + [cell("gmvae", "argmax_ARI"), cell("gmvae", "kmeans_ARI")]
                     + ([cell("gmvae_gmm", "argmax_ARI"), cell("gmvae_gmm", "kmeans_ARI")] if gmm else [])
                     + ([cell("gmvae_auto", "argmax_ARI")] if auto else [])
@@ -292,7 +292,7 @@ def block_cluster():
                      " / ".join(f(statistics.mean(g(m, k)), 0) + ("*" if any(two_threads(r) for r in by.get((ds, m), [])) else "")
                                 if g(m, k) else "-"
                                 for m, k in (("zinbwave", "seconds"),) + ((("zinbwave_random", "seconds"),) if zwr else ())
-                                + ((("zinbwave10", "seconds"),) if zw10 else ())
+                                + ((("zinbwave10", "seconds"),) if zw10 else ()) + ((("zinbwave_newton", "seconds"),) if zwn else ())
                                 + (("gmvae", "seconds"), ("scvi", "epoch50_seconds"), ("scvi", "seconds"))),
                      f(best_scvi, 3) if best_scvi is not None else ""])
     v = rs[0]["versions"]
@@ -304,15 +304,23 @@ def block_cluster():
         parts = [q for q in parts if ":" in q]
         if parts: elbo.append(f"- GMVAE on {ds}, held-out negative ELBO per cell / argmax ARI (each seed holds out its own cells: "
                               "compare within a seed): " + "; ".join(parts) + ".")
-    starts = []   # per seed: ZINB-WaVE's best held-out NLL per cell and epochs from the SVD start and from a random latent
-    for ds in order:
-        pairs = [(r, next((q for q in by.get((ds, "zinbwave_random"), []) if q["seed"] == r["seed"]), None))
+    def zinbwave_pairs(ds, other):   # per seed: the default ZINB-WaVE fit and the `other` fit of the same seed (the same held-out cells)
+        pairs = [(r, next((q for q in by.get((ds, other), []) if q["seed"] == r["seed"]), None))
                  for r in sorted(by.get((ds, "zinbwave"), []), key=lambda r: r["seed"]) if "best_valid_nll" in r]
-        pairs = [(a, b) for a, b in pairs if b is not None and "best_valid_nll" in b]
-        if pairs: starts.append(f"- ZINB-WaVE on {ds}, best held-out NLL per cell (epochs run), SVD start / random start (each seed holds out "
-                                "its own cells, the same for both): " + "; ".join(
-                                    f"seed {a['seed']}: {f(a['best_valid_nll'], 2)} ({a['epochs']}) / {f(b['best_valid_nll'], 2)} ({b['epochs']})"
-                                    for a, b in pairs) + ".")
+        return [(a, b) for a, b in pairs if b is not None and "best_valid_nll" in b]
+    starts = []   # ZINB-WaVE's best held-out NLL per cell and epochs: from the SVD start against a random latent; by Adam against Newton's steps
+    for ds in order:
+        if pairs := zinbwave_pairs(ds, "zinbwave_random"):
+            starts.append(f"- ZINB-WaVE on {ds}, best held-out NLL per cell (epochs run), SVD start / random start (each seed holds out "
+                          "its own cells, the same for both): " + "; ".join(
+                              f"seed {a['seed']}: {f(a['best_valid_nll'], 2)} ({a['epochs']}) / {f(b['best_valid_nll'], 2)} ({b['epochs']})"
+                              for a, b in pairs) + ".")
+    for ds in order:
+        if pairs := zinbwave_pairs(ds, "zinbwave_newton"):
+            starts.append(f"- ZINB-WaVE on {ds}, best held-out NLL per cell (epochs run, fit seconds), Adam / Newton's steps (the same start and held-out "
+                          "cells per seed): " + "; ".join(
+                              f"seed {a['seed']}: {f(a['best_valid_nll'], 2)} ({a['epochs']}, {f(a['seconds'], 1)} s) / "
+                              f"{f(b['best_valid_nll'], 2)} ({b['epochs']}, {f(b['seconds'], 1)} s)" for a, b in pairs) + ".")
     chosen = []   # per seed: which start `choose_start` kept, with the agreements it compared
     for ds in order:
         q = sorted([r for r in by.get((ds, "gmvae_auto"), []) if "mixture_start" in r], key=lambda r: r["seed"])
@@ -339,6 +347,9 @@ def block_cluster():
                     f"{', '.join(f(snap[r['seed']]['epoch50_kmeans_ARI'], 3) for r in sc50 if r['seed'] in snap)})")
             if zw: part += (f"; ZINB-WaVE at its defaults {f(statistics.mean(r['seconds'] for r in zw), 1)} s, "
                             f"**{statistics.mean(r['seconds'] for r in sc50) / statistics.mean(r['seconds'] for r in zw):.1f}x** faster")
+            zn = [r for r in by.get((ds, "zinbwave_newton"), []) if sc50 and r["machine"] == sc50[0]["machine"]]
+            if zn: part += (f"; by Newton's steps {f(statistics.mean(r['seconds'] for r in zn), 1)} s, "
+                            f"**{statistics.mean(r['seconds'] for r in sc50) / statistics.mean(r['seconds'] for r in zn):.1f}x** faster")
             parts.append(part)
         ms50 = sorted({r["machine"] for r in timed})
         notes.append(f"- SCVI trained for 50 epochs on its own (`scvi50`, seeds {','.join(sorted({str(r['seed']) for r in timed}))}, "
@@ -354,11 +365,12 @@ def block_cluster():
             f"scikit-learn {v.get('scikit-learn')}; dates {min(r['date'] for r in rs)[:10]} to {max(r['date'] for r in rs)[:10]}. "
             "k-means ARI against the labels, mean ± 1.64 SEM over the seeds in brackets.")
     return head + "\n\n" + table(["data (cells x genes)", "ZINB-WaVE + k-means"] + (["ZINB-WaVE, random start, + k-means"] if zwr else [])
-                                  + (["ZINB-WaVE, 10 epochs, + k-means"] if zw10 else []) + ["GMVAE argmax q(y|x)", "GMVAE + k-means"]
+                                  + (["ZINB-WaVE, 10 epochs, + k-means"] if zw10 else []) + (["ZINB-WaVE, Newton's steps, + k-means"] if zwn else [])
+                                  + ["GMVAE argmax q(y|x)", "GMVAE + k-means"]
                                   + (["GMVAE, Gaussian-mixture start, argmax q(y|x)", "GMVAE, Gaussian-mixture start, + k-means"] if gmm else [])
                                   + (["GMVAE, start chosen without labels, argmax q(y|x)"] if auto else [])
                                   + (["GMVAE with SCVI's KL schedule, argmax q(y|x)"] if warm else []) + ["SCVI 50 epochs + k-means", "SCVI 400 epochs + k-means",
-                                   "fit seconds: ZINB-WaVE / " + ("random start / " if zwr else "") + ("ZINB-WaVE 10 epochs / " if zw10 else "") + "GMVAE / SCVI 50 / SCVI 400",
+                                   "fit seconds: ZINB-WaVE / " + ("random start / " if zwr else "") + ("ZINB-WaVE 10 epochs / " if zw10 else "") + ("Newton's steps / " if zwn else "") + "GMVAE / SCVI 50 / SCVI 400",
                                    "SCVI's best (mean)"], rows) + ("\n\n" + "\n".join(notes + starts + chosen + elbo) if notes + starts + chosen + elbo else "")
 
 
@@ -546,6 +558,14 @@ def block_gpu():
             m = re.fullmatch(r"sec_per_epoch_(\d+)_cells_x_(\d+)_genes", k)
             if m: rows.append([f"ZINB-WaVE, {int(m[1]):,} simulated cells x {int(m[2]):,} genes (counts held on the GPU; minibatches of 1,024, second epoch)", "", "",
                                "not measured", f"{f(v, 2)} s/epoch", ""])
+            m = re.fullmatch(r"newton_sec_per_epoch_(\d+)_cells_x_(\d+)_genes_blocks_(\d+)", k)
+            if m: rows.append([f"ZINB-WaVE by Newton's steps, {int(m[1]):,} simulated cells x {int(m[2]):,} genes (counts held on the GPU; blocks of {int(m[3]):,} cells, second epoch)", "", "",
+                               "not measured", f"{f(v, 2)} s/epoch", ""])
+        if "newton" in x:
+            y = x["newton"]
+            rows.append(["ZINB-WaVE by Newton's steps (`tl.zinbwave(optimizer=\"newton\")`), PBMC 4k, 3 epochs", "passed" if y["ok"] else "**failed**",
+                         f"max rel. training-loss difference {e(y['max_rel_loss_diff'])}", f"{f(y['sec_per_epoch_pbmc_cpu'], 3)} s/epoch",
+                         f"{f(y['sec_per_epoch_pbmc'], 3)} s/epoch", f"{f(y['sec_per_epoch_pbmc_cpu'] / y['sec_per_epoch_pbmc'], 2)}x"])
     for k, label in (("vae", "VAE (`CountVAE`, ZINB)"), ("gmvae", "GMVAE (`CountVAE`, 8 components)"), ("zipo", "ZiPo (`tl.zipo`)")):
         if k not in c: continue
         x = c[k]

@@ -135,7 +135,7 @@ def demo(out:str|Path="zinb_nb_demo",  # output folder (created if missing)
 _MODELS = {   # --model -> the tl function and the options it takes (beyond --layer, --device, --quiet)
     "em": ("em", ["dist", "size_factors", "lrt", "design"]),
     "glmm": ("glmm_genes", ["formula", "family", "genes"]),
-    "zinbwave": ("zinbwave", ["n_latent", "batch_key", "size_factors", "init", "max_epochs", "batch_size", "lr", "checkpoint", "cell_store"]),
+    "zinbwave": ("zinbwave", ["n_latent", "batch_key", "size_factors", "init", "optimizer", "tol", "max_epochs", "batch_size", "lr", "checkpoint", "cell_store"]),
     "vae": ("vae", ["likelihood", "n_latent", "n_components", "mixture_init", "batch_key", "max_epochs", "batch_size", "lr"]),
     "zipo": ("zipo", ["likelihood", "n_latent", "covariate_keys", "max_epochs", "batch_size", "lr", "prune", "proximal", "return_zi", "refine"]),
 }
@@ -198,6 +198,8 @@ def _model_options(g):
     opt("batch_size", type=int, help="zinbwave, vae, zipo: cells per minibatch")
     opt("lr", type=float, help="zinbwave, vae, zipo: learning rate (zipo: the first rate of its schedule, default 0.001; the paper's is 0.0212)")
     opt("init", choices=["svd", "random"], help="zinbwave: the latent's start: an SVD of the log-normalised counts (default) or random")
+    opt("optimizer", choices=["adam", "newton", "lbfgs"], help="zinbwave: minibatch Adam (default), alternating Newton steps per gene and per cell, or full-batch L-BFGS")
+    opt("tol", type=float, help="zinbwave --optimizer newton: stop after an epoch that improves the held-out NLL by less than this fraction (default 0.001)")
     opt("checkpoint", help="zinbwave: checkpoint file (resumed if it exists)")
     opt("cell_store", help="zinbwave: directory for per-cell parameters in files (millions of cells on a CPU)")
     opt("likelihood", choices=["poisson", "nb", "zip", "zinb"], help="vae, zipo: likelihood (default zinb; zipo zip)")

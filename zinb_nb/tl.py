@@ -11,7 +11,7 @@ import torch
 import anndata as ad
 from .data import CellBatches, read_counts, resolve_device, resolve_size_factors, check_obs_keys
 from .cells import CellStore
-from .train import fit, split_cells
+from .train import fit, split_cells, Converged, _check_store
 from .zinbwave import ZINBWaVE, init_intercepts, init_latent, new_cells, init_cell_intercepts
 
 # %% auto #0
@@ -25,6 +25,8 @@ def _check_args(**kw):
                  batch_size=(lambda v: isinstance(v, (int, np.integer)) and v >= 1, "an integer >= 1"),
                  patience=(lambda v: v is None or (isinstance(v, (int, np.integer)) and v >= 1), "None or an integer >= 1"),
                  lr=(lambda v: isinstance(v, (int, float)) and v > 0, "a number > 0"),
+                 tol=(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0, "a number > 0"),
+                 optimizer=(lambda v: isinstance(v, str) and v in ("adam", "lbfgs", "newton"), "'adam', 'lbfgs' or 'newton'"),
                  valid_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"),
                  warmup_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"),
                  refine=(lambda v: (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0) or (isinstance(v, str) and v == "mcv"), "an integer >= 0 or 'mcv'"),
@@ -151,9 +153,10 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              size_factors=None,          # None (a learnt per-cell intercept), "total", "median_ratio", or one value per cell: offset log s
              device=None,                # default: CUDA if available, else CPU
              max_epochs:int=100,         # passes over the data
-             batch_size:int=256,         # cells per minibatch
-             lr:float=0.05,              # Adam learning rate
-             optimizer:str="adam",       # "adam" or "lbfgs" (full batch, small data)
+             batch_size:int=256,         # cells per minibatch (Newton's steps: cells per block read at a time)
+             lr:float=0.05,              # Adam learning rate (not used by Newton's steps)
+             optimizer:str="adam",       # "adam", "newton" (alternating Newton steps per gene and per cell) or "lbfgs" (full batch, small data)
+             tol:float=1e-3,             # optimizer="newton": stop after an epoch that improves the held-out NLL by less than this fraction
              valid_frac:float=0.1,       # cells held out for early stopping (their W is fitted with gene parameters frozen)
              patience:int|None=5,        # early-stopping patience in epochs
              epsilon:float|None=None,    # ZINB-WaVE regularisation (default: number of genes)
@@ -164,9 +167,10 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              checkpoint=None,            # path: checkpoint every epoch (and resume from it if it exists)
              cell_store=None,            # directory: per-cell parameters and their Adam state in memory-mapped files there (CPU)
             )->ZINBWaVE:                 # the fitted model (`.history` holds the training curve)
-    "Fit ZINB-WaVE by minibatch gradient descent; writes obsm['X_zinbwave'], varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
-    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, init=init)
+    "Fit ZINB-WaVE by minibatch gradient descent (or alternating Newton steps); writes obsm['X_zinbwave'], varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
+    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, tol=tol, optimizer=optimizer, valid_frac=valid_frac, patience=patience, init=init)
     device = resolve_device(device)
+    if cell_store is not None: _check_store(cell_store, optimizer, torch.device(device))   # before any file is written
     counts = read_counts(adata, layer)
     X, xnames = batch_design(adata, batch_key)
     s = resolve_size_factors(counts, size_factors)
@@ -184,9 +188,10 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
     model.batch_levels = None if batch_key is None else [str(c) for c in pd.Categorical(adata.obs[batch_key]).categories]   # for new cells
     if store is not None: store.release()
     model.history = fit(model, data, valid=valid if valid.any() else None, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
-                        early_stopping=patience, checkpoint=checkpoint, cell_store=store, progress=progress)
+                        early_stopping=patience, checkpoint=checkpoint, cell_store=store, progress=progress,
+                        callbacks=[Converged(tol)] if optimizer == "newton" else [])
     _write_zinbwave(adata, model, valid, xnames, dict(n_latent=n_latent, batch_key=batch_key, layer=layer, max_epochs=max_epochs,
-                    batch_size=batch_size, lr=lr, optimizer=optimizer, valid_frac=valid_frac, patience=patience,
+                    batch_size=batch_size, lr=lr, optimizer=optimizer, tol=tol if optimizer == "newton" else None, valid_frac=valid_frac, patience=patience,
                     zero_inflation=zero_inflation, init=init, size_factors=None if size_factors is None else (size_factors if isinstance(size_factors, str) else "given"),
                     seed=seed, cell_store=str(cell_store) if cell_store is not None else None))
     return model
@@ -212,13 +217,13 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
                        layer:str|None=None,
                        size_factors=None,     # as in `tl.zinbwave`: the offsets of the new cells
                        device=None,
-                       optimizer:str="lbfgs", # "lbfgs" (default), or "adam" for many cells
+                       optimizer:str="lbfgs", # "lbfgs" (default), "newton" (a Newton step per cell and epoch), or "adam" for many cells
                        max_epochs:int=10,
                        batch_size:int=1024,
                        progress:bool=False,
                       )->ZINBWaVE:            # the new cells' model; writes obsm["X_zinbwave"]
     "Latent coordinates of new cells with the fitted model's gene parameters frozen; writes obsm['X_zinbwave'] and uns['zinbwave_transform']."
-    _check_args(max_epochs=max_epochs, batch_size=batch_size)
+    _check_args(max_epochs=max_epochs, batch_size=batch_size, optimizer=optimizer)
     if not isinstance(model, ZINBWaVE): raise ValueError(f"model must be the fitted ZINBWaVE that tl.zinbwave returns, got {type(model).__name__}")
     device = resolve_device(device)
     counts = read_counts(adata, layer)
@@ -226,7 +231,7 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
     X, xnames = batch_design(adata, batch_key, getattr(model, "batch_levels", None) if batch_key is not None else None)
     if X.shape[1] != model.X.shape[1]: raise ValueError(f"the new cells' design has {X.shape[1]} columns ({xnames}), the model's has {model.X.shape[1]}")
     s = resolve_size_factors(counts, size_factors)
-    data = CellBatches(counts, batch_size=batch_size, shuffle=optimizer != "lbfgs", device=device)
+    data = CellBatches(counts, batch_size=batch_size, shuffle=optimizer == "adam", device=device)
     new = new_cells(model, data.n_cells, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float())
     init_cell_intercepts(new, _totals(data)[0])
     new.history = fit(new, data, optimizer=optimizer, max_epochs=max_epochs, progress=progress)

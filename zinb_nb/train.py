@@ -14,8 +14,8 @@ from .data import CellBatches
 from .cells import world, cell_rows, RowAdam, CellStore
 
 # %% auto #0
-__all__ = ['CellCovariates', 'batchnorm_for', 'split_cells', 'FitRun', 'Callback', 'EarlyStopping', 'Checkpoint', 'LRSchedule',
-           'ProgressBar', 'fit']
+__all__ = ['CellCovariates', 'batchnorm_for', 'split_cells', 'FitRun', 'Callback', 'EarlyStopping', 'Converged', 'Checkpoint',
+           'LRSchedule', 'ProgressBar', 'fit']
 
 # %% ../nbs/15_train.ipynb #55c13949
 class CellCovariates(torch.nn.Module):
@@ -173,6 +173,12 @@ def _lbfgs_epoch(run:FitRun)->dict:
                 s[nll_key] += nll.sum().item(); s["n" if key else "n_valid"] += len(i)
     return s
 
+# %% ../nbs/15_train.ipynb #1e67d4b3
+def _newton_epoch(run:FitRun)->dict:
+    "One of the model's own Newton epochs (it updates its parameters); sums for the record."
+    s, run.newton_sums = run.model.newton_epoch(run.data, run.valid, sums=getattr(run, "newton_sums", None))   # what the next epoch starts from
+    return s
+
 # %% ../nbs/15_train.ipynb #adc77b33
 class _Optimisers:
     "Several optimisers stepped as one (shared parameters by Adam, per-cell parameters by `RowAdam`)."
@@ -243,6 +249,22 @@ class EarlyStopping(Callback):
     def state_dict(self): return dict(best=self.best, best_epoch=self.best_epoch, wait=self.wait, best_state=self.best_state)
     def load_state_dict(self, sd): self.best, self.best_epoch, self.wait, self.best_state = sd["best"], sd["best_epoch"], sd["wait"], sd["best_state"]
 
+# %% ../nbs/15_train.ipynb #7c9c6e09
+class Converged(Callback):
+    "Stop after an epoch that improved the held-out NLL (without held-out cells, the training loss) by less than `rtol` of its value."
+    order = 11                                              # after early stopping
+    def __init__(self, rtol:float=1e-3):
+        if not rtol > 0: raise ValueError(f"rtol must be > 0, got {rtol!r}")
+        self.rtol, self.prev = float(rtol), None
+
+    def after_epoch(self, run):
+        v = run.last["valid_nll" if run.has_valid else "loss"]
+        prev, self.prev = self.prev, v
+        return prev is not None and math.isfinite(v) and prev - v < self.rtol * abs(prev)
+
+    def state_dict(self): return dict(prev=self.prev)
+    def load_state_dict(self, sd): self.prev = sd["prev"]
+
 # %% ../nbs/15_train.ipynb #8b8c1ff0
 class Checkpoint(Callback):
     "Write everything the next epoch depends on after every epoch; with `resume`, start from the file when it exists."
@@ -250,7 +272,7 @@ class Checkpoint(Callback):
     def __init__(self, path:str|Path, resume:bool=True): self.path, self.resume = Path(path), resume
 
     def _state(self, run):
-        return dict(model=_dense_state(run.model, run.store), opt=run.opt.state_dict(), vopt=run.vopt.state_dict() if run.vopt else None,
+        return dict(model=_dense_state(run.model, run.store), opt=run.opt.state_dict() if run.opt else None, vopt=run.vopt.state_dict() if run.vopt else None,
                     epoch=run.epoch, history=run.history, seconds=run.seconds,
                     callbacks={type(c).__name__: c.state_dict() for c in run.callbacks},
                     data_rng=run.data.rng.bit_generator.state, torch_rng=torch.get_rng_state())
@@ -264,7 +286,8 @@ class Checkpoint(Callback):
     def before_fit(self, run):
         if not (self.resume and self.path.exists()): return
         ck = torch.load(self.path, weights_only=False, map_location="cpu")
-        run.model.load_state_dict(ck["model"], strict=run.store is None); run.opt.load_state_dict(ck["opt"])
+        run.model.load_state_dict(ck["model"], strict=run.store is None)
+        if run.opt is not None and ck["opt"] is not None: run.opt.load_state_dict(ck["opt"])
         if run.vopt is not None and ck["vopt"] is not None: run.vopt.load_state_dict(ck["vopt"])
         if run.store is not None: run.store.load(Path(str(self.path) + ".cells"))
         run.epoch, run.history, run.seconds = ck["epoch"], ck["history"], ck["seconds"]
@@ -298,7 +321,7 @@ class ProgressBar(Callback):
 # %% ../nbs/15_train.ipynb #23abe941
 def _check_store(store, optimizer, device):
     "A model whose per-cell tensors live in a `CellStore` is fitted by minibatch Adam in one CPU process."
-    if optimizer != "adam": raise ValueError("per-cell state in a cell_store is fitted with optimizer='adam' (L-BFGS is full-batch: keep such data in memory)")
+    if optimizer != "adam": raise ValueError(f"per-cell state in a cell_store is fitted with optimizer='adam', got {optimizer!r} (keep the per-cell parameters in memory for it)")
     if world()[1] > 1: raise ValueError("a cell_store serves one process; under torch.distributed keep per-cell parameters in memory")
     if device.type != "cpu": raise ValueError(f"a cell_store keeps per-cell tensors in host files and needs device='cpu', got {device}; "
                                               "on a GPU keep them in GPU memory (no cell_store)")
@@ -340,7 +363,7 @@ def _record(run, s, seconds)->dict:
 def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=None) -> (objective, per-cell nll)`
         data,                         # `CellBatches` (its device is the fit's), or anything `CellBatches` accepts
         valid=None,                   # bool mask over cells (True: held out), e.g. `split_cells(n)`; None: no validation
-        optimizer:str="adam",         # "adam" (minibatches) or "lbfgs" (full batch, small data)
+        optimizer:str="adam",         # "adam" (minibatches), "lbfgs" (full batch, small data) or "newton" (the model's own `newton_epoch`)
         lr:float|None=None,           # learning rate (default 1e-2 for Adam, 1 for L-BFGS)
         max_epochs:int=100,           # passes over the data (L-BFGS: outer steps of up to `lbfgs_iter` iterations)
         early_stopping=10,            # `EarlyStopping`, or its patience in epochs; None: no early stopping
@@ -350,9 +373,11 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
         progress:bool=True,           # tqdm progress bar over epochs (rank 0 only under torch.distributed)
         lbfgs_iter:int=20,            # L-BFGS iterations per epoch
        )->pd.DataFrame:               # one row per epoch: epoch, loss, nll, valid_nll, seconds
-    "Fit `model` by Adam over cell minibatches or full-batch L-BFGS, with held-out cells and callbacks between epochs."
-    if optimizer not in ("adam", "lbfgs"): raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
-    if optimizer == "lbfgs" and world()[1] > 1: raise ValueError("optimizer='lbfgs' is full-batch and single-process; use 'adam' with torch.distributed")
+    "Fit `model` by Adam over cell minibatches, full-batch L-BFGS or the model's Newton epochs, with held-out cells and callbacks between epochs."
+    if optimizer not in ("adam", "lbfgs", "newton"): raise ValueError(f"optimizer must be 'adam', 'lbfgs' or 'newton', got {optimizer!r}")
+    if optimizer == "newton" and not hasattr(model, "newton_epoch"):
+        raise ValueError(f"optimizer='newton' needs a model with a newton_epoch method (ZINBWaVE has one), {type(model).__name__} has none")
+    if optimizer != "adam" and world()[1] > 1: raise ValueError(f"optimizer={optimizer!r} is single-process; use 'adam' with torch.distributed")
     if max_epochs < 1: raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
     if lr is not None and not lr > 0: raise ValueError(f"lr must be > 0, got {lr}")
     if not isinstance(data, CellBatches): data = CellBatches(data, device=_model_device(model))
@@ -362,7 +387,7 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
     valid = _valid_mask(valid, data.n_cells, cell_store)
     has_valid = bool(valid.any()); valid = valid.to(data.device)
     if cell_store is not None: cell_store.release()
-    opt, vopt = _optimisers(model, optimizer, lr or (1e-2 if optimizer == "adam" else 1.), lbfgs_iter, has_valid, cell_store)
+    opt, vopt = (None, None) if optimizer == "newton" else _optimisers(model, optimizer, lr or (1e-2 if optimizer == "adam" else 1.), lbfgs_iter, has_valid, cell_store)
     run = FitRun(model, data, valid, optimizer, opt, vopt, cell_store, _ddp(model, data.device), max_epochs)
     es = EarlyStopping(early_stopping) if isinstance(early_stopping, int) else early_stopping
     ck = Checkpoint(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
@@ -370,7 +395,7 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
     run.callbacks = sorted([c for c in (es, ck, *callbacks, *own) if c is not None] + ([ProgressBar()] if progress else []), key=lambda c: c.order)
     run.step_callbacks = [c for c in run.callbacks if type(c).after_step is not Callback.after_step]
     for c in run.callbacks: c.before_fit(run)
-    epoch_fn = _adam_epoch if optimizer == "adam" else _lbfgs_epoch
+    epoch_fn = dict(adam=_adam_epoch, lbfgs=_lbfgs_epoch, newton=_newton_epoch)[optimizer]
     while run.epoch < max_epochs:
         t0 = time.perf_counter()
         s = _reduce(epoch_fn(run))

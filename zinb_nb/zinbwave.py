@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .distributions import likelihood, mean_floor
+from .distributions import likelihood, mean_floor, nb_score_info, nb_grad_hess
+from .newton import step_halving, solve_pd
 
 # %% auto #0
 __all__ = ['ZINBWaVE', 'init_intercepts', 'init_latent', 'impute', 'structural_zero_prob', 'new_cells', 'init_cell_intercepts']
@@ -195,6 +196,147 @@ def init_latent(model:ZINBWaVE,      # a model whose intercepts are set (`init_i
     model.alpha_mu[cols] = (S[:, None].sqrt() * V.T / c)[cols].to(model.alpha_mu)
     return model
 
+
+# %% ../nbs/05_zinbwave.ipynb #da94e02b
+def _outer(A:Tensor)->Tensor: return (A[:, :, None] * A[:, None, :]).reshape(A.shape[0], -1)   # row a -> vec(a a^T)
+
+def _capped(d:Tensor, max_step:float)->Tensor:
+    "Shorten the rows of `d` whose largest |coordinate| exceeds `max_step` (direction kept)."
+    return d * (max_step / d.abs().amax(1, keepdim=True).clamp(min=max_step)) if d.shape[1] else d
+
+@patch
+def _etas(self:ZINBWaVE, idx:Tensor, rows:tuple|None=None, genes:tuple|None=None, cols=None)->tuple:
+    "(log mu, zi logits, log theta) of cells `idx` at genes `cols`; cell rows (W, gamma_mu, gamma_pi) and gene parameters (beta_mu, alpha_mu, beta_pi, alpha_pi, log theta) replaced where given."
+    W, g_mu, g_pi = rows if rows is not None else (p[idx] for p in self.cell_parameters())
+    c = slice(None) if cols is None else cols
+    b_mu, a_mu, b_pi, a_pi, lt = genes if genes is not None else (self.beta_mu[:, c], self.alpha_mu[:, c], self.beta_pi[:, c], self.alpha_pi[:, c], self.log_theta[c])
+    X, O, V = self.X[idx], self.offset[idx], self.V[c]
+    lm = X @ b_mu + g_mu @ V.T + W @ a_mu + (O[:, None] if O.dim() == 1 else O[:, c])
+    zi = X @ b_pi + g_pi @ V.T + W @ a_pi if self.zero_inflation else None
+    return lm, zi, lt
+
+@patch
+def _loglik(self:ZINBWaVE, x:Tensor, lm:Tensor, zi:Tensor|None, lt:Tensor)->Tensor:
+    "Elementwise log-likelihood at log mu `lm` (floored as in `forward`), logits `zi` and log theta `lt`."
+    return self.lik(x, lm.exp().clamp_min(mean_floor(lm.dtype)), lt.exp(), zi)
+
+@patch
+def _scores(self:ZINBWaVE, x:Tensor, lm:Tensor, zi:Tensor|None, lt:Tensor, theta:bool=False)->tuple:
+    "Entry by entry: (log-likelihood; its scores in log mu and logit pi; EM's weights in log mu and logit pi; if `theta`, its first and second derivatives in log theta)."
+    mu, th = lm.exp().clamp_min(mean_floor(lm.dtype)), lt.exp()
+    l = self.lik(x, mu, th, zi)
+    s_mu = nb_score_info(x, mu, th)[0]                                  # the NB's derivatives (`zinb_nb.distributions`)
+    g_b, h_bb = nb_grad_hess(x, mu, th)[1::3] if theta else (None, None)
+    w_mu = mu * th / (th + mu)                                          # the NB's information in log mu, in expectation
+    if zi is None: return l, s_mu, None, w_mu, None, g_b, h_bb
+    keep = torch.where(x == 0, torch.sigmoid(self.lik.count_log_p0(mu, th) - zi), 1.)   # 1 - omega, omega = P(structural | x)
+    p = torch.sigmoid(zi)
+    if theta: g_b, h_bb = keep * g_b, keep * (h_bb + (1 - keep) * g_b * g_b)   # the mixture's: (1-w) f', (1-w) f'' + w (1-w) f'^2
+    return l, keep * s_mu, (1 - keep) - p, keep * w_mu, p * (1 - p), g_b, h_bb
+
+class _GeneSums:
+    "What a gene step needs, summed over the training cells at the current point: curvatures, scores, log-likelihood per gene."
+    def __init__(self, model):
+        dev, J, Q = model.W.device, model.n_genes, model.X.shape[1] + model.W.shape[1]
+        self.model = model
+        self.H = [torch.zeros(J, Q * Q, device=dev) for _ in range(1 + model.zero_inflation)]
+        self.g = [torch.zeros(J, Q, device=dev) for _ in range(1 + model.zero_inflation)]
+        self.g_t, self.h_t, self.f = torch.zeros(J, device=dev), torch.zeros(J, device=dev), torch.zeros(J, device=dev, dtype=torch.float64)
+
+    def add(self, idx, l, s_mu, s_pi, w_mu, w_pi, g_b, h_bb):
+        "Add training cells `idx` with their entries' terms (`_scores(..., theta=True)`) at the model's current point."
+        m = self.model
+        D = torch.cat([m.X[idx], m.W[idx]], 1); DD = _outer(D)
+        for k, (s, w) in enumerate(((s_mu, w_mu), (s_pi, w_pi))[:len(self.H)]): self.H[k] += w.T @ DD; self.g[k] += s.T @ D
+        self.f += l.sum(0).double(); self.g_t += g_b.sum(0); self.h_t += h_bb.sum(0)
+
+@patch
+@torch.no_grad()
+def _gene_step(self:ZINBWaVE, data, train:Tensor, halvings:int, max_step:float, sums:_GeneSums):
+    "One Newton step for every gene's (beta, alpha) of mu and pi and its log theta, on the training cells, with step halving per gene."
+    dev, dt = self.W.device, _compute_dtype(self.W.device)
+    zi_on, K, M, J = self.zero_inflation, self.W.shape[1], self.X.shape[1], self.n_genes
+    Q, e = M + K, self.epsilon
+    ridge = [torch.cat([r, torch.full((K,), e["alpha"], device=dev)]) for r in (self.eps_beta_mu, self.eps_beta_pi)[:1 + zi_on]]
+    c_t = e["log_theta"] / (J - 1) if J > 1 else 0.                     # curvature of eps/2 var(log theta) in one gene's log theta
+    mean_t = self.log_theta.mean()
+    x0 = [torch.cat([self.beta_mu, self.alpha_mu]).T] + ([torch.cat([self.beta_pi, self.alpha_pi]).T] if zi_on else [])
+    d = [solve_pd((H.reshape(J, Q, Q) + torch.diag(r)).to(dt), (g - r * x).to(dt)).to(x.dtype) for H, g, r, x in zip(sums.H, sums.g, ridge, x0)]
+    lt_score = sums.g_t - c_t * (self.log_theta - mean_t)
+    d.append((lt_score / (sums.h_t - c_t).abs().clamp_min(1e-6))[:, None])   # |curvature|: an ascent direction where it is not concave
+    xs, d = torch.cat(x0 + [self.log_theta[:, None]], 1), _capped(torch.cat(d, 1), max_step)
+    r_all = torch.cat(ridge)
+    def penalty(z): return (0.5 * (r_all * z[:, :-1] ** 2).sum(1) + 0.5 * c_t * (z[:, -1] - mean_t) ** 2).double()
+    def unpack(z): return (z[:, :M].T, z[:, M:Q].T) + ((z[:, Q:Q + M].T, z[:, Q + M:2 * Q].T) if zi_on else (None, None)) + (z[:, -1],)
+    def objective(genes, z):                                            # per gene: training log-likelihood - penalty
+        tot = torch.zeros(z.shape[0], device=dev, dtype=torch.float64)
+        for x, idx in data.iterate(shuffle=False):
+            t = train[idx]
+            if t.any(): tot += self._loglik(x[t] if genes is None else x[t][:, genes], *self._etas(idx[t], genes=unpack(z), cols=genes)).sum(0).double()
+        return tot - penalty(z)
+    z = step_halving(objective, xs, d, sums.f - penalty(xs), halvings=halvings)[0]
+    b_mu, a_mu, b_pi, a_pi, lt = unpack(z)
+    self.beta_mu.copy_(b_mu); self.alpha_mu.copy_(a_mu); self.log_theta.copy_(lt)
+    if zi_on: self.beta_pi.copy_(b_pi); self.alpha_pi.copy_(a_pi)
+
+@patch
+@torch.no_grad()
+def _cell_step(self:ZINBWaVE, data, valid:Tensor, halvings:int, max_step:float, gene_sums:bool=True)->tuple:
+    "One Newton step for every cell's (W, gamma_mu, gamma_pi), with step halving per cell; (the epoch's record, the next gene step's sums or None), both at the new point."
+    dev, dt = self.W.device, _compute_dtype(self.W.device)
+    zi_on, K, L, J = self.zero_inflation, self.W.shape[1], self.V.shape[1], self.n_genes
+    O = torch.zeros(J, L, device=dev)
+    A = [torch.cat([self.alpha_mu.T, self.V] + ([O] if zi_on else []), 1)] + ([torch.cat([self.alpha_pi.T, O, self.V], 1)] if zi_on else [])
+    AA = [_outer(a) for a in A]
+    r = torch.cat([torch.full((K,), self.epsilon["W"], device=dev), self.eps_gamma_mu] + ([self.eps_gamma_pi] if zi_on else []))
+    P = r.shape[0]
+    def penalty(c): return (0.5 * r * c * c).sum(1).double()
+    def split(c): return c[:, :K], c[:, K:K + L], (c[:, K + L:] if zi_on else None)
+    s, sums = dict(loss=0., nll=0., n=0, valid_nll=0., n_valid=0), _GeneSums(self) if gene_sums else None
+    for x, idx in data.iterate(shuffle=False):
+        l, *sc = self._scores(x, *self._etas(idx), theta=gene_sums)
+        s_mu, s_pi, w_mu, w_pi, _, _ = sc
+        c = torch.cat([self.W[idx], self.gamma_mu[idx]] + ([self.gamma_pi[idx]] if zi_on else []), 1)
+        Hc = sum(w @ aa for w, aa in zip((w_mu, w_pi), AA)).reshape(-1, P, P) + torch.diag(r)
+        gc = sum(sv @ a for sv, a in zip((s_mu, s_pi), A)) - r * c
+        dc = _capped(solve_pd(Hc.to(dt), gc.to(dt)).to(c.dtype), max_step)
+        def objective(rows, cr):                                        # per cell: log-likelihood - penalty, and what the gene step sums
+            i, xr = (idx, x) if rows is None else (idx[rows], x[rows])
+            out = self._scores(xr, *self._etas(i, rows=split(cr)), theta=gene_sums)
+            return (out[0].sum(1).double() - penalty(cr),) + tuple(o for o in out if o is not None)
+        cn, fn, _, *new = step_halving(objective, c, dc, l.sum(1).double() - penalty(c), halvings=halvings,
+                                       aux0=tuple(o for o in (l, *sc) if o is not None))
+        new = iter(new); new = [next(new) if o is not None else None for o in (l, *sc)]   # the entries' terms at the accepted point
+        W, g_mu, g_pi = split(cn)
+        self.W[idx], self.gamma_mu[idx] = W, g_mu
+        if zi_on: self.gamma_pi[idx] = g_pi
+        v = valid[idx]
+        if gene_sums and (~v).any(): sums.add(idx[~v], *(None if o is None else o[~v] for o in new))
+        pen = penalty(cn); nll = -(fn + pen)
+        s["nll"] += float(nll[~v].sum()); s["loss"] += float((nll + pen)[~v].sum()); s["n"] += int((~v).sum())
+        s["valid_nll"] += float(nll[v].sum()); s["n_valid"] += int(v.sum())
+    s["loss"] += float(self.gene_penalty()) * s["n"] / self.n_train    # as `loss`: the gene penalty / n_train per training cell
+    return s, sums
+
+@patch
+def newton_epoch(self:ZINBWaVE, data,           # `CellBatches` of the model's cells, on the model's device
+                 valid:Tensor|None=None,        # bool mask over cells held out (their own parameters fitted, not the genes')
+                 sums=None,                     # what the previous epoch's cell step summed for this gene step (None: one pass to sum it)
+                 halvings:int=8,                # step halving: t = 1, 1/2, ..., 2**-(halvings - 1), per gene and per cell
+                 max_step:float=10.,            # largest change of one coordinate in one step
+                )->tuple:                       # (sums for the epoch's record as the fitting loop's epochs, sums for the next epoch)
+    "One alternating pass: a Newton step for every gene's parameters on the training cells, then one for every cell's (gene parameters frozen, as for new cells: the cells' only)."
+    valid = torch.zeros(data.n_cells, dtype=torch.bool, device=self.W.device) if valid is None else valid.to(self.W.device)
+    if not any(p.requires_grad for p in self.gene_parameters()): return self._cell_step(data, valid, halvings, max_step, gene_sums=False)
+    if not (~valid).any(): raise ValueError("newton_epoch needs at least one training cell")
+    if sums is None:
+        sums = _GeneSums(self)
+        with torch.no_grad():
+            for x, idx in data.iterate(shuffle=False):
+                t = ~valid[idx]
+                if t.any(): sums.add(idx[t], *self._scores(x[t], *self._etas(idx[t]), theta=True))
+    self._gene_step(data, ~valid, halvings, max_step, sums)
+    return self._cell_step(data, valid, halvings, max_step)
 
 # %% ../nbs/05_zinbwave.ipynb #10ffca3f
 @torch.no_grad()
