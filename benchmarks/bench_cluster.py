@@ -16,7 +16,8 @@ counts (the selection scvi-tools recommends; where its loess fit fails, as on th
   stopped after 10 epochs (`max_epochs=10`); `zinbwave_random`, the same from a random latent (`init="random"`, the
   default of earlier versions); `zinbwave_newton`, the same objective from the same start fitted by alternating Newton
   steps per gene and per cell (`optimizer="newton"`, stopped at its default `tol`). Each records its best held-out NLL
-  per cell (`best_valid_nll`; a seed's held-out cells are the same for all four).
+  per cell (`best_valid_nll`; a seed's held-out cells are the same for all four), the spread of the cells' own
+  zero-inflation intercepts (`gamma_pi_sd`) and the correlation of |W_i| with the log library size (`corr_W_norm_log_library`).
 - GMVAE: `zinb_nb.tl.vae(likelihood="nb", n_components=k)` at its defaults (400 epochs with early stopping, half of
   them with the N(0, I) prior, then the mixture started by k-means on the latent means); scored both by
   argmax q(y|x) and by k-means on the latent means. `gmvae_warmup` (run only when named): the same with SCVI's
@@ -79,8 +80,11 @@ def run_zinbwave(a, seed, batch, max_epochs=None, init=None, optimizer=None):
     t = time.perf_counter()
     m = tl.zinbwave(a, batch_key=batch, seed=seed, device="cpu", progress=False, **kw)
     secs = time.perf_counter() - t
+    log_lib = np.log(np.asarray(a.X.sum(1)).ravel())
     return dict(seconds=secs, epochs=len(m.history), init=a.uns["zinbwave"]["params"]["init"], optimizer=a.uns["zinbwave"]["params"]["optimizer"],
                 best_valid_nll=a.uns["zinbwave"]["best_valid_nll"],
+                gamma_pi_sd=float(a.obsm["zinbwave_gamma_pi"][:, 0].std()),    # spread of the cells' own zero-inflation intercepts
+                corr_W_norm_log_library=float(np.corrcoef(np.linalg.norm(a.obsm["X_zinbwave"], axis=1), log_lib)[0, 1]),
                 **scores(a.obsm["X_zinbwave"], a.obs["label"].to_numpy()))
 
 

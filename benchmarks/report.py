@@ -321,6 +321,11 @@ def block_cluster():
                           "cells per seed): " + "; ".join(
                               f"seed {a['seed']}: {f(a['best_valid_nll'], 2)} ({a['epochs']}, {f(a['seconds'], 1)} s) / "
                               f"{f(b['best_valid_nll'], 2)} ({b['epochs']}, {f(b['seconds'], 1)} s)" for a, b in pairs) + ".")
+    spread = [f"{ds} {f(statistics.mean(a['gamma_pi_sd'] for a, _ in pairs), 2)} / {f(statistics.mean(b['gamma_pi_sd'] for _, b in pairs), 2)} "
+              f"(correlation {f(statistics.mean(a['corr_W_norm_log_library'] for a, _ in pairs), 2)} / {f(statistics.mean(b['corr_W_norm_log_library'] for _, b in pairs), 2)})"
+              for ds in order if (pairs := [(a, b) for a, b in zinbwave_pairs(ds, "zinbwave_newton") if "gamma_pi_sd" in a and "gamma_pi_sd" in b])]
+    if spread: starts.append("- ZINB-WaVE, the spread of the cells' own zero-inflation intercepts (standard deviation of gamma_pi) and, in brackets, the "
+                             "correlation of the length of a cell's W with its log library size, means over the seeds, Adam / Newton's steps: " + "; ".join(spread) + ".")
     chosen = []   # per seed: which start `choose_start` kept, with the agreements it compared
     for ds in order:
         q = sorted([r for r in by.get((ds, "gmvae_auto"), []) if "mixture_start" in r], key=lambda r: r["seed"])

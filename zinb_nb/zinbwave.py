@@ -9,7 +9,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
 from .distributions import likelihood, mean_floor, nb_score_info, nb_grad_hess
-from .newton import step_halving, solve_pd
+from .newton import step_halving, newton_direction
 
 # %% auto #0
 __all__ = ['ZINBWaVE', 'init_intercepts', 'init_latent', 'impute', 'structural_zero_prob', 'new_cells', 'init_cell_intercepts']
@@ -222,33 +222,42 @@ def _loglik(self:ZINBWaVE, x:Tensor, lm:Tensor, zi:Tensor|None, lt:Tensor)->Tens
 
 @patch
 def _scores(self:ZINBWaVE, x:Tensor, lm:Tensor, zi:Tensor|None, lt:Tensor, theta:bool=False)->tuple:
-    "Entry by entry: (log-likelihood; its scores in log mu and logit pi; EM's weights in log mu and logit pi; if `theta`, its first and second derivatives in log theta)."
+    "Entry by entry: (log-likelihood; its scores in log mu, logit pi and log theta; minus its second derivatives in (log mu, log mu), (logit pi, logit pi), (log mu, logit pi), and, if `theta`, (log mu, log theta), (logit pi, log theta), (log theta, log theta))."
     mu, th = lm.exp().clamp_min(mean_floor(lm.dtype)), lt.exp()
     l = self.lik(x, mu, th, zi)
-    s_mu = nb_score_info(x, mu, th)[0]                                  # the NB's derivatives (`zinb_nb.distributions`)
-    g_b, h_bb = nb_grad_hess(x, mu, th)[1::3] if theta else (None, None)
-    w_mu = mu * th / (th + mu)                                          # the NB's information in log mu, in expectation
-    if zi is None: return l, s_mu, None, w_mu, None, g_b, h_bb
+    if theta: s_mu, g_b, h_aa, h_ab, h_bb = nb_grad_hess(x, mu, th)     # the NB's derivatives in (log mu, log theta) (`zinb_nb.distributions`)
+    else: s_mu, i_mu = nb_score_info(x, mu, th); g_b = h_aa = h_ab = h_bb = None
+    i_mu = -h_aa if theta else i_mu
+    if zi is None: return (l, s_mu, None, g_b, i_mu, None, None) + ((-h_ab, None, -h_bb) if theta else (None,) * 3)
     keep = torch.where(x == 0, torch.sigmoid(self.lik.count_log_p0(mu, th) - zi), 1.)   # 1 - omega, omega = P(structural | x)
-    p = torch.sigmoid(zi)
-    if theta: g_b, h_bb = keep * g_b, keep * (h_bb + (1 - keep) * g_b * g_b)   # the mixture's: (1-w) f', (1-w) f'' + w (1-w) f'^2
-    return l, keep * s_mu, (1 - keep) - p, keep * w_mu, p * (1 - p), g_b, h_bb
+    om, p = 1 - keep, torch.sigmoid(zi)
+    ww = om * keep                                                      # omega (1 - omega): 0 at a positive count
+    out = (l, keep * s_mu, om - p, None if g_b is None else keep * g_b,  # the mixture's scores: (1 - omega) times the NB's, omega - pi
+           keep * (i_mu - om * s_mu * s_mu), p * (1 - p) - ww, ww * s_mu)   # -(1-w) f'' - w (1-w) f'^2 and the logit's terms
+    if not theta: return out + (None,) * 3
+    return out + (-keep * (h_ab + om * s_mu * g_b), ww * g_b, -keep * (h_bb + om * g_b * g_b))
+
+def _cross(A:Tensor, B:Tensor)->Tensor: return (A[:, :, None] * B[:, None, :] + B[:, :, None] * A[:, None, :]).reshape(A.shape[0], -1)   # vec(a b^T + b a^T)
 
 class _GeneSums:
     "What a gene step needs, summed over the training cells at the current point: curvatures, scores, log-likelihood per gene."
     def __init__(self, model):
         dev, J, Q = model.W.device, model.n_genes, model.X.shape[1] + model.W.shape[1]
         self.model = model
-        self.H = [torch.zeros(J, Q * Q, device=dev) for _ in range(1 + model.zero_inflation)]
-        self.g = [torch.zeros(J, Q, device=dev) for _ in range(1 + model.zero_inflation)]
+        zi = model.zero_inflation
+        self.H = [torch.zeros(J, Q * Q, device=dev) for _ in range(1 + 2 * zi)]   # (mu, mu), (pi, pi), (mu, pi): D^T diag(.) D
+        self.g = [torch.zeros(J, Q, device=dev) for _ in range(1 + zi)]           # scores of mu's and pi's coefficients
+        self.Ht = [torch.zeros(J, Q, device=dev) for _ in range(1 + zi)]          # (mu, log theta), (pi, log theta): D^T (.)
         self.g_t, self.h_t, self.f = torch.zeros(J, device=dev), torch.zeros(J, device=dev), torch.zeros(J, device=dev, dtype=torch.float64)
 
-    def add(self, idx, l, s_mu, s_pi, w_mu, w_pi, g_b, h_bb):
+    def add(self, idx, l, s_mu, s_pi, s_t, i_mm, i_pp, i_mp, i_mt, i_pt, i_tt):
         "Add training cells `idx` with their entries' terms (`_scores(..., theta=True)`) at the model's current point."
         m = self.model
         D = torch.cat([m.X[idx], m.W[idx]], 1); DD = _outer(D)
-        for k, (s, w) in enumerate(((s_mu, w_mu), (s_pi, w_pi))[:len(self.H)]): self.H[k] += w.T @ DD; self.g[k] += s.T @ D
-        self.f += l.sum(0).double(); self.g_t += g_b.sum(0); self.h_t += h_bb.sum(0)
+        for k, w in enumerate((i_mm, i_pp, i_mp)[:len(self.H)]): self.H[k] += w.T @ DD
+        for k, v in enumerate((s_mu, s_pi)[:len(self.g)]): self.g[k] += v.T @ D
+        for k, v in enumerate((i_mt, i_pt)[:len(self.Ht)]): self.Ht[k] += v.T @ D
+        self.f += l.sum(0).double(); self.g_t += s_t.sum(0); self.h_t += i_tt.sum(0)
 
 @patch
 @torch.no_grad()
@@ -257,16 +266,21 @@ def _gene_step(self:ZINBWaVE, data, train:Tensor, halvings:int, max_step:float, 
     dev, dt = self.W.device, _compute_dtype(self.W.device)
     zi_on, K, M, J = self.zero_inflation, self.W.shape[1], self.X.shape[1], self.n_genes
     Q, e = M + K, self.epsilon
-    ridge = [torch.cat([r, torch.full((K,), e["alpha"], device=dev)]) for r in (self.eps_beta_mu, self.eps_beta_pi)[:1 + zi_on]]
+    ridge = torch.cat([torch.cat([r, torch.full((K,), e["alpha"], device=dev)]) for r in (self.eps_beta_mu, self.eps_beta_pi)[:1 + zi_on]])
     c_t = e["log_theta"] / (J - 1) if J > 1 else 0.                     # curvature of eps/2 var(log theta) in one gene's log theta
     mean_t = self.log_theta.mean()
-    x0 = [torch.cat([self.beta_mu, self.alpha_mu]).T] + ([torch.cat([self.beta_pi, self.alpha_pi]).T] if zi_on else [])
-    d = [solve_pd((H.reshape(J, Q, Q) + torch.diag(r)).to(dt), (g - r * x).to(dt)).to(x.dtype) for H, g, r, x in zip(sums.H, sums.g, ridge, x0)]
+    x0 = torch.cat([torch.cat([self.beta_mu, self.alpha_mu]).T] + ([torch.cat([self.beta_pi, self.alpha_pi]).T] if zi_on else []), 1)
+    H = [h.reshape(J, Q, Q) for h in sums.H]
+    H = H[0] if not zi_on else torch.cat([torch.cat([H[0], H[2]], 2), torch.cat([H[2], H[1]], 2)], 1)   # [[mu, mu-pi], [pi-mu, pi]]
+    Ht = torch.cat(sums.Ht, 1)                                          # coefficients x log theta
+    H = torch.cat([torch.cat([H, Ht[:, :, None]], 2), torch.cat([Ht, (sums.h_t + c_t)[:, None]], 1)[:, None, :]], 1)
+    ridge_all = torch.cat([ridge, torch.zeros(1, device=dev)])
+    info = (H + torch.diag(ridge_all)).to(dt)                           # minus the Hessian of the penalised objective, per gene
     lt_score = sums.g_t - c_t * (self.log_theta - mean_t)
-    d.append((lt_score / (sums.h_t - c_t).abs().clamp_min(1e-6))[:, None])   # |curvature|: an ascent direction where it is not concave
-    xs, d = torch.cat(x0 + [self.log_theta[:, None]], 1), _capped(torch.cat(d, 1), max_step)
-    r_all = torch.cat(ridge)
-    def penalty(z): return (0.5 * (r_all * z[:, :-1] ** 2).sum(1) + 0.5 * c_t * (z[:, -1] - mean_t) ** 2).double()
+    g = torch.cat([torch.cat(sums.g, 1) - ridge * x0, lt_score[:, None]], 1)
+    d = newton_direction(g.to(dt), -info)[0].to(x0.dtype)               # saddle-free: |eigenvalues| where it is not concave
+    xs, d = torch.cat([x0, self.log_theta[:, None]], 1), _capped(d, max_step)
+    def penalty(z): return (0.5 * (ridge * z[:, :-1] ** 2).sum(1) + 0.5 * c_t * (z[:, -1] - mean_t) ** 2).double()
     def unpack(z): return (z[:, :M].T, z[:, M:Q].T) + ((z[:, Q:Q + M].T, z[:, Q + M:2 * Q].T) if zi_on else (None, None)) + (z[:, -1],)
     def objective(genes, z):                                            # per gene: training log-likelihood - penalty
         tot = torch.zeros(z.shape[0], device=dev, dtype=torch.float64)
@@ -287,7 +301,7 @@ def _cell_step(self:ZINBWaVE, data, valid:Tensor, halvings:int, max_step:float, 
     zi_on, K, L, J = self.zero_inflation, self.W.shape[1], self.V.shape[1], self.n_genes
     O = torch.zeros(J, L, device=dev)
     A = [torch.cat([self.alpha_mu.T, self.V] + ([O] if zi_on else []), 1)] + ([torch.cat([self.alpha_pi.T, O, self.V], 1)] if zi_on else [])
-    AA = [_outer(a) for a in A]
+    AA = [_outer(a) for a in A] + ([_cross(*A)] if zi_on else [])      # (mu, mu), (pi, pi), (mu, pi) + (pi, mu)
     r = torch.cat([torch.full((K,), self.epsilon["W"], device=dev), self.eps_gamma_mu] + ([self.eps_gamma_pi] if zi_on else []))
     P = r.shape[0]
     def penalty(c): return (0.5 * r * c * c).sum(1).double()
@@ -295,11 +309,11 @@ def _cell_step(self:ZINBWaVE, data, valid:Tensor, halvings:int, max_step:float, 
     s, sums = dict(loss=0., nll=0., n=0, valid_nll=0., n_valid=0), _GeneSums(self) if gene_sums else None
     for x, idx in data.iterate(shuffle=False):
         l, *sc = self._scores(x, *self._etas(idx), theta=gene_sums)
-        s_mu, s_pi, w_mu, w_pi, _, _ = sc
+        s_mu, s_pi, _, i_mm, i_pp, i_mp = sc[:6]
         c = torch.cat([self.W[idx], self.gamma_mu[idx]] + ([self.gamma_pi[idx]] if zi_on else []), 1)
-        Hc = sum(w @ aa for w, aa in zip((w_mu, w_pi), AA)).reshape(-1, P, P) + torch.diag(r)
+        info = sum(w @ aa for w, aa in zip((i_mm, i_pp, i_mp), AA)).reshape(-1, P, P) + torch.diag(r)
         gc = sum(sv @ a for sv, a in zip((s_mu, s_pi), A)) - r * c
-        dc = _capped(solve_pd(Hc.to(dt), gc.to(dt)).to(c.dtype), max_step)
+        dc = _capped(newton_direction(gc.to(dt), -info.to(dt))[0].to(c.dtype), max_step)
         def objective(rows, cr):                                        # per cell: log-likelihood - penalty, and what the gene step sums
             i, xr = (idx, x) if rows is None else (idx[rows], x[rows])
             out = self._scores(xr, *self._etas(i, rows=split(cr)), theta=gene_sums)
