@@ -400,6 +400,22 @@ class Likelihood:
         "The law as a `torch.distributions.Distribution`."
         return self.distribution(*self._args(mu, theta, zi_logits), validate_args=validate_args)
 
+    def grad_hess(self, x:Tensor, mu:Tensor, theta:Tensor|None=None, zi_logits:Tensor|None=None,
+                  pi:Tensor|None=None,   # sigmoid(zi_logits), if already at hand (a caller may hold pi = 0 exactly)
+                 )->tuple:               # (gradient [list], upper triangle of the Hessian [[...]]), elementwise
+        "Per-entry gradient and Hessian of log P(x) in (log mu, [log theta], [zi_logits]): the count law's (`nb_grad_hess`, `poisson_score_info`), then the zero-inflated chain rule."
+        if self.has_theta:
+            g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(x, mu, theta); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
+        else: score, info = poisson_score_info(x, mu); g, h = [score], [[-info]]
+        if self.zero_inflated:
+            pi = torch.sigmoid(zi_logits) if pi is None else pi
+            r = torch.where(x == 0, torch.sigmoid(self.count_log_p0(mu, theta) - zi_logits), 1.)   # P(sampled | x), 1 where x > 0
+            v = r * (1 - r)
+            h = [[r * h[i][j] + v * g[i] * g[j] if j >= i else None for j in range(len(g))] + [-v * g[i]] for i in range(len(g))]
+            h.append([None] * len(g) + [v - pi * (1 - pi)])
+            g = [r * gi for gi in g] + [(1 - r) - pi]
+        return g, h
+
 # %% ../nbs/00_distributions.ipynb #26015ee4
 LIKELIHOODS = {lik.name: lik for lik in (
     Likelihood("poisson", log_poisson, False, False, torch.distributions.Poisson),

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
-from .distributions import Likelihood, likelihood, mean_floor, nb_grad_hess, poisson_score_info, count_terms, nb_count_derivs, NBSums, _zi_zero
+from .distributions import Likelihood, likelihood, mean_floor, nb_grad_hess, count_terms, nb_count_derivs, NBSums, _zi_zero
 from .data import Counts, GeneHistograms, read_counts, resolve_size_factors, resolve_device, gene_blocks, gene_histograms
 from .newton import step_halving, newton_direction
 from .formula import _check_columns, _check_numeric, _check_rank, _fixed_design, _fixed_variables
@@ -292,7 +292,7 @@ def _grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, p:EMParams)->tuple:
     theta = q.log_theta.exp() if lik.has_theta else None
     if atoms.count_hist is not None and lik.has_theta: g, H = _nb_cells_grad_hess(atoms, P, lik, q)
     else:
-        g, h = _entry_derivs(atoms.x, atoms.s * q.log_mu.exp(), theta, P[:, -1] if lik.zero_inflated else None, q.pi, lik)
+        g, h = lik.grad_hess(atoms.x, atoms.s * q.log_mu.exp(), theta, P[:, -1] if lik.zero_inflated else None, q.pi)
         H = [[_wsum(atoms.w, h[i][j]) if j >= i else None for j in range(len(g))] for i in range(len(g))]   # the upper triangle; H is symmetric
         g = [_wsum(atoms.w, gi) for gi in g]
     H = torch.stack([torch.stack([H[min(i, j)][max(i, j)] for j in range(len(g))], -1) for i in range(len(g))], -2)
@@ -300,19 +300,6 @@ def _grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, p:EMParams)->tuple:
     if atoms.count_hist is not None and lik.has_theta:    # the count terms (x > 0, where r = 1 and v = 0): their log-theta derivatives
         d1, d2 = _hist_derivs(atoms.count_hist, theta); g[:, 1] += d1; H[:, 1, 1] += d2
     return g, H
-
-def _entry_derivs(x:Tensor, mu:Tensor, theta:Tensor|None, zi_logits:Tensor|None, pi:Tensor, lik:Likelihood)->tuple:
-    "Per-entry gradient [list] and upper triangle of the Hessian [[...]] of the law's log P(x) in (log mu, [log theta], [zi_logits]): the count law's derivatives, then the zero-inflated chain rule."
-    if lik.has_theta:
-        g_a, g_b, h_aa, h_ab, h_bb = nb_grad_hess(x, mu, theta); g, h = [g_a, g_b], [[h_aa, h_ab], [h_ab, h_bb]]
-    else: score, info = poisson_score_info(x, mu); g, h = [score], [[-info]]
-    if lik.zero_inflated:
-        r = torch.where(x == 0, torch.sigmoid(lik.count_log_p0(mu, theta) - zi_logits), 1.)   # P(sampled | x), 1 where x > 0
-        v = r * (1 - r)
-        h = [[r * h[i][j] + v * g[i] * g[j] if j >= i else None for j in range(len(g))] + [-v * g[i]] for i in range(len(g))]
-        h.append([None] * len(g) + [v - pi * (1 - pi)])
-        g = [r * gi for gi in g] + [(1 - r) - pi]
-    return g, h
 
 def _nb_cells_grad_hess(atoms:Atoms, P:Tensor, lik:Likelihood, q:EMParams)->tuple:
     "`_grad_hess`' sums over cells for the NB and the ZINB with cells as atoms (count terms excluded): the NB's by `NBSums`, weighted by P(sampled | x) for the ZINB."
@@ -743,7 +730,7 @@ def glm_loglik(x:Tensor,      # counts, cells x genes
 def glm_grad_hess(x:Tensor, log_s:Tensor, X:Tensor, p:GLMParams, lik:Likelihood)->tuple:   # ((G, P), (G, P, P))
     "Per-gene gradient and Hessian of `glm_loglik` in the free parameters (`_glm_free`): the per-entry derivatives in (log mu, log theta, zi_logits), contracted with the design."
     k, zi = X.shape[1], _zi_logits(p, lik)
-    g, h = _entry_derivs(x, _glm_mu(log_s, X, p.coef), p.log_theta.exp() if lik.has_theta else None, zi, p.pi, lik)
+    g, h = lik.grad_hess(x, _glm_mu(log_s, X, p.coef), p.log_theta.exp() if lik.has_theta else None, zi, p.pi)
     m = len(g)                                          # log mu, then the law's other parameters: coordinates k, k + 1, ...
     XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), k * k)
     grad = torch.cat([(X.T @ g[0]).T] + [gi.sum(0)[:, None] for gi in g[1:]], 1)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .distributions import likelihood, mean_floor, nb_score_info, nb_grad_hess
+from .distributions import likelihood, mean_floor
 from .newton import step_halving, newton_direction
 
 # %% auto #0
@@ -84,17 +84,25 @@ class ZINBWaVE(nn.Module):
 
 # %% ../nbs/05_zinbwave.ipynb #9f7ad42d
 @patch
+def _etas(self:ZINBWaVE, idx:Tensor, rows:tuple|None=None, genes:tuple|None=None, cols=None)->tuple:
+    "(log mu, zi logits, log theta) of cells `idx` at genes `cols`; cell rows (W, gamma_mu, gamma_pi) and gene parameters (beta_mu, alpha_mu, beta_pi, alpha_pi, log theta) replaced where given."
+    W, g_mu, g_pi = rows if rows is not None else (p[idx] for p in self.cell_parameters())
+    c = slice(None) if cols is None else cols
+    b_mu, a_mu, b_pi, a_pi, lt = genes if genes is not None else (self.beta_mu[:, c], self.alpha_mu[:, c], self.beta_pi[:, c], self.alpha_pi[:, c], self.log_theta[c])
+    X, O, V = self.X[idx], self.offset[idx], self.V[c]
+    lm = X @ b_mu + g_mu @ V.T + W @ a_mu + (O[:, None] if O.dim() == 1 else O[:, c])
+    zi = X @ b_pi + g_pi @ V.T + W @ a_pi if self.zero_inflation else None
+    return lm, zi, lt
+
+@patch
 def forward(self:ZINBWaVE, idx:Tensor,   # int64 rows of the cells
             held_out:bool=False,         # detach the gene parameters (held-out or new cells)
             rows:tuple|None=None,        # (W, gamma_mu, gamma_pi) rows of `idx`, gathered by the loop; None: gathered here
            )->tuple:                     # (mu, theta, zi_logits), each |idx| x J (theta: J); zi_logits None without zero inflation
     "Distribution parameters of cells `idx`."
     d = (lambda p: p.detach()) if held_out else (lambda p: p)
-    W, g_mu, g_pi = rows if rows is not None else (p[idx] for p in self.cell_parameters())
-    X, O = self.X[idx], self.offset[idx]
-    log_mu = X @ d(self.beta_mu) + g_mu @ self.V.T + W @ d(self.alpha_mu) + (O[:, None] if O.dim() == 1 else O)
-    zi = X @ d(self.beta_pi) + g_pi @ self.V.T + W @ d(self.alpha_pi) if self.zero_inflation else None
-    return log_mu.exp().clamp_min(mean_floor(log_mu.dtype)), d(self.log_theta).exp(), zi
+    log_mu, zi, log_theta = self._etas(idx, rows, genes=tuple(d(p) for p in (self.beta_mu, self.alpha_mu, self.beta_pi, self.alpha_pi, self.log_theta)))
+    return log_mu.exp().clamp_min(mean_floor(log_mu.dtype)), log_theta.exp(), zi
 
 # %% ../nbs/05_zinbwave.ipynb #f9a26177
 @patch
@@ -205,37 +213,16 @@ def _capped(d:Tensor, max_step:float)->Tensor:
     return d * (max_step / d.abs().amax(1, keepdim=True).clamp(min=max_step)) if d.shape[1] else d
 
 @patch
-def _etas(self:ZINBWaVE, idx:Tensor, rows:tuple|None=None, genes:tuple|None=None, cols=None)->tuple:
-    "(log mu, zi logits, log theta) of cells `idx` at genes `cols`; cell rows (W, gamma_mu, gamma_pi) and gene parameters (beta_mu, alpha_mu, beta_pi, alpha_pi, log theta) replaced where given."
-    W, g_mu, g_pi = rows if rows is not None else (p[idx] for p in self.cell_parameters())
-    c = slice(None) if cols is None else cols
-    b_mu, a_mu, b_pi, a_pi, lt = genes if genes is not None else (self.beta_mu[:, c], self.alpha_mu[:, c], self.beta_pi[:, c], self.alpha_pi[:, c], self.log_theta[c])
-    X, O, V = self.X[idx], self.offset[idx], self.V[c]
-    lm = X @ b_mu + g_mu @ V.T + W @ a_mu + (O[:, None] if O.dim() == 1 else O[:, c])
-    zi = X @ b_pi + g_pi @ V.T + W @ a_pi if self.zero_inflation else None
-    return lm, zi, lt
-
-@patch
 def _loglik(self:ZINBWaVE, x:Tensor, lm:Tensor, zi:Tensor|None, lt:Tensor)->Tensor:
     "Elementwise log-likelihood at log mu `lm` (floored as in `forward`), logits `zi` and log theta `lt`."
     return self.lik(x, lm.exp().clamp_min(mean_floor(lm.dtype)), lt.exp(), zi)
 
 @patch
-def _scores(self:ZINBWaVE, x:Tensor, lm:Tensor, zi:Tensor|None, lt:Tensor, theta:bool=False)->tuple:
-    "Entry by entry: (log-likelihood; its scores in log mu, logit pi and log theta; minus its second derivatives in (log mu, log mu), (logit pi, logit pi), (log mu, logit pi), and, if `theta`, (log mu, log theta), (logit pi, log theta), (log theta, log theta))."
+def _scores(self:ZINBWaVE, x:Tensor, lm:Tensor, zi:Tensor|None, lt:Tensor)->dict:
+    "Entry by entry: the log-likelihood `l`, and its gradient `g` and Hessian `h` in (log mu, log theta, [logit pi]) from the law's `grad_hess`."
     mu, th = lm.exp().clamp_min(mean_floor(lm.dtype)), lt.exp()
-    l = self.lik(x, mu, th, zi)
-    if theta: s_mu, g_b, h_aa, h_ab, h_bb = nb_grad_hess(x, mu, th)     # the NB's derivatives in (log mu, log theta) (`zinb_nb.distributions`)
-    else: s_mu, i_mu = nb_score_info(x, mu, th); g_b = h_aa = h_ab = h_bb = None
-    i_mu = -h_aa if theta else i_mu
-    if zi is None: return (l, s_mu, None, g_b, i_mu, None, None) + ((-h_ab, None, -h_bb) if theta else (None,) * 3)
-    keep = torch.where(x == 0, torch.sigmoid(self.lik.count_log_p0(mu, th) - zi), 1.)   # 1 - omega, omega = P(structural | x)
-    om, p = 1 - keep, torch.sigmoid(zi)
-    ww = om * keep                                                      # omega (1 - omega): 0 at a positive count
-    out = (l, keep * s_mu, om - p, None if g_b is None else keep * g_b,  # the mixture's scores: (1 - omega) times the NB's, omega - pi
-           keep * (i_mu - om * s_mu * s_mu), p * (1 - p) - ww, ww * s_mu)   # -(1-w) f'' - w (1-w) f'^2 and the logit's terms
-    if not theta: return out + (None,) * 3
-    return out + (-keep * (h_ab + om * s_mu * g_b), ww * g_b, -keep * (h_bb + om * g_b * g_b))
+    g, h = self.lik.grad_hess(x, mu, th, zi)
+    return dict(l=self.lik(x, mu, th, zi), g=g, h=h)
 
 def _cross(A:Tensor, B:Tensor)->Tensor: return (A[:, :, None] * B[:, None, :] + B[:, :, None] * A[:, None, :]).reshape(A.shape[0], -1)   # vec(a b^T + b a^T)
 
@@ -250,14 +237,13 @@ class _GeneSums:
         self.Ht = [torch.zeros(J, Q, device=dev) for _ in range(1 + zi)]          # (mu, log theta), (pi, log theta): D^T (.)
         self.g_t, self.h_t, self.f = torch.zeros(J, device=dev), torch.zeros(J, device=dev), torch.zeros(J, device=dev, dtype=torch.float64)
 
-    def add(self, idx, l, s_mu, s_pi, s_t, i_mm, i_pp, i_mp, i_mt, i_pt, i_tt):
-        "Add training cells `idx` with their entries' terms (`_scores(..., theta=True)`) at the model's current point."
-        m = self.model
+    def add(self, idx, t:dict):
+        "Add training cells `idx` with their entries' terms `t` (`_scores`) at the model's current point."
+        m, g, h = self.model, t["g"], t["h"]                            # coordinates (log mu, log theta, [logit pi])
         D = torch.cat([m.X[idx], m.W[idx]], 1); DD = _outer(D)
-        for k, w in enumerate((i_mm, i_pp, i_mp)[:len(self.H)]): self.H[k] += w.T @ DD
-        for k, v in enumerate((s_mu, s_pi)[:len(self.g)]): self.g[k] += v.T @ D
-        for k, v in enumerate((i_mt, i_pt)[:len(self.Ht)]): self.Ht[k] += v.T @ D
-        self.f += l.sum(0).double(); self.g_t += s_t.sum(0); self.h_t += i_tt.sum(0)
+        for k, (i, j) in enumerate(((0, 0), (2, 2), (0, 2))[:len(self.H)]): self.H[k] -= h[i][j].T @ DD
+        for k, i in enumerate((0, 2)[:len(self.g)]): self.g[k] += g[i].T @ D; self.Ht[k] -= h[min(i, 1)][max(i, 1)].T @ D
+        self.f += t["l"].sum(0).double(); self.g_t += g[1].sum(0); self.h_t -= h[1][1].sum(0)
 
 @patch
 @torch.no_grad()
@@ -308,24 +294,25 @@ def _cell_step(self:ZINBWaVE, data, valid:Tensor, halvings:int, max_step:float, 
     def split(c): return c[:, :K], c[:, K:K + L], (c[:, K + L:] if zi_on else None)
     s, sums = dict(loss=0., nll=0., n=0, valid_nll=0., n_valid=0), _GeneSums(self) if gene_sums else None
     for x, idx in data.iterate(shuffle=False):
-        l, *sc = self._scores(x, *self._etas(idx), theta=gene_sums)
-        s_mu, s_pi, _, i_mm, i_pp, i_mp = sc[:6]
+        t0 = self._scores(x, *self._etas(idx)); g, h = t0["g"], t0["h"]
         c = torch.cat([self.W[idx], self.gamma_mu[idx]] + ([self.gamma_pi[idx]] if zi_on else []), 1)
-        info = sum(w @ aa for w, aa in zip((i_mm, i_pp, i_mp), AA)).reshape(-1, P, P) + torch.diag(r)
-        gc = sum(sv @ a for sv, a in zip((s_mu, s_pi), A)) - r * c
+        info = -sum(h[i][j] @ aa for (i, j), aa in zip(((0, 0), (2, 2), (0, 2)), AA)).reshape(-1, P, P) + torch.diag(r)
+        gc = sum(g[i] @ a for i, a in zip((0, 2), A)) - r * c
         dc = _capped(newton_direction(gc.to(dt), -info.to(dt))[0].to(c.dtype), max_step)
+        flat = lambda t: [t["l"], *t["g"], *(v for row in t["h"] for v in row if v is not None)]
         def objective(rows, cr):                                        # per cell: log-likelihood - penalty, and what the gene step sums
             i, xr = (idx, x) if rows is None else (idx[rows], x[rows])
-            out = self._scores(xr, *self._etas(i, rows=split(cr)), theta=gene_sums)
-            return (out[0].sum(1).double() - penalty(cr),) + tuple(o for o in out if o is not None)
-        cn, fn, _, *new = step_halving(objective, c, dc, l.sum(1).double() - penalty(c), halvings=halvings,
-                                       aux0=tuple(o for o in (l, *sc) if o is not None))
-        new = iter(new); new = [next(new) if o is not None else None for o in (l, *sc)]   # the entries' terms at the accepted point
+            t = self._scores(xr, *self._etas(i, rows=split(cr)))
+            return (t["l"].sum(1).double() - penalty(cr), *flat(t))
+        cn, fn, _, *new = step_halving(objective, c, dc, t0["l"].sum(1).double() - penalty(c), halvings=halvings, aux0=tuple(flat(t0)))
+        def at(rows):                                                   # the entries' terms at the accepted point, as `_scores` gives them
+            it = iter(v[rows] for v in new)
+            return dict(l=next(it), g=[next(it) for _ in g], h=[[next(it) if v is not None else None for v in row] for row in h])
         W, g_mu, g_pi = split(cn)
         self.W[idx], self.gamma_mu[idx] = W, g_mu
         if zi_on: self.gamma_pi[idx] = g_pi
         v = valid[idx]
-        if gene_sums and (~v).any(): sums.add(idx[~v], *(None if o is None else o[~v] for o in new))
+        if gene_sums and (~v).any(): sums.add(idx[~v], at(~v))
         pen = penalty(cn); nll = -(fn + pen)
         s["nll"] += float(nll[~v].sum()); s["loss"] += float((nll + pen)[~v].sum()); s["n"] += int((~v).sum())
         s["valid_nll"] += float(nll[v].sum()); s["n_valid"] += int(v.sum())
@@ -348,7 +335,7 @@ def newton_epoch(self:ZINBWaVE, data,           # `CellBatches` of the model's c
         with torch.no_grad():
             for x, idx in data.iterate(shuffle=False):
                 t = ~valid[idx]
-                if t.any(): sums.add(idx[t], *self._scores(x[t], *self._etas(idx[t]), theta=True))
+                if t.any(): sums.add(idx[t], self._scores(x[t], *self._etas(idx[t])))
     self._gene_step(data, ~valid, halvings, max_step, sums)
     return self._cell_step(data, valid, halvings, max_step)
 
