@@ -273,6 +273,9 @@ def block_cluster():
     rows, warm, zw10 = [], any(r["method"] == "gmvae_warmup" for r in rs), any(r["method"] == "zinbwave10" for r in rs)
     gmm, zwr = any(r["method"] == "gmvae_gmm" for r in rs), any(r["method"] == "zinbwave_random" for r in rs)
     auto, zwn = any(r["method"] == "gmvae_auto" for r in rs), any(r["method"] == "zinbwave_newton" for r in rs)
+    zwa = [m for m in ("zinbwave_auto", "zinbwave_newton_auto") if any(r["method"] == m for r in rs)]   # the ridge on W chosen by held-out NLL
+    zwa_head = {"zinbwave_auto": ("ZINB-WaVE, ridge on W chosen by held-out NLL, + k-means", "chosen ridge / "),
+                "zinbwave_newton_auto": ("Newton's steps, ridge on W chosen by held-out NLL, + k-means", "Newton, chosen ridge / ")}
     for ds in order:
         info = next((r for r in rs if r["dataset"] == ds), None)
         if info is None: continue
@@ -284,6 +287,7 @@ def block_cluster():
         rows.append([f"{ds} ({info['n_cells']:,} x {info['n_genes']:,}, {info['n_labels']} labels{', batch' if info.get('batch_key') else ''})",
                      cell("zinbwave", "kmeans_ARI")] + ([cell("zinbwave_random", "kmeans_ARI")] if zwr else [])
                     + ([cell("zinbwave10", "kmeans_ARI")] if zw10 else []) + ([cell("zinbwave_newton", "kmeans_ARI")] if zwn else [])
+                    + [cell(m, "kmeans_ARI") for m in zwa]
                     + [cell("gmvae", "argmax_ARI"), cell("gmvae", "kmeans_ARI")]
                     + ([cell("gmvae_gmm", "argmax_ARI"), cell("gmvae_gmm", "kmeans_ARI")] if gmm else [])
                     + ([cell("gmvae_auto", "argmax_ARI")] if auto else [])
@@ -293,6 +297,7 @@ def block_cluster():
                                 if g(m, k) else "-"
                                 for m, k in (("zinbwave", "seconds"),) + ((("zinbwave_random", "seconds"),) if zwr else ())
                                 + ((("zinbwave10", "seconds"),) if zw10 else ()) + ((("zinbwave_newton", "seconds"),) if zwn else ())
+                                + tuple((m, "seconds") for m in zwa)
                                 + (("gmvae", "seconds"), ("scvi", "epoch50_seconds"), ("scvi", "seconds"))),
                      f(best_scvi, 3) if best_scvi is not None else ""])
     v = rs[0]["versions"]
@@ -326,6 +331,18 @@ def block_cluster():
               for ds in order if (pairs := [(a, b) for a, b in zinbwave_pairs(ds, "zinbwave_newton") if "gamma_pi_sd" in a and "gamma_pi_sd" in b])]
     if spread: starts.append("- ZINB-WaVE, the spread of the cells' own zero-inflation intercepts (standard deviation of gamma_pi) and, in brackets, the "
                              "correlation of the length of a cell's W with its log library size, means over the seeds, Adam / Newton's steps: " + "; ".join(spread) + ".")
+    for m, lab in (("zinbwave_auto", "Adam"), ("zinbwave_newton_auto", "Newton's steps")):
+        for ds in order:
+            q = sorted([r for r in by.get((ds, m), []) if "epsilon_W_search" in r], key=lambda r: r["seed"])
+            if q: starts.append(f"- ZINB-WaVE ({lab}) on {ds}, the ridge on W chosen by held-out NLL per cell (`epsilon_W=\"auto\"`), per seed: "
+                                "best held-out NLL at the default epsilon/n / at ten times it, the choice, k-means ARI: " + "; ".join(
+                                    f"seed {r['seed']}: {' / '.join(f(v, 2) for v in r['epsilon_W_search']['best_valid_nll'])}, "
+                                    f"{'10x' if r['epsilon_W'] > r['epsilon_W_search']['epsilon_W'][0] else 'default'}, {f(r['kmeans_ARI'], 3)}" for r in q) + ".")
+    bal = [f"{ds} {f(statistics.mean(r['ridge_pair_per_cell'] for r in q), 2)} / {f(statistics.mean(r['ridge_pair_min_per_cell'] for r in q), 2)}"
+           for ds in order if (q := [r for r in by.get((ds, "zinbwave"), []) if "ridge_pair_per_cell" in r])]
+    if bal: starts.append("- ZINB-WaVE by Adam at its defaults: the ridges on W and on the loadings per training cell at the end of the fit / their "
+                          "minimum over the maps W B, B^-1 alpha that leave the likelihood unchanged (where Newton's steps end every epoch), "
+                          "means over the seeds: " + "; ".join(bal) + ".")
     chosen = []   # per seed: which start `choose_start` kept, with the agreements it compared
     for ds in order:
         q = sorted([r for r in by.get((ds, "gmvae_auto"), []) if "mixture_start" in r], key=lambda r: r["seed"])
@@ -355,6 +372,10 @@ def block_cluster():
             zn = [r for r in by.get((ds, "zinbwave_newton"), []) if sc50 and r["machine"] == sc50[0]["machine"]]
             if zn: part += (f"; by Newton's steps {f(statistics.mean(r['seconds'] for r in zn), 1)} s, "
                             f"**{statistics.mean(r['seconds'] for r in sc50) / statistics.mean(r['seconds'] for r in zn):.1f}x** faster")
+            for m, lab in (("zinbwave_auto", "with the ridge on W chosen (two fits)"), ("zinbwave_newton_auto", "by Newton's steps with the ridge on W chosen (two fits)")):
+                za = [r for r in by.get((ds, m), []) if sc50 and r["machine"] == sc50[0]["machine"]]
+                if za: part += (f"; {lab} {f(statistics.mean(r['seconds'] for r in za), 1)} s, "
+                                f"**{statistics.mean(r['seconds'] for r in sc50) / statistics.mean(r['seconds'] for r in za):.1f}x**")
             parts.append(part)
         ms50 = sorted({r["machine"] for r in timed})
         notes.append(f"- SCVI trained for 50 epochs on its own (`scvi50`, seeds {','.join(sorted({str(r['seed']) for r in timed}))}, "
@@ -371,11 +392,12 @@ def block_cluster():
             "k-means ARI against the labels, mean ± 1.64 SEM over the seeds in brackets.")
     return head + "\n\n" + table(["data (cells x genes)", "ZINB-WaVE + k-means"] + (["ZINB-WaVE, random start, + k-means"] if zwr else [])
                                   + (["ZINB-WaVE, 10 epochs, + k-means"] if zw10 else []) + (["ZINB-WaVE, Newton's steps, + k-means"] if zwn else [])
+                                  + [zwa_head[m][0] for m in zwa]
                                   + ["GMVAE argmax q(y|x)", "GMVAE + k-means"]
                                   + (["GMVAE, Gaussian-mixture start, argmax q(y|x)", "GMVAE, Gaussian-mixture start, + k-means"] if gmm else [])
                                   + (["GMVAE, start chosen without labels, argmax q(y|x)"] if auto else [])
                                   + (["GMVAE with SCVI's KL schedule, argmax q(y|x)"] if warm else []) + ["SCVI 50 epochs + k-means", "SCVI 400 epochs + k-means",
-                                   "fit seconds: ZINB-WaVE / " + ("random start / " if zwr else "") + ("ZINB-WaVE 10 epochs / " if zw10 else "") + ("Newton's steps / " if zwn else "") + "GMVAE / SCVI 50 / SCVI 400",
+                                   "fit seconds: ZINB-WaVE / " + ("random start / " if zwr else "") + ("ZINB-WaVE 10 epochs / " if zw10 else "") + ("Newton's steps / " if zwn else "") + "".join(zwa_head[m][1] for m in zwa) + "GMVAE / SCVI 50 / SCVI 400",
                                    "SCVI's best (mean)"], rows) + ("\n\n" + "\n".join(notes + starts + chosen + elbo) if notes + starts + chosen + elbo else "")
 
 

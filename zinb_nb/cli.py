@@ -135,7 +135,7 @@ def demo(out:str|Path="zinb_nb_demo",  # output folder (created if missing)
 _MODELS = {   # --model -> the tl function and the options it takes (beyond --layer, --device, --quiet)
     "em": ("em", ["dist", "size_factors", "lrt", "design"]),
     "glmm": ("glmm_genes", ["formula", "family", "genes"]),
-    "zinbwave": ("zinbwave", ["n_latent", "batch_key", "size_factors", "init", "optimizer", "tol", "max_epochs", "batch_size", "lr", "checkpoint", "cell_store"]),
+    "zinbwave": ("zinbwave", ["n_latent", "batch_key", "size_factors", "init", "optimizer", "tol", "epsilon_W", "max_epochs", "batch_size", "lr", "checkpoint", "cell_store"]),
     "vae": ("vae", ["likelihood", "n_latent", "n_components", "mixture_init", "batch_key", "max_epochs", "batch_size", "lr"]),
     "zipo": ("zipo", ["likelihood", "n_latent", "covariate_keys", "max_epochs", "batch_size", "lr", "prune", "proximal", "return_zi", "refine"]),
 }
@@ -182,6 +182,13 @@ def _refine_arg(v:str):
     "`--refine`: an integer as an int, anything else as given (`tl.zipo` names what it refuses, in one line)."
     return int(v) if v.strip().lstrip("-").isdigit() else v
 
+def _epsilon_W_arg(v:str):
+    "`--epsilon-W`: 'auto', a number, or comma-separated numbers (candidates); anything else as given (`tl.zinbwave` names it, in one line)."
+    if v.strip() == "auto": return "auto"
+    try: vals = [float(x) for x in v.split(",")]
+    except ValueError: return v
+    return vals[0] if len(vals) == 1 else vals
+
 def _model_options(g):
     "One option per argument of the `tl` functions; its help says which models take it."
     opt = lambda name, **kw: g.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kw)
@@ -200,6 +207,7 @@ def _model_options(g):
     opt("init", choices=["svd", "random"], help="zinbwave: the latent's start: an SVD of the log-normalised counts (default) or random")
     opt("optimizer", choices=["adam", "newton", "lbfgs"], help="zinbwave: minibatch Adam (default), alternating Newton steps per gene and per cell, or full-batch L-BFGS")
     opt("tol", type=float, help="zinbwave --optimizer newton: stop after an epoch that improves the held-out NLL by less than this fraction (default 0.001)")
+    opt("epsilon_W", type=_epsilon_W_arg, help="zinbwave: ridge weight of W alone (default epsilon/n_cells); several comma-separated values, or auto (the default and ten times it): each fitted, the best held-out NLL kept")
     opt("checkpoint", help="zinbwave: checkpoint file (resumed if it exists)")
     opt("cell_store", help="zinbwave: directory for per-cell parameters in files (millions of cells on a CPU)")
     opt("likelihood", choices=["poisson", "nb", "zip", "zinb"], help="vae, zipo: likelihood (default zinb; zipo zip)")

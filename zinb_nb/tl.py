@@ -146,6 +146,15 @@ def glmm_genes(adata:ad.AnnData,       # counts in X (or `layer`); covariates in
     return res
 
 # %% ../nbs/20_tl.ipynb #0342efcd
+def _epsilon_W_grid(epsilon_W, default:float)->list:
+    "The candidate ridge weights of W: [None] (the default), one number, several distinct numbers >= 0, or 'auto': the default and 10 times it."
+    if isinstance(epsilon_W, str) and epsilon_W == "auto": return [default, 10 * default]
+    vals = [epsilon_W] if epsilon_W is None or np.isscalar(epsilon_W) else list(epsilon_W)
+    if epsilon_W is None: return vals
+    ok = len(vals) >= 1 and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0 for v in vals)
+    if not ok or len(set(vals)) < len(vals): raise ValueError(f"epsilon_W must be None, 'auto', a finite number >= 0 or a list of distinct such numbers, got {epsilon_W!r}")
+    return [float(v) for v in vals]
+
 def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be backed (`ad.read_h5ad(p, backed="r")`)
              n_latent:int=10,            # K, dimensions of the latent W
              batch_key:str|None=None,    # `.obs` column: batch indicators join X (ZINB-WaVE's cell covariates)
@@ -160,6 +169,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              valid_frac:float=0.1,       # cells held out for early stopping (their W is fitted with gene parameters frozen)
              patience:int|None=5,        # early-stopping patience in epochs
              epsilon:float|None=None,    # ZINB-WaVE regularisation (default: number of genes)
+             epsilon_W=None,             # ridge on W alone: None (epsilon / n_cells), a number, or several (a list, or "auto": the default and 10x): each fitted from the same start, the best held-out NLL kept
              zero_inflation:bool=True,   # False: NB-WaVE
              init:str="svd",             # the latent's start: "svd" (of the log-normalised counts, training cells) or "random" (small Gaussian W, alpha 0)
              seed:int=0,                 # seeds the split, the initial W and the minibatch order
@@ -170,6 +180,9 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
     "Fit ZINB-WaVE by minibatch gradient descent (or alternating Newton steps); writes obsm['X_zinbwave'], varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, tol=tol, optimizer=optimizer, valid_frac=valid_frac, patience=patience, init=init)
     device = resolve_device(device)
+    grid = _epsilon_W_grid(epsilon_W, (adata.n_vars if epsilon is None else epsilon) / max(adata.n_obs, 1))
+    if len(grid) > 1 and (cell_store is not None or checkpoint is not None):
+        raise ValueError("several epsilon_W values are fitted in turn in memory: not with cell_store or checkpoint (choose epsilon_W on a subsample, then fit once)")
     if cell_store is not None: _check_store(cell_store, optimizer, torch.device(device))   # before any file is written
     counts = read_counts(adata, layer)
     X, xnames = batch_design(adata, batch_key)
@@ -178,22 +191,33 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
     lib, gene = _totals(data)
     n, J = data.n_cells, data.n_genes
     valid = split_cells(n, valid_frac, seed)
-    store = CellStore(cell_store, n) if cell_store is not None else None
-    model = ZINBWaVE(n, J, n_latent, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float(),
-                     epsilon=epsilon, zero_inflation=zero_inflation, n_train=int((~valid).sum()), seed=seed,
-                     new_cell_tensor=None if store is None else store.new)
+    if not valid.any() and len(grid) > 1: raise ValueError(f"choosing epsilon_W among {len(grid)} values needs held-out cells: valid_frac must be > 0")
     typical = np.exp(np.log(np.maximum(lib, 1)).mean())          # with an offset, the intercepts start at a typical cell's scale
-    init_intercepts(model, lib if s is None else np.full(n, typical), gene)
-    if init == "svd": init_latent(model, data, lib, valid=valid, seed=seed)
+    def fit_one(eps_W):
+        data.rng = np.random.default_rng(seed)                   # each candidate sees the minibatch orders of a fit of its own
+        store = CellStore(cell_store, n) if cell_store is not None else None
+        model = ZINBWaVE(n, J, n_latent, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float(),
+                         epsilon=epsilon, epsilon_W=eps_W, zero_inflation=zero_inflation, n_train=int((~valid).sum()), seed=seed,
+                         new_cell_tensor=None if store is None else store.new)
+        init_intercepts(model, lib if s is None else np.full(n, typical), gene)
+        if init == "svd": init_latent(model, data, lib, valid=valid, seed=seed)
+        if store is not None: store.release()
+        model.history = fit(model, data, valid=valid if valid.any() else None, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
+                            early_stopping=patience, checkpoint=checkpoint, cell_store=store, progress=progress,
+                            callbacks=[Converged(tol)] if optimizer == "newton" else [])
+        return model
+    model, search = None, []
+    for e in grid:                                               # the same split, start and minibatch order for every candidate
+        m = fit_one(e)
+        search.append((m.epsilon["W"], float(np.nanmin(m.history.valid_nll)) if valid.any() else float("nan"), len(m.history)))
+        if model is None or search[-1][1] < min(r[1] for r in search[:-1]): model = m
+        del m
     model.batch_levels = None if batch_key is None else [str(c) for c in pd.Categorical(adata.obs[batch_key]).categories]   # for new cells
-    if store is not None: store.release()
-    model.history = fit(model, data, valid=valid if valid.any() else None, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
-                        early_stopping=patience, checkpoint=checkpoint, cell_store=store, progress=progress,
-                        callbacks=[Converged(tol)] if optimizer == "newton" else [])
     _write_zinbwave(adata, model, valid, xnames, dict(n_latent=n_latent, batch_key=batch_key, layer=layer, max_epochs=max_epochs,
                     batch_size=batch_size, lr=lr, optimizer=optimizer, tol=tol if optimizer == "newton" else None, valid_frac=valid_frac, patience=patience,
                     zero_inflation=zero_inflation, init=init, size_factors=None if size_factors is None else (size_factors if isinstance(size_factors, str) else "given"),
                     seed=seed, cell_store=str(cell_store) if cell_store is not None else None))
+    if len(grid) > 1: adata.uns["zinbwave"]["epsilon_W_search"] = dict(zip(("epsilon_W", "best_valid_nll", "epochs"), map(np.array, zip(*search))))
     return model
 
 # %% ../nbs/20_tl.ipynb #2084d7e0

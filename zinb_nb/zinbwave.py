@@ -47,6 +47,7 @@ class ZINBWaVE(nn.Module):
                  offset:Tensor|None=None,          # O_mu, per cell (n,) e.g. log size factors, or n x J; default 0
                  epsilon:float|None=None,          # one regularisation strength setting all epsilons (default J)
                  epsilon_min_logit:float=1e-3,     # ridge weight of the intercepts of logit pi
+                 epsilon_W:float|None=None,        # ridge weight of W alone (default epsilon / n_cells, as zinbModel's)
                  zero_inflation:bool=True,         # False: plain NB (pi = 0)
                  n_train:int|None=None,            # cells the objective is averaged over (default n_cells)
                  seed:int=0,                       # seed of the initial W
@@ -70,11 +71,12 @@ class ZINBWaVE(nn.Module):
         self.log_theta = nn.Parameter(torch.zeros(n_genes))
         self.zero_inflation, self.n_train, self.n_genes = zero_inflation, n_train or n_cells, n_genes
         self.lik = likelihood("zinb" if zero_inflation else "nb")
-        self._set_epsilons(n_genes if epsilon is None else epsilon, epsilon_min_logit)
+        self._set_epsilons(n_genes if epsilon is None else epsilon, epsilon_min_logit, epsilon_W)
 
-    def _set_epsilons(self, eps, eps_min_logit):
+    def _set_epsilons(self, eps, eps_min_logit, eps_W=None):
         n, J = self.W.shape[0], self.log_theta.shape[0]
-        self.epsilon = dict(epsilon=float(eps), W=eps / n, alpha=eps / J, log_theta=float(eps), min_logit=eps_min_logit)
+        if eps_W is not None and not (np.isfinite(eps_W) and eps_W >= 0): raise ValueError(f"epsilon_W must be a finite number >= 0, got {eps_W}")
+        self.epsilon = dict(epsilon=float(eps), W=float(eps / n if eps_W is None else eps_W), alpha=eps / J, log_theta=float(eps), min_logit=eps_min_logit)
         for name, D, e in (("beta", self.X, eps / J), ("gamma", self.V, eps / n)):
             e_mu, e_pi = _ridge_weights(D, e, 0., eps_min_logit)
             self.register_buffer(f"eps_{name}_mu", e_mu); self.register_buffer(f"eps_{name}_pi", e_pi)
@@ -197,7 +199,8 @@ def init_latent(model:ZINBWaVE,      # a model whose intercepts are set (`init_i
     k = min(K, q); lam, V = lam.flip(0)[:k].clamp_min(0), (Qg @ E).flip(1)[:, :k]
     S = lam.sqrt()
     keep = S > S[0] * 1e-6 if S[0] > 0 else torch.zeros_like(S, dtype=torch.bool)
-    c = (n / J) ** 0.25                                                # balances the ridge penalties eps/n |W|^2 and eps/J |alpha|^2
+    e = model.epsilon                                                  # c^4 = eps_alpha / eps_W balances eps_W |W|^2 and eps_alpha |alpha|^2
+    c = (e["alpha"] / e["W"]) ** 0.25 if e["W"] > 0 and e["alpha"] > 0 else (n / J) ** 0.25
     proj = V * torch.where(keep, S.clamp_min(torch.finfo(dt).tiny).rsqrt() * c, torch.zeros_like(S))   # R_i V S^(-1/2) c
     cols = torch.nonzero(keep.cpu()).ravel()
     for z, x, _, i in batches(): model.W[i[:, None], cols] = (resid(z, x) @ proj)[:, cols].to(model.W)
@@ -244,6 +247,15 @@ class _GeneSums:
         for k, (i, j) in enumerate(((0, 0), (2, 2), (0, 2))[:len(self.H)]): self.H[k] -= h[i][j].T @ DD
         for k, i in enumerate((0, 2)[:len(self.g)]): self.g[k] += g[i].T @ D; self.Ht[k] -= h[min(i, 1)][max(i, 1)].T @ D
         self.f += t["l"].sum(0).double(); self.g_t += g[1].sum(0); self.h_t -= h[1][1].sum(0)
+
+    def transform(self, B:Tensor):
+        "The sums after the gauge step W -> W B (`ZINBWaVE.rebalance`): the design D = [X, W] becomes D diag(I, B), the entries' terms stay."
+        M, K = self.model.X.shape[1], B.shape[0]; Q = M + K
+        T = torch.eye(Q, dtype=B.dtype, device=B.device); T[M:, M:] = B
+        T, J = T.to(self.g[0].dtype), self.g[0].shape[0]
+        self.H = [(T.T @ h.reshape(J, Q, Q) @ T).reshape(J, Q * Q) for h in self.H]
+        self.g, self.Ht = [g @ T for g in self.g], [h @ T for h in self.Ht]
+        return self
 
 @patch
 @torch.no_grad()
@@ -326,7 +338,7 @@ def newton_epoch(self:ZINBWaVE, data,           # `CellBatches` of the model's c
                  halvings:int=8,                # step halving: t = 1, 1/2, ..., 2**-(halvings - 1), per gene and per cell
                  max_step:float=10.,            # largest change of one coordinate in one step
                 )->tuple:                       # (sums for the epoch's record as the fitting loop's epochs, sums for the next epoch)
-    "One alternating pass: a Newton step for every gene's parameters on the training cells, then one for every cell's (gene parameters frozen, as for new cells: the cells' only)."
+    "One alternating pass: a Newton step for every gene's parameters on the training cells, then one for every cell's, then the gauge step (`rebalance`); with the gene parameters frozen (new cells) the cell step only."
     valid = torch.zeros(data.n_cells, dtype=torch.bool, device=self.W.device) if valid is None else valid.to(self.W.device)
     if not any(p.requires_grad for p in self.gene_parameters()): return self._cell_step(data, valid, halvings, max_step, gene_sums=False)
     if not (~valid).any(): raise ValueError("newton_epoch needs at least one training cell")
@@ -337,7 +349,38 @@ def newton_epoch(self:ZINBWaVE, data,           # `CellBatches` of the model's c
                 t = ~valid[idx]
                 if t.any(): sums.add(idx[t], self._scores(x[t], *self._etas(idx[t])))
     self._gene_step(data, ~valid, halvings, max_step, sums)
-    return self._cell_step(data, valid, halvings, max_step)
+    s, sums = self._cell_step(data, valid, halvings, max_step)
+    train, e = ~valid, self.epsilon
+    with torch.no_grad():
+        ridges = lambda: e["W"] / 2 * float(self.W[train].double().pow(2).sum()) + float(self.gene_penalty()) * s["n"] / self.n_train
+        before = ridges()
+        B = self.rebalance(train)                                      # the gauge step: the likelihood unchanged, the ridge pair at its minimum
+        if B is not None: sums.transform(B); s["loss"] += ridges() - before
+    return s, sums
+
+# %% ../nbs/05_zinbwave.ipynb #ccb08be8
+@patch
+@torch.no_grad()
+def rebalance(self:ZINBWaVE,
+              train:Tensor|None=None,  # bool mask over cells whose W the ridge counts (default all)
+             )->Tensor|None:           # B (K x K, applied: W <- W B, alpha <- B^-1 alpha), or None where nothing was changed
+    "The gauge step: the W B, B^-1 alpha that minimises eps_W/2 |W_train|^2 + eps_alpha/2 |alpha|^2 (alpha_mu and alpha_pi) at the same W alpha."
+    K, e = self.W.shape[1], self.epsilon
+    if K == 0 or not (e["W"] > 0 and e["alpha"] > 0): return None
+    dt = _compute_dtype(self.W.device)
+    W = self.W.to(dt); Wt = W if train is None else W[train.to(self.W.device)]
+    A = torch.cat([self.alpha_mu, self.alpha_pi], 1).to(dt)
+    lp, Ep = torch.linalg.eigh(Wt.T @ Wt)
+    if lp[0] <= 1e-10 * lp[-1].clamp_min(torch.finfo(dt).tiny): return None    # W of rank < K over these cells: no unique B
+    s2, R = torch.linalg.eigh(((Ep * lp.sqrt()) @ Ep.T) @ (A @ A.T) @ ((Ep * lp.sqrt()) @ Ep.T))
+    s2, R = s2.flip(0), R.flip(1)                                      # Sigma^2, largest first
+    if s2[-1] <= 1e-10 * s2[0].clamp_min(torch.finfo(dt).tiny): return None   # M of rank < K
+    B = ((Ep * lp.rsqrt()) @ Ep.T) @ R * (s2.sqrt().sqrt() * (e["alpha"] / e["W"]) ** 0.25)
+    Bi = torch.linalg.inv(B)
+    self.W.copy_((W @ B).to(self.W.dtype))
+    self.alpha_mu.copy_((Bi @ self.alpha_mu.to(dt)).to(self.alpha_mu.dtype)); self.alpha_pi.copy_((Bi @ self.alpha_pi.to(dt)).to(self.alpha_pi.dtype))
+    return B
+
 
 # %% ../nbs/05_zinbwave.ipynb #10ffca3f
 @torch.no_grad()
@@ -374,8 +417,8 @@ def new_cells(model:ZINBWaVE,       # a fitted model
     X = torch.ones(n_cells, 1) if X is None else torch.as_tensor(X, dtype=torch.float32)
     if X.dim() != 2 or X.shape[1] != model.X.shape[1]: raise ValueError(f"X must have the {model.X.shape[1]} columns of the training design, got shape {tuple(X.shape)}")
     new = ZINBWaVE(n_cells, J, K, X=X, V=model.V.cpu(), offset=offset, epsilon=model.epsilon["epsilon"],
-                   epsilon_min_logit=model.epsilon["min_logit"], zero_inflation=model.zero_inflation, seed=seed, new_cell_tensor=new_cell_tensor)
-    new.epsilon["W"] = model.epsilon["W"]; new.eps_gamma_mu.copy_(model.eps_gamma_mu); new.eps_gamma_pi.copy_(model.eps_gamma_pi)
+                   epsilon_min_logit=model.epsilon["min_logit"], epsilon_W=model.epsilon["W"], zero_inflation=model.zero_inflation, seed=seed, new_cell_tensor=new_cell_tensor)
+    new.eps_gamma_mu.copy_(model.eps_gamma_mu); new.eps_gamma_pi.copy_(model.eps_gamma_pi)
     with torch.no_grad():
         for p, q in zip(new.gene_parameters(), model.gene_parameters()): p.copy_(q); p.requires_grad_(False)
     return new
