@@ -16,9 +16,10 @@ counts (the selection scvi-tools recommends; where its loess fit fails, as on th
   stopped after 10 epochs (`max_epochs=10`); `zinbwave_random`, the same from a random latent (`init="random"`, the
   default of earlier versions); `zinbwave_newton`, the same objective from the same start fitted by alternating Newton
   steps per gene and per cell (`optimizer="newton"`, stopped at its default `tol`); `zinbwave_newton_auto` and
-  `zinbwave_auto`, Newton and Adam with the ridge on W chosen by held-out likelihood (`epsilon_W="auto"`: the default
-  epsilon/n and ten times it, each fitted from the same start, the lower best held-out NLL kept; the time is that of
-  both fits; the candidates' NLLs in `epsilon_W_search`). Each records its best held-out NLL
+  `zinbwave_auto`, Newton and Adam with the ridge on W chosen on held-out cells (`epsilon_W="auto"`: the default
+  epsilon/n and ten times it, each fitted from the same start, the one with the lower NLL by molecular cross-validation on
+  the held-out cells kept; the time is that of both fits and scores; the candidates' MCV and best held-out NLLs in
+  `epsilon_W_search`). Each records its best held-out NLL
   per cell (`best_valid_nll`; a seed's held-out cells are the same for all four), the spread of the cells' own
   zero-inflation intercepts (`gamma_pi_sd`), the correlation of |W_i| with the log library size (`corr_W_norm_log_library`)
   and the two ridges on W and the loadings per training cell at the end, beside their minimum over the invertible maps

@@ -273,9 +273,9 @@ def block_cluster():
     rows, warm, zw10 = [], any(r["method"] == "gmvae_warmup" for r in rs), any(r["method"] == "zinbwave10" for r in rs)
     gmm, zwr = any(r["method"] == "gmvae_gmm" for r in rs), any(r["method"] == "zinbwave_random" for r in rs)
     auto, zwn = any(r["method"] == "gmvae_auto" for r in rs), any(r["method"] == "zinbwave_newton" for r in rs)
-    zwa = [m for m in ("zinbwave_auto", "zinbwave_newton_auto") if any(r["method"] == m for r in rs)]   # the ridge on W chosen by held-out NLL
-    zwa_head = {"zinbwave_auto": ("ZINB-WaVE, ridge on W chosen by held-out NLL, + k-means", "chosen ridge / "),
-                "zinbwave_newton_auto": ("Newton's steps, ridge on W chosen by held-out NLL, + k-means", "Newton, chosen ridge / ")}
+    zwa = [m for m in ("zinbwave_auto", "zinbwave_newton_auto") if any(r["method"] == m for r in rs)]   # the ridge on W chosen on held-out cells
+    zwa_head = {"zinbwave_auto": ("ZINB-WaVE, ridge on W chosen on held-out cells, + k-means", "chosen ridge / "),
+                "zinbwave_newton_auto": ("Newton's steps, ridge on W chosen on held-out cells, + k-means", "Newton, chosen ridge / ")}
     for ds in order:
         info = next((r for r in rs if r["dataset"] == ds), None)
         if info is None: continue
@@ -331,13 +331,17 @@ def block_cluster():
               for ds in order if (pairs := [(a, b) for a, b in zinbwave_pairs(ds, "zinbwave_newton") if "gamma_pi_sd" in a and "gamma_pi_sd" in b])]
     if spread: starts.append("- ZINB-WaVE, the spread of the cells' own zero-inflation intercepts (standard deviation of gamma_pi) and, in brackets, the "
                              "correlation of the length of a cell's W with its log library size, means over the seeds, Adam / Newton's steps: " + "; ".join(spread) + ".")
+    def nlls(r, k): return " / ".join(f(v, 2) for v in r["epsilon_W_search"][k])
     for m, lab in (("zinbwave_auto", "Adam"), ("zinbwave_newton_auto", "Newton's steps")):
         for ds in order:
             q = sorted([r for r in by.get((ds, m), []) if "epsilon_W_search" in r], key=lambda r: r["seed"])
-            if q: starts.append(f"- ZINB-WaVE ({lab}) on {ds}, the ridge on W chosen by held-out NLL per cell (`epsilon_W=\"auto\"`), per seed: "
-                                "best held-out NLL at the default epsilon/n / at ten times it, the choice, k-means ARI: " + "; ".join(
-                                    f"seed {r['seed']}: {' / '.join(f(v, 2) for v in r['epsilon_W_search']['best_valid_nll'])}, "
-                                    f"{'10x' if r['epsilon_W'] > r['epsilon_W_search']['epsilon_W'][0] else 'default'}, {f(r['kmeans_ARI'], 3)}" for r in q) + ".")
+            mcv = bool(q) and all("mcv_nll" in r["epsilon_W_search"] for r in q)
+            if q: starts.append(f"- ZINB-WaVE ({lab}) on {ds}, the ridge on W chosen on held-out cells (`epsilon_W=\"auto\"`), per seed: "
+                                + ("NLL per cell by molecular cross-validation at the default epsilon/n / at ten times it (the best held-out NLLs, the same), "
+                                   if mcv else "best held-out NLL at the default epsilon/n / at ten times it, ")
+                                + "the choice, k-means ARI: " + "; ".join(
+                                    f"seed {r['seed']}: " + (f"{nlls(r, 'mcv_nll')} ({nlls(r, 'best_valid_nll')})" if mcv else nlls(r, "best_valid_nll"))
+                                    + f", {'10x' if r['epsilon_W'] > r['epsilon_W_search']['epsilon_W'][0] else 'default'}, {f(r['kmeans_ARI'], 3)}" for r in q) + ".")
     bal = [f"{ds} {f(statistics.mean(r['ridge_pair_per_cell'] for r in q), 2)} / {f(statistics.mean(r['ridge_pair_min_per_cell'] for r in q), 2)}"
            for ds in order if (q := [r for r in by.get((ds, "zinbwave"), []) if "ridge_pair_per_cell" in r])]
     if bal: starts.append("- ZINB-WaVE by Adam at its defaults: the ridges on W and on the loadings per training cell at the end of the fit / their "

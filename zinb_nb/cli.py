@@ -207,7 +207,7 @@ def _model_options(g):
     opt("init", choices=["svd", "random"], help="zinbwave: the latent's start: an SVD of the log-normalised counts (default) or random")
     opt("optimizer", choices=["adam", "newton", "lbfgs"], help="zinbwave: minibatch Adam (default), alternating Newton steps per gene and per cell, or full-batch L-BFGS")
     opt("tol", type=float, help="zinbwave --optimizer newton: stop after an epoch that improves the held-out NLL by less than this fraction (default 0.001)")
-    opt("epsilon_W", type=_epsilon_W_arg, help="zinbwave: ridge weight of W alone (default epsilon/n_cells); several comma-separated values, or auto (the default and ten times it): each fitted, the best held-out NLL kept")
+    opt("epsilon_W", type=_epsilon_W_arg, help="zinbwave: ridge weight of W alone (default epsilon/n_cells); several comma-separated values, or auto (the default and ten times it): each fitted, the one that predicts held-out cells better by molecular cross-validation kept")
     opt("checkpoint", help="zinbwave: checkpoint file (resumed if it exists)")
     opt("cell_store", help="zinbwave: directory for per-cell parameters in files (millions of cells on a CPU)")
     opt("likelihood", choices=["poisson", "nb", "zip", "zinb"], help="vae, zipo: likelihood (default zinb; zipo zip)")

@@ -155,6 +155,24 @@ def _epsilon_W_grid(epsilon_W, default:float)->list:
     if not ok or len(set(vals)) < len(vals): raise ValueError(f"epsilon_W must be None, 'auto', a finite number >= 0 or a list of distinct such numbers, got {epsilon_W!r}")
     return [float(v) for v in vals]
 
+def _mcv_nll(model:ZINBWaVE, data:CellBatches, valid:np.ndarray, seed:int, max_cells:int=2000)->float:
+    "Molecular cross-validation on held-out cells (at most `max_cells`): each cell's own parameters fitted to one binomial half of its counts (genes frozen), the mean NLL of the other half."
+    cells = np.flatnonzero(valid)
+    rng = np.random.default_rng(seed)
+    if len(cells) > max_cells: cells = np.sort(rng.choice(cells, max_cells, replace=False))
+    pick, rows = np.zeros(data.n_cells, bool), np.empty((len(cells), data.n_genes), np.float32)
+    pick[cells] = True; where = np.cumsum(pick) - 1
+    for x, idx in data.iterate(shuffle=False):                  # one ordered pass: the chosen cells' counts
+        i = idx.cpu().numpy(); k = pick[i]
+        if k.any(): rows[where[i[k]]] = x[torch.from_numpy(k).to(x.device)].cpu().numpy()
+    half = rng.binomial(rows.astype(np.int64), 0.5).astype(np.float32)   # thinning by 1/2: a ZINB stays a ZINB, half the mean, same theta and pi
+    sel = torch.from_numpy(cells).to(model.W.device)
+    new = new_cells(model, len(cells), X=model.X[sel].cpu(), offset=(model.offset[sel] + np.log(0.5)).cpu())
+    init_cell_intercepts(new.to(model.W.device), half.sum(1))
+    fit(new, CellBatches(torch.from_numpy(half), shuffle=False, device=data.device, validate=False), optimizer="newton", max_epochs=5, progress=False)
+    other = torch.from_numpy(rows - half).to(model.W.device)
+    with torch.no_grad(): return float(new.nll(other, torch.arange(len(cells), device=model.W.device)).mean())
+
 def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be backed (`ad.read_h5ad(p, backed="r")`)
              n_latent:int=10,            # K, dimensions of the latent W
              batch_key:str|None=None,    # `.obs` column: batch indicators join X (ZINB-WaVE's cell covariates)
@@ -169,7 +187,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              valid_frac:float=0.1,       # cells held out for early stopping (their W is fitted with gene parameters frozen)
              patience:int|None=5,        # early-stopping patience in epochs
              epsilon:float|None=None,    # ZINB-WaVE regularisation (default: number of genes)
-             epsilon_W=None,             # ridge on W alone: None (epsilon / n_cells), a number, or several (a list, or "auto": the default and 10x): each fitted from the same start, the best held-out NLL kept
+             epsilon_W=None,             # ridge on W alone: None (epsilon / n_cells), a number, or several (a list, or "auto": the default and 10x): each fitted from the same start, the one whose held-out cells predict better by molecular cross-validation kept
              zero_inflation:bool=True,   # False: NB-WaVE
              init:str="svd",             # the latent's start: "svd" (of the log-normalised counts, training cells) or "random" (small Gaussian W, alpha 0)
              seed:int=0,                 # seeds the split, the initial W and the minibatch order
@@ -207,9 +225,10 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
                             callbacks=[Converged(tol)] if optimizer == "newton" else [])
         return model
     model, search = None, []
-    for e in grid:                                               # the same split, start and minibatch order for every candidate
+    for e in grid:                                               # the same split, start and minibatch order for every candidate, the same halves scored
         m = fit_one(e)
-        search.append((m.epsilon["W"], float(np.nanmin(m.history.valid_nll)) if valid.any() else float("nan"), len(m.history)))
+        search.append((m.epsilon["W"], _mcv_nll(m, data, valid, seed) if len(grid) > 1 else float("nan"),
+                       float(np.nanmin(m.history.valid_nll)) if valid.any() else float("nan"), len(m.history)))
         if model is None or search[-1][1] < min(r[1] for r in search[:-1]): model = m
         del m
     model.batch_levels = None if batch_key is None else [str(c) for c in pd.Categorical(adata.obs[batch_key]).categories]   # for new cells
@@ -217,7 +236,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
                     batch_size=batch_size, lr=lr, optimizer=optimizer, tol=tol if optimizer == "newton" else None, valid_frac=valid_frac, patience=patience,
                     zero_inflation=zero_inflation, init=init, size_factors=None if size_factors is None else (size_factors if isinstance(size_factors, str) else "given"),
                     seed=seed, cell_store=str(cell_store) if cell_store is not None else None))
-    if len(grid) > 1: adata.uns["zinbwave"]["epsilon_W_search"] = dict(zip(("epsilon_W", "best_valid_nll", "epochs"), map(np.array, zip(*search))))
+    if len(grid) > 1: adata.uns["zinbwave"]["epsilon_W_search"] = dict(zip(("epsilon_W", "mcv_nll", "best_valid_nll", "epochs"), map(np.array, zip(*search))))
     return model
 
 # %% ../nbs/20_tl.ipynb #2084d7e0
