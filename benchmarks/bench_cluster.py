@@ -81,14 +81,15 @@ def scores(z, labels):
 
 
 def ridge_balance(m, valid_cells):
-    "The ridges on W and the loadings per training cell at the end of the fit, and their minimum over W B, B^-1 alpha (sqrt(eps_W eps_alpha) ||W alpha||_*)."
-    tr = np.ones(m.W.shape[0], bool); tr[np.asarray(valid_cells, int)] = False
-    e, W = m.epsilon, m.W.detach().double()[torch.from_numpy(tr)]
-    A = torch.cat([m.alpha_mu, m.alpha_pi], 1).detach().double()
-    lp, Ep = torch.linalg.eigh(W.T @ W); Ph = (Ep * lp.clamp_min(0).sqrt()) @ Ep.T
-    nuclear = torch.linalg.eigvalsh(Ph @ (A @ A.T) @ Ph).clamp_min(0).sqrt().sum()   # the singular values of W alpha, from K x K matrices
-    pair = e["W"] / 2 * W.pow(2).sum() + e["alpha"] / 2 * A.pow(2).sum()
-    return dict(ridge_pair_per_cell=float(pair) / len(W), ridge_pair_min_per_cell=float((e["W"] * e["alpha"]) ** 0.5 * nuclear) / len(W))
+    "The ridges on W and the loadings per training cell at the end of the fit, and after the gauge step (`ZINBWaVE.rebalance`): their minimum at the same W alpha."
+    import copy
+    train = np.ones(m.W.shape[0], bool); train[np.asarray(valid_cells, int)] = False; train = torch.from_numpy(train)
+    def pair(q):
+        e = q.epsilon
+        return float(e["W"] / 2 * q.W.detach().double()[train].pow(2).sum()
+                     + e["alpha"] / 2 * (q.alpha_mu.detach().double().pow(2).sum() + q.alpha_pi.detach().double().pow(2).sum())) / int(train.sum())
+    balanced = copy.deepcopy(m); balanced.rebalance(train)
+    return dict(ridge_pair_per_cell=pair(m), ridge_pair_min_per_cell=pair(balanced))
 
 
 def run_zinbwave(a, seed, batch, max_epochs=None, init=None, optimizer=None, epsilon_W=None):

@@ -155,6 +155,13 @@ def _epsilon_W_grid(epsilon_W, default:float)->list:
     if not ok or len(set(vals)) < len(vals): raise ValueError(f"epsilon_W must be None, 'auto', a finite number >= 0 or a list of distinct such numbers, got {epsilon_W!r}")
     return [float(v) for v in vals]
 
+def _fit_new_cells(model:ZINBWaVE, data:CellBatches, X, offset, optimizer:str, max_epochs:int, progress:bool=False)->ZINBWaVE:
+    "The cells of `data` fitted with `model`'s genes frozen: `new_cells`, each intercept started from its library size, then `fit`."
+    new = new_cells(model, data.n_cells, X=X, offset=offset)
+    init_cell_intercepts(new, _totals(data)[0])
+    new.history = fit(new, data, optimizer=optimizer, max_epochs=max_epochs, progress=progress)
+    return new
+
 def _mcv_nll(model:ZINBWaVE, data:CellBatches, valid:np.ndarray, seed:int, max_cells:int=2000)->float:
     "Molecular cross-validation on held-out cells (at most `max_cells`): each cell's own parameters fitted to one binomial half of its counts (genes frozen), the mean NLL of the other half."
     cells = np.flatnonzero(valid)
@@ -167,9 +174,8 @@ def _mcv_nll(model:ZINBWaVE, data:CellBatches, valid:np.ndarray, seed:int, max_c
         if k.any(): rows[where[i[k]]] = x[torch.from_numpy(k).to(x.device)].cpu().numpy()
     half = rng.binomial(rows.astype(np.int64), 0.5).astype(np.float32)   # thinning by 1/2: a ZINB stays a ZINB, half the mean, same theta and pi
     sel = torch.from_numpy(cells).to(model.W.device)
-    new = new_cells(model, len(cells), X=model.X[sel].cpu(), offset=(model.offset[sel] + np.log(0.5)).cpu())
-    init_cell_intercepts(new.to(model.W.device), half.sum(1))
-    fit(new, CellBatches(torch.from_numpy(half), shuffle=False, device=data.device, validate=False), optimizer="newton", max_epochs=5, progress=False)
+    new = _fit_new_cells(model, CellBatches(torch.from_numpy(half), shuffle=False, device=data.device, validate=False),
+                         X=model.X[sel].cpu(), offset=(model.offset[sel] + np.log(0.5)).cpu(), optimizer="newton", max_epochs=5)
     other = torch.from_numpy(rows - half).to(model.W.device)
     with torch.no_grad(): return float(new.nll(other, torch.arange(len(cells), device=model.W.device)).mean())
 
@@ -275,9 +281,8 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
     if X.shape[1] != model.X.shape[1]: raise ValueError(f"the new cells' design has {X.shape[1]} columns ({xnames}), the model's has {model.X.shape[1]}")
     s = resolve_size_factors(counts, size_factors)
     data = CellBatches(counts, batch_size=batch_size, shuffle=optimizer == "adam", device=device)
-    new = new_cells(model, data.n_cells, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float())
-    init_cell_intercepts(new, _totals(data)[0])
-    new.history = fit(new, data, optimizer=optimizer, max_epochs=max_epochs, progress=progress)
+    new = _fit_new_cells(model, data, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float(),
+                         optimizer=optimizer, max_epochs=max_epochs, progress=progress)
     adata.obsm["X_zinbwave"] = new.W.detach().cpu().numpy().copy()
     adata.uns["zinbwave_transform"] = dict(X_columns=list(xnames), history={c: new.history[c].to_numpy() for c in new.history.columns})
     return new

@@ -96,6 +96,8 @@ def _etas(self:ZINBWaVE, idx:Tensor, rows:tuple|None=None, genes:tuple|None=None
     zi = X @ b_pi + g_pi @ V.T + W @ a_pi if self.zero_inflation else None
     return lm, zi, lt
 
+def _mean(log_mu:Tensor)->Tensor: return log_mu.exp().clamp_min(mean_floor(log_mu.dtype))   # mu from log mu, at the package's floor
+
 @patch
 def forward(self:ZINBWaVE, idx:Tensor,   # int64 rows of the cells
             held_out:bool=False,         # detach the gene parameters (held-out or new cells)
@@ -104,7 +106,7 @@ def forward(self:ZINBWaVE, idx:Tensor,   # int64 rows of the cells
     "Distribution parameters of cells `idx`."
     d = (lambda p: p.detach()) if held_out else (lambda p: p)
     log_mu, zi, log_theta = self._etas(idx, rows, genes=tuple(d(p) for p in (self.beta_mu, self.alpha_mu, self.beta_pi, self.alpha_pi, self.log_theta)))
-    return log_mu.exp().clamp_min(mean_floor(log_mu.dtype)), log_theta.exp(), zi
+    return _mean(log_mu), log_theta.exp(), zi
 
 # %% ../nbs/05_zinbwave.ipynb #f9a26177
 @patch
@@ -218,12 +220,12 @@ def _capped(d:Tensor, max_step:float)->Tensor:
 @patch
 def _loglik(self:ZINBWaVE, x:Tensor, lm:Tensor, zi:Tensor|None, lt:Tensor)->Tensor:
     "Elementwise log-likelihood at log mu `lm` (floored as in `forward`), logits `zi` and log theta `lt`."
-    return self.lik(x, lm.exp().clamp_min(mean_floor(lm.dtype)), lt.exp(), zi)
+    return self.lik(x, _mean(lm), lt.exp(), zi)
 
 @patch
 def _scores(self:ZINBWaVE, x:Tensor, lm:Tensor, zi:Tensor|None, lt:Tensor)->dict:
     "Entry by entry: the log-likelihood `l`, and its gradient `g` and Hessian `h` in (log mu, log theta, [logit pi]) from the law's `grad_hess`."
-    mu, th = lm.exp().clamp_min(mean_floor(lm.dtype)), lt.exp()
+    mu, th = _mean(lm), lt.exp()
     g, h = self.lik.grad_hess(x, mu, th, zi)
     return dict(l=self.lik(x, mu, th, zi), g=g, h=h)
 
