@@ -12,18 +12,22 @@ counts (the selection scvi-tools recommends; where its loess fit fails, as on th
 `span`, recorded as `hvg_span`); genes or cells left with no count are dropped. k = the number of labels.
 
 - ZINB-WaVE: `zinb_nb.tl.zinbwave` at its defaults (K = 10 latents, the latent started from an SVD of the
-  log-normalised counts, 100 epochs, early stopping); k-means on W. Run only when named: `zinbwave10`, the same
+  log-normalised counts, 100 epochs, early stopping); k-means on W (and on X_zinbwave_mu, below). Run only when named: `zinbwave10`, the same
   stopped after 10 epochs (`max_epochs=10`); `zinbwave_random`, the same from a random latent (`init="random"`, the
   default of earlier versions); `zinbwave_newton`, the same objective from the same start fitted by alternating Newton
   steps per gene and per cell (`optimizer="newton"`, stopped at its default `tol`); `zinbwave_newton_auto` and
   `zinbwave_auto`, Newton and Adam with the ridge on W chosen on held-out cells (`epsilon_W="auto"`: the default
   epsilon/n and ten times it, each fitted from the same start, the one with the lower NLL by molecular cross-validation on
   the held-out cells kept; the time is that of both fits and scores; the candidates' MCV and best held-out NLLs in
-  `epsilon_W_search`). Each records its best held-out NLL
+  `epsilon_W_search`); `zinbwave_newton_kauto`, Newton's steps with the number of latent dimensions chosen too
+  (`n_latent="auto"`: 10, 20 and 30, each with both ridges, six fits, the lowest MCV NLL kept; `epsilon_W_search` then
+  lists every candidate with its `n_latent`). Each records its best held-out NLL
   per cell (`best_valid_nll`; a seed's held-out cells are the same for all four), the spread of the cells' own
   zero-inflation intercepts (`gamma_pi_sd`), the correlation of |W_i| with the log library size (`corr_W_norm_log_library`)
   and the two ridges on W and the loadings per training cell at the end, beside their minimum over the invertible maps
-  W B, B^-1 alpha that leave the likelihood unchanged (`ridge_pair_per_cell`, `ridge_pair_min_per_cell`).
+  W B, B^-1 alpha that leave the likelihood unchanged (`ridge_pair_per_cell`, `ridge_pair_min_per_cell`); and the
+  same scores for k-means on `obsm["X_zinbwave_mu"]` (the principal components of W alpha_mu, whose distances do not
+  depend on that map: `kmeans_ARI_mu`, `kmeans_NMI_mu`, `silhouette_mu`).
 - GMVAE: `zinb_nb.tl.vae(likelihood="nb", n_components=k)` at its defaults (400 epochs with early stopping, half of
   them with the N(0, I) prior, then the mixture started by k-means on the latent means); scored both by
   argmax q(y|x) and by k-means on the latent means. `gmvae_warmup` (run only when named): the same with SCVI's
@@ -50,7 +54,7 @@ from _common import cluster_metrics, meta, save, RESULTS
 
 DATASETS = ("pbmc4k", "pbmc3k", "human_kidney", "mouse_bladder", "worm_neuron", "cellbench", "cellbench_5cl")
 METHODS = ("zinbwave", "gmvae", "scvi")
-EXTRA = ("gmvae_warmup", "gmvae_gmm", "gmvae_auto", "scvi50", "zinbwave10", "zinbwave_random", "zinbwave_newton", "zinbwave_newton_auto", "zinbwave_auto")   # run only when named: the GMVAE with SCVI's KL schedule;
+EXTRA = ("gmvae_warmup", "gmvae_gmm", "gmvae_auto", "scvi50", "zinbwave10", "zinbwave_random", "zinbwave_newton", "zinbwave_newton_auto", "zinbwave_auto", "zinbwave_newton_kauto")   # run only when named: the GMVAE with SCVI's KL schedule;
                                                    # SCVI trained for 50 epochs alone; ZINB-WaVE stopped after 10 epochs; ZINB-WaVE from a random latent
 
 
@@ -92,20 +96,21 @@ def ridge_balance(m, valid_cells):
     return dict(ridge_pair_per_cell=pair(m), ridge_pair_min_per_cell=pair(balanced))
 
 
-def run_zinbwave(a, seed, batch, max_epochs=None, init=None, optimizer=None, epsilon_W=None):
+def run_zinbwave(a, seed, batch, max_epochs=None, init=None, optimizer=None, epsilon_W=None, n_latent=None):
     from zinb_nb import tl
-    kw = {k: v for k, v in dict(max_epochs=max_epochs, init=init, optimizer=optimizer, epsilon_W=epsilon_W).items() if v is not None}
+    kw = {k: v for k, v in dict(max_epochs=max_epochs, init=init, optimizer=optimizer, epsilon_W=epsilon_W, n_latent=n_latent).items() if v is not None}
     t = time.perf_counter()
     m = tl.zinbwave(a, batch_key=batch, seed=seed, device="cpu", progress=False, **kw)
     secs = time.perf_counter() - t
     log_lib = np.log(np.asarray(a.X.sum(1)).ravel())
-    return dict(seconds=secs, epochs=len(m.history), init=a.uns["zinbwave"]["params"]["init"], optimizer=a.uns["zinbwave"]["params"]["optimizer"],
+    return dict(seconds=secs, epochs=len(m.history), n_latent=int(m.W.shape[1]), init=a.uns["zinbwave"]["params"]["init"], optimizer=a.uns["zinbwave"]["params"]["optimizer"],
                 best_valid_nll=a.uns["zinbwave"]["best_valid_nll"], epsilon_W=a.uns["zinbwave"]["epsilon"]["W"],
-                **({"epsilon_W_search": {k: v.tolist() for k, v in a.uns["zinbwave"]["epsilon_W_search"].items()}} if "epsilon_W_search" in a.uns["zinbwave"] else {}),
+                **({"epsilon_W_search": {k: v.tolist() for k, v in a.uns["zinbwave"]["search"].items()}} if "search" in a.uns["zinbwave"] else {}),
                 gamma_pi_sd=float(a.obsm["zinbwave_gamma_pi"][:, 0].std()),    # spread of the cells' own zero-inflation intercepts
                 corr_W_norm_log_library=float(np.corrcoef(np.linalg.norm(a.obsm["X_zinbwave"], axis=1), log_lib)[0, 1]),
                 **ridge_balance(m, a.uns["zinbwave"]["valid_cells"]),
-                **scores(a.obsm["X_zinbwave"], a.obs["label"].to_numpy()))
+                **scores(a.obsm["X_zinbwave"], a.obs["label"].to_numpy()),
+                **{f"{k}_mu": v for k, v in scores(a.obsm["X_zinbwave_mu"], a.obs["label"].to_numpy()).items()})   # the same fit, k-means on X_zinbwave_mu
 
 
 def run_gmvae(a, seed, batch, warmup=False, mixture_init="kmeans"):
@@ -193,7 +198,8 @@ def run(args):
                        "gmvae_gmm": lambda *q: run_gmvae(*q, mixture_init="gmm"), "gmvae_auto": lambda *q: run_gmvae(*q, mixture_init="auto"), "zinbwave10": lambda *q: run_zinbwave(*q, max_epochs=10),
                        "zinbwave_random": lambda *q: run_zinbwave(*q, init="random"), "zinbwave_newton": lambda *q: run_zinbwave(*q, optimizer="newton"),
                        "zinbwave_newton_auto": lambda *q: run_zinbwave(*q, optimizer="newton", epsilon_W="auto"),
-                       "zinbwave_auto": lambda *q: run_zinbwave(*q, epsilon_W="auto")}[method]
+                       "zinbwave_auto": lambda *q: run_zinbwave(*q, epsilon_W="auto"),
+                       "zinbwave_newton_kauto": lambda *q: run_zinbwave(*q, optimizer="newton", epsilon_W="auto", n_latent="auto")}[method]
             r = run_one(a.copy(), args.seed, batch)
             print(f"  {method}: " + ", ".join(f"{k}={v:.3f}" for k, v in r.items() if isinstance(v, float)), flush=True)
             save(out.stem, {**m, **info, "method": method, **r})

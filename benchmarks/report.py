@@ -273,9 +273,10 @@ def block_cluster():
     rows, warm, zw10 = [], any(r["method"] == "gmvae_warmup" for r in rs), any(r["method"] == "zinbwave10" for r in rs)
     gmm, zwr = any(r["method"] == "gmvae_gmm" for r in rs), any(r["method"] == "zinbwave_random" for r in rs)
     auto, zwn = any(r["method"] == "gmvae_auto" for r in rs), any(r["method"] == "zinbwave_newton" for r in rs)
-    zwa = [m for m in ("zinbwave_auto", "zinbwave_newton_auto") if any(r["method"] == m for r in rs)]   # the ridge on W chosen on held-out cells
+    zwa = [m for m in ("zinbwave_auto", "zinbwave_newton_auto", "zinbwave_newton_kauto") if any(r["method"] == m for r in rs)]   # chosen on held-out cells
     zwa_head = {"zinbwave_auto": ("ZINB-WaVE, ridge on W chosen on held-out cells, + k-means", "chosen ridge / "),
-                "zinbwave_newton_auto": ("Newton's steps, ridge on W chosen on held-out cells, + k-means", "Newton, chosen ridge / ")}
+                "zinbwave_newton_auto": ("Newton's steps, ridge on W chosen on held-out cells, + k-means", "Newton, chosen ridge / "),
+                "zinbwave_newton_kauto": ("Newton's steps, K and ridge chosen on held-out cells, + k-means", "Newton, chosen K and ridge / ")}
     for ds in order:
         info = next((r for r in rs if r["dataset"] == ds), None)
         if info is None: continue
@@ -342,6 +343,12 @@ def block_cluster():
                                 + "the choice, k-means ARI: " + "; ".join(
                                     f"seed {r['seed']}: " + (f"{nlls(r, 'mcv_nll')} ({nlls(r, 'best_valid_nll')})" if mcv else nlls(r, "best_valid_nll"))
                                     + f", {'10x' if r['epsilon_W'] > r['epsilon_W_search']['epsilon_W'][0] else 'default'}, {f(r['kmeans_ARI'], 3)}" for r in q) + ".")
+    for ds in order:   # the number of latent dimensions chosen too: every candidate's MCV NLL, the choice, the ARIs
+        q = sorted([r for r in by.get((ds, "zinbwave_newton_kauto"), []) if "epsilon_W_search" in r], key=lambda r: r["seed"])
+        if q: starts.append(f"- ZINB-WaVE (Newton's steps) on {ds}, K and the ridge on W chosen on held-out cells (`n_latent=\"auto\", epsilon_W=\"auto\"`), per seed: "
+                            "NLL per cell by molecular cross-validation at K = 10, 20, 30 (each at the default ridge / ten times it), the choice, k-means ARI on W / on X_zinbwave_mu: " + "; ".join(
+                                f"seed {r['seed']}: " + ", ".join(f"{k} {f(a_, 2)} / {f(b_, 2)}" for k, a_, b_ in zip(r["epsilon_W_search"]["n_latent"][::2], r["epsilon_W_search"]["mcv_nll"][::2], r["epsilon_W_search"]["mcv_nll"][1::2]))
+                                + f", K = {r['n_latent']} at {'10x' if r['epsilon_W'] > min(r['epsilon_W_search']['epsilon_W']) else 'the default'}, {f(r['kmeans_ARI'], 3)} / {f(r['kmeans_ARI_mu'], 3)}" for r in q) + ".")
     bal = [f"{ds} {f(statistics.mean(r['ridge_pair_per_cell'] for r in q), 2)} / {f(statistics.mean(r['ridge_pair_min_per_cell'] for r in q), 2)}"
            for ds in order if (q := [r for r in by.get((ds, "zinbwave"), []) if "ridge_pair_per_cell" in r])]
     if bal: starts.append("- ZINB-WaVE by Adam at its defaults: the ridges on W and on the loadings per training cell at the end of the fit / their "
@@ -376,7 +383,8 @@ def block_cluster():
             zn = [r for r in by.get((ds, "zinbwave_newton"), []) if sc50 and r["machine"] == sc50[0]["machine"]]
             if zn: part += (f"; by Newton's steps {f(statistics.mean(r['seconds'] for r in zn), 1)} s, "
                             f"**{statistics.mean(r['seconds'] for r in sc50) / statistics.mean(r['seconds'] for r in zn):.1f}x** faster")
-            for m, lab in (("zinbwave_auto", "with the ridge on W chosen (two fits)"), ("zinbwave_newton_auto", "by Newton's steps with the ridge on W chosen (two fits)")):
+            for m, lab in (("zinbwave_auto", "with the ridge on W chosen (two fits)"), ("zinbwave_newton_auto", "by Newton's steps with the ridge on W chosen (two fits)"),
+                           ("zinbwave_newton_kauto", "by Newton's steps with K and the ridge chosen (six fits)")):
                 za = [r for r in by.get((ds, m), []) if sc50 and r["machine"] == sc50[0]["machine"]]
                 if za: part += (f"; {lab} {f(statistics.mean(r['seconds'] for r in za), 1)} s, "
                                 f"**{statistics.mean(r['seconds'] for r in sc50) / statistics.mean(r['seconds'] for r in za):.1f}x**")
@@ -385,6 +393,18 @@ def block_cluster():
         notes.append(f"- SCVI trained for 50 epochs on its own (`scvi50`, seeds {','.join(sorted({str(r['seed']) for r in timed}))}, "
                      f"{' and '.join(ms50)}, the same machine as ZINB-WaVE's times where a ratio is given; mean wall seconds of the fit, "
                      "one torch thread, two benchmark processes side by side): " + "; ".join(parts) + ".")
+    mu_methods = [(m, lab) for m, lab in (("zinbwave", "defaults (Adam)"), ("zinbwave_newton", "Newton's steps"), ("zinbwave_auto", "chosen ridge (Adam)"),
+                                          ("zinbwave_newton_auto", "Newton's steps, chosen ridge"), ("zinbwave_newton_kauto", "Newton's steps, chosen K and ridge")) if any("kmeans_ARI_mu" in r for r in by.get((ds, m), []) for ds in order)]
+    mu_rows = []   # the same fits, k-means on W against k-means on X_zinbwave_mu (the principal components of W alpha_mu)
+    for ds in order:
+        row, any_mu = [ds], False
+        for m, _ in mu_methods:
+            q = [r for r in by.get((ds, m), []) if "kmeans_ARI_mu" in r]
+            any_mu |= bool(q)
+            row += ([mean_pm([r["kmeans_ARI"] for r in q], 3), mean_pm([r["kmeans_ARI_mu"] for r in q], 3)] if q else ["not run", "not run"])
+        if not any_mu: continue
+        sc = [statistics.mean(x) for x in ([r[k] for r in by.get((ds, "scvi"), []) if k in r] for k in ("epoch50_kmeans_ARI", "kmeans_ARI")) if x]
+        mu_rows.append(row + [f(max(sc), 3) if sc else ""])
     two = sorted({(r["dataset"], r["method"]) for r in rs if two_threads(r)}, key=lambda q: (order.index(q[0]), q[1]))
     if two:   # files whose fits ran with torch's OpenMP team at every core (a dataset loaded after another, before the benchmark reset it)
         notes.append("- Times marked * include fits that ran with two torch threads (the files' `torch_threads`), two processes "
@@ -402,7 +422,11 @@ def block_cluster():
                                   + (["GMVAE, start chosen without labels, argmax q(y|x)"] if auto else [])
                                   + (["GMVAE with SCVI's KL schedule, argmax q(y|x)"] if warm else []) + ["SCVI 50 epochs + k-means", "SCVI 400 epochs + k-means",
                                    "fit seconds: ZINB-WaVE / " + ("random start / " if zwr else "") + ("ZINB-WaVE 10 epochs / " if zw10 else "") + ("Newton's steps / " if zwn else "") + "".join(zwa_head[m][1] for m in zwa) + "GMVAE / SCVI 50 / SCVI 400",
-                                   "SCVI's best (mean)"], rows) + ("\n\n" + "\n".join(notes + starts + chosen + elbo) if notes + starts + chosen + elbo else "")
+                                   "SCVI's best (mean)"], rows) + ("\n\n" + "\n".join(notes + starts + chosen + elbo) if notes + starts + chosen + elbo else "") + (
+        "\n\nZINB-WaVE's fits above, each clustered twice: k-means on W (`obsm[\"X_zinbwave\"]`, the columns above) and on the principal "
+        "components of its latent log-mean term W alpha_mu (`obsm[\"X_zinbwave_mu\"]`), k-means ARI, mean ± 1.64 SEM over the seeds of the files that "
+        "record both:\n\n" + table(["data"] + [f"{lab}: {w}" for _, lab in mu_methods for w in ("W", "X_zinbwave_mu")] + ["SCVI's best (mean)"], mu_rows)
+        if mu_rows else "")
 
 
 def block_glmm():

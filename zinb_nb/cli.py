@@ -182,12 +182,16 @@ def _refine_arg(v:str):
     "`--refine`: an integer as an int, anything else as given (`tl.zipo` names what it refuses, in one line)."
     return int(v) if v.strip().lstrip("-").isdigit() else v
 
-def _epsilon_W_arg(v:str):
-    "`--epsilon-W`: 'auto', a number, or comma-separated numbers (candidates); anything else as given (`tl.zinbwave` names it, in one line)."
-    if v.strip() == "auto": return "auto"
-    try: vals = [float(x) for x in v.split(",")]
-    except ValueError: return v
-    return vals[0] if len(vals) == 1 else vals
+def _candidates(cast):
+    "The parser of an option that takes 'auto', one value or comma-separated values (candidates), each `cast`; anything else as given (the `tl` function names it, in one line)."
+    def parse(v:str):
+        if v.strip() == "auto": return "auto"
+        try: vals = [cast(x) for x in v.split(",")]
+        except ValueError: return v
+        return vals[0] if len(vals) == 1 else vals
+    return parse
+
+_epsilon_W_arg, _n_latent_arg = _candidates(float), _candidates(int)   # `--epsilon-W`, `--n-latent` (zinbwave's candidates)
 
 def _model_options(g):
     "One option per argument of the `tl` functions; its help says which models take it."
@@ -199,7 +203,7 @@ def _model_options(g):
     opt("formula", help="glmm: right-hand side, e.g. '~ 0 + cell_group + offset(log(total_count)) + (1|patient)'")
     opt("family", choices=["poisson", "nb"], help="glmm: response family (default poisson)")
     opt("genes", help="glmm: comma-separated gene names (default all)")
-    opt("n_latent", type=int, help="zinbwave, vae, zipo: latent dimensions (default 10; zipo 128)")
+    opt("n_latent", type=_n_latent_arg, help="zinbwave, vae, zipo: latent dimensions (default 10; zipo 128); zinbwave also several, comma-separated, or auto (10, 20 and 30): each fitted, the one that predicts held-out cells best kept")
     opt("batch_key", help="zinbwave, vae: obs column with batches (zinbwave: cell covariates; vae: read by the decoder)")
     opt("max_epochs", type=int, help="zinbwave, vae, zipo: passes over the data")
     opt("batch_size", type=int, help="zinbwave, vae, zipo: cells per minibatch")

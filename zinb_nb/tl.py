@@ -155,6 +155,14 @@ def _epsilon_W_grid(epsilon_W, default:float)->list:
     if not ok or len(set(vals)) < len(vals): raise ValueError(f"epsilon_W must be None, 'auto', a finite number >= 0 or a list of distinct such numbers, got {epsilon_W!r}")
     return [float(v) for v in vals]
 
+def _n_latent_grid(n_latent)->list:
+    "The candidate latent dimensions: one integer >= 1, several distinct ones (a list), or 'auto': 10, 20 and 30."
+    if isinstance(n_latent, str) and n_latent == "auto": return [10, 20, 30]
+    vals = [n_latent] if np.isscalar(n_latent) else list(n_latent)
+    ok = len(vals) >= 1 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in vals)
+    if not ok or len(set(vals)) < len(vals): raise ValueError(f"n_latent must be an integer >= 1, 'auto' or a list of distinct such integers, got {n_latent!r}")
+    return [int(v) for v in vals]
+
 def _fit_new_cells(model:ZINBWaVE, data:CellBatches, X, offset, optimizer:str, max_epochs:int, progress:bool=False)->ZINBWaVE:
     "The cells of `data` fitted with `model`'s genes frozen: `new_cells`, each intercept started from its library size, then `fit`."
     new = new_cells(model, data.n_cells, X=X, offset=offset)
@@ -180,7 +188,7 @@ def _mcv_nll(model:ZINBWaVE, data:CellBatches, valid:np.ndarray, seed:int, max_c
     with torch.no_grad(): return float(new.nll(other, torch.arange(len(cells), device=model.W.device)).mean())
 
 def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be backed (`ad.read_h5ad(p, backed="r")`)
-             n_latent:int=10,            # K, dimensions of the latent W
+             n_latent=10,                # K, dimensions of the latent W; or several (a list, or "auto": 10, 20 and 30), chosen as epsilon_W is
              batch_key:str|None=None,    # `.obs` column: batch indicators join X (ZINB-WaVE's cell covariates)
              layer:str|None=None,        # use `adata.layers[layer]` instead of X
              size_factors=None,          # None (a learnt per-cell intercept), "total", "median_ratio", or one value per cell: offset log s
@@ -193,7 +201,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              valid_frac:float=0.1,       # cells held out for early stopping (their W is fitted with gene parameters frozen)
              patience:int|None=5,        # early-stopping patience in epochs
              epsilon:float|None=None,    # ZINB-WaVE regularisation (default: number of genes)
-             epsilon_W=None,             # ridge on W alone: None (epsilon / n_cells), a number, or several (a list, or "auto": the default and 10x): each fitted from the same start, the one whose held-out cells predict better by molecular cross-validation kept
+             epsilon_W=None,             # ridge on W alone: None (epsilon / n_cells), a number, or several (a list, or "auto": the default and 10x); with several candidates (of this and n_latent) each is fitted from the same start and the one whose held-out cells predict better by molecular cross-validation kept
              zero_inflation:bool=True,   # False: NB-WaVE
              init:str="svd",             # the latent's start: "svd" (of the log-normalised counts, training cells) or "random" (small Gaussian W, alpha 0)
              seed:int=0,                 # seeds the split, the initial W and the minibatch order
@@ -201,12 +209,12 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              checkpoint=None,            # path: checkpoint every epoch (and resume from it if it exists)
              cell_store=None,            # directory: per-cell parameters and their Adam state in memory-mapped files there (CPU)
             )->ZINBWaVE:                 # the fitted model (`.history` holds the training curve)
-    "Fit ZINB-WaVE by minibatch gradient descent (or alternating Newton steps); writes obsm['X_zinbwave'], varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
-    _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, tol=tol, optimizer=optimizer, valid_frac=valid_frac, patience=patience, init=init)
+    "Fit ZINB-WaVE by minibatch gradient descent (or alternating Newton steps); writes obsm['X_zinbwave'] (W), obsm['X_zinbwave_mu'] (for distances), varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
+    _check_args(max_epochs=max_epochs, batch_size=batch_size, lr=lr, tol=tol, optimizer=optimizer, valid_frac=valid_frac, patience=patience, init=init)
     device = resolve_device(device)
-    grid = _epsilon_W_grid(epsilon_W, (adata.n_vars if epsilon is None else epsilon) / max(adata.n_obs, 1))
+    grid = [(k, e) for k in _n_latent_grid(n_latent) for e in _epsilon_W_grid(epsilon_W, (adata.n_vars if epsilon is None else epsilon) / max(adata.n_obs, 1))]
     if len(grid) > 1 and (cell_store is not None or checkpoint is not None):
-        raise ValueError("several epsilon_W values are fitted in turn in memory: not with cell_store or checkpoint (choose epsilon_W on a subsample, then fit once)")
+        raise ValueError("several candidates (n_latent, epsilon_W) are fitted in turn in memory: not with cell_store or checkpoint (choose them on a subsample, then fit once)")
     if cell_store is not None: _check_store(cell_store, optimizer, torch.device(device))   # before any file is written
     counts = read_counts(adata, layer)
     X, xnames = batch_design(adata, batch_key)
@@ -215,9 +223,9 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
     lib, gene = _totals(data)
     n, J = data.n_cells, data.n_genes
     valid = split_cells(n, valid_frac, seed)
-    if not valid.any() and len(grid) > 1: raise ValueError(f"choosing epsilon_W among {len(grid)} values needs held-out cells: valid_frac must be > 0")
+    if not valid.any() and len(grid) > 1: raise ValueError(f"choosing among {len(grid)} candidates (n_latent, epsilon_W) needs held-out cells: valid_frac must be > 0")
     typical = np.exp(np.log(np.maximum(lib, 1)).mean())          # with an offset, the intercepts start at a typical cell's scale
-    def fit_one(eps_W):
+    def fit_one(n_latent, eps_W):
         data.rng = np.random.default_rng(seed)                   # each candidate sees the minibatch orders of a fit of its own
         store = CellStore(cell_store, n) if cell_store is not None else None
         model = ZINBWaVE(n, J, n_latent, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float(),
@@ -231,18 +239,18 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
                             callbacks=[Converged(tol)] if optimizer == "newton" else [])
         return model
     model, search = None, []
-    for e in grid:                                               # the same split, start and minibatch order for every candidate, the same halves scored
-        m = fit_one(e)
-        search.append((m.epsilon["W"], _mcv_nll(m, data, valid, seed) if len(grid) > 1 else float("nan"),
+    for k, e in grid:                                            # the same split, start and minibatch order for every candidate, the same halves scored
+        m = fit_one(k, e)
+        search.append((k, m.epsilon["W"], _mcv_nll(m, data, valid, seed) if len(grid) > 1 else float("nan"),
                        float(np.nanmin(m.history.valid_nll)) if valid.any() else float("nan"), len(m.history)))
-        if model is None or search[-1][1] < min(r[1] for r in search[:-1]): model = m
+        if model is None or search[-1][2] < min(r[2] for r in search[:-1]): model = m
         del m
     model.batch_levels = None if batch_key is None else [str(c) for c in pd.Categorical(adata.obs[batch_key]).categories]   # for new cells
-    _write_zinbwave(adata, model, valid, xnames, dict(n_latent=n_latent, batch_key=batch_key, layer=layer, max_epochs=max_epochs,
+    _write_zinbwave(adata, model, valid, xnames, dict(n_latent=int(model.W.shape[1]), batch_key=batch_key, layer=layer, max_epochs=max_epochs,
                     batch_size=batch_size, lr=lr, optimizer=optimizer, tol=tol if optimizer == "newton" else None, valid_frac=valid_frac, patience=patience,
                     zero_inflation=zero_inflation, init=init, size_factors=None if size_factors is None else (size_factors if isinstance(size_factors, str) else "given"),
                     seed=seed, cell_store=str(cell_store) if cell_store is not None else None))
-    if len(grid) > 1: adata.uns["zinbwave"]["epsilon_W_search"] = dict(zip(("epsilon_W", "mcv_nll", "best_valid_nll", "epochs"), map(np.array, zip(*search))))
+    if len(grid) > 1: adata.uns["zinbwave"]["search"] = dict(zip(("n_latent", "epsilon_W", "mcv_nll", "best_valid_nll", "epochs"), map(np.array, zip(*search))))
     return model
 
 # %% ../nbs/20_tl.ipynb #2084d7e0
@@ -250,6 +258,7 @@ def _write_zinbwave(adata, model, valid, xnames, params):
     "Store the fitted parameters and the history in `adata`."
     np_ = lambda t: np.array(t.detach().cpu().numpy())   # a copy: adata never aliases the model (or its cell store)
     adata.obsm["X_zinbwave"] = np_(model.W)
+    adata.obsm["X_zinbwave_mu"], adata.varm["zinbwave_mu_loadings"] = np_(model.embedding()), np_(model.log_mean_axes()[2].float()).T   # distances of W alpha_mu
     adata.obsm["zinbwave_gamma_mu"], adata.obsm["zinbwave_gamma_pi"] = np_(model.gamma_mu), np_(model.gamma_pi)
     for k in ("alpha_mu", "alpha_pi", "beta_mu", "beta_pi"): adata.varm[f"zinbwave_{k}"] = np_(getattr(model, k)).T
     adata.var["zinbwave_theta"] = np_(model.log_theta.exp())
@@ -270,8 +279,8 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
                        max_epochs:int=10,
                        batch_size:int=1024,
                        progress:bool=False,
-                      )->ZINBWaVE:            # the new cells' model; writes obsm["X_zinbwave"]
-    "Latent coordinates of new cells with the fitted model's gene parameters frozen; writes obsm['X_zinbwave'] and uns['zinbwave_transform']."
+                      )->ZINBWaVE:            # the new cells' model; writes obsm["X_zinbwave"], obsm["X_zinbwave_mu"]
+    "Latent coordinates of new cells with the fitted model's gene parameters frozen; writes obsm['X_zinbwave'], obsm['X_zinbwave_mu'] and uns['zinbwave_transform']."
     _check_args(max_epochs=max_epochs, batch_size=batch_size, optimizer=optimizer)
     if not isinstance(model, ZINBWaVE): raise ValueError(f"model must be the fitted ZINBWaVE that tl.zinbwave returns, got {type(model).__name__}")
     device = resolve_device(device)
@@ -284,6 +293,7 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
     new = _fit_new_cells(model, data, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float(),
                          optimizer=optimizer, max_epochs=max_epochs, progress=progress)
     adata.obsm["X_zinbwave"] = new.W.detach().cpu().numpy().copy()
+    adata.obsm["X_zinbwave_mu"] = model.embedding(new.W).detach().cpu().numpy().copy()   # on the fitted model's axes
     adata.uns["zinbwave_transform"] = dict(X_columns=list(xnames), history={c: new.history[c].to_numpy() for c in new.history.columns})
     return new
 

@@ -384,6 +384,43 @@ def rebalance(self:ZINBWaVE,
     return B
 
 
+# %% ../nbs/05_zinbwave.ipynb #1d89f13f
+@patch
+@torch.no_grad()
+def log_mean_axes(self:ZINBWaVE,
+                  block_rows:int=65_536,  # cells at a time (the model's W may live in a cell store)
+                 )->tuple:                # (centre c (K,), map P (K x K), gene loadings L (K x J)), float64 (float32 on MPS)
+    "The principal axes of the latent log-mean term W alpha_mu over the model's cells: (W - c) P are its principal components, L their genes' axes."
+    K, n, dev = self.W.shape[1], self.W.shape[0], self.W.device
+    dt = _compute_dtype(dev)
+    if K == 0: return torch.zeros(0, dtype=dt, device=dev), torch.zeros(0, 0, dtype=dt, device=dev), torch.zeros(0, self.n_genes, dtype=dt, device=dev)
+    s, G = torch.zeros(K, dtype=dt, device=dev), torch.zeros(K, K, dtype=dt, device=dev)
+    for a in range(0, n, block_rows):
+        w = self.W[a:a + block_rows].to(dev, dt); s += w.sum(0); G += w.T @ w
+    c = s / max(n, 1)
+    C = G - n * torch.outer(c, c)                                       # scatter of W about its centre
+    A = self.alpha_mu.to(dt)
+    l, E = torch.linalg.eigh(A @ A.T)
+    keep = l > 1e-12 * l.max().clamp_min(torch.finfo(dt).tiny)
+    S = (E * torch.where(keep, l.clamp_min(0).sqrt(), 0.)) @ E.T           # (alpha_mu alpha_mu^T)^1/2
+    S_pinv = (E * torch.where(keep, l.clamp_min(torch.finfo(dt).tiny).rsqrt(), 0.)) @ E.T
+    _, R = torch.linalg.eigh(S @ C @ S); R = R.flip(1)                  # directions of W alpha_mu, largest variance first
+    P, L = S @ R, R.T @ S_pinv @ A                                       # (W - c) P L = (W - c) alpha_mu on the span of alpha_mu
+    flip = torch.where(L.gather(1, L.abs().argmax(1, keepdim=True)).squeeze(1) < 0, -1., 1.).to(dt)   # each axis's largest gene loading positive
+    return c, P * flip, L * flip[:, None]
+
+@patch
+@torch.no_grad()
+def embedding(self:ZINBWaVE,
+              W:Tensor|None=None,     # latent rows to map: default the model's own W; or new cells' W (`new_cells`, `tl.zinbwave_transform`)
+              block_rows:int=65_536,  # cells at a time
+             )->Tensor:               # len(W) x K, in W's dtype, on the model's device
+    "The cells in coordinates whose distances are those of their latent log-mean terms W alpha_mu: its principal components (`log_mean_axes`)."
+    c, P, _ = self.log_mean_axes(block_rows)
+    W = self.W if W is None else W
+    if len(W) == 0 or P.shape[1] == 0: return torch.zeros(len(W), P.shape[1], dtype=W.dtype, device=P.device)
+    return torch.cat([((W[a:a + block_rows].to(P.device, P.dtype) - c) @ P).to(W.dtype) for a in range(0, len(W), block_rows)])
+
 # %% ../nbs/05_zinbwave.ipynb #10ffca3f
 @torch.no_grad()
 def impute(model:ZINBWaVE, idx:Tensor)->Tensor:  # E[x] = (1 - pi) mu, |idx| x J
