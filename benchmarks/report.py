@@ -394,7 +394,7 @@ def block_cluster():
                      f"{' and '.join(ms50)}, the same machine as ZINB-WaVE's times where a ratio is given; mean wall seconds of the fit, "
                      "one torch thread, two benchmark processes side by side): " + "; ".join(parts) + ".")
     mu_methods = [(m, lab) for m, lab in (("zinbwave", "defaults (Adam)"), ("zinbwave_newton", "Newton's steps"), ("zinbwave_auto", "chosen ridge (Adam)"),
-                                          ("zinbwave_newton_auto", "Newton's steps, chosen ridge"), ("zinbwave_newton_kauto", "Newton's steps, chosen K and ridge")) if any("kmeans_ARI_mu" in r for r in by.get((ds, m), []) for ds in order)]
+                                          ("zinbwave_newton_auto", "Newton's steps, chosen ridge"), ("zinbwave_newton_kauto", "Newton's steps, chosen K and ridge")) if any("kmeans_ARI_mu" in r for ds in order for r in by.get((ds, m), []))]
     mu_rows = []   # the same fits, k-means on W against k-means on X_zinbwave_mu (the principal components of W alpha_mu)
     for ds in order:
         row, any_mu = [ds], False

@@ -258,7 +258,8 @@ def _write_zinbwave(adata, model, valid, xnames, params):
     "Store the fitted parameters and the history in `adata`."
     np_ = lambda t: np.array(t.detach().cpu().numpy())   # a copy: adata never aliases the model (or its cell store)
     adata.obsm["X_zinbwave"] = np_(model.W)
-    adata.obsm["X_zinbwave_mu"], adata.varm["zinbwave_mu_loadings"] = np_(model.embedding()), np_(model.log_mean_axes()[2].float()).T   # distances of W alpha_mu
+    axes = model.log_mean_axes()                         # principal axes of W alpha_mu: X_zinbwave_mu's distances are its rows'
+    adata.obsm["X_zinbwave_mu"], adata.varm["zinbwave_mu_loadings"] = np_(model.embedding(axes=axes)), np_(axes[2].float()).T
     adata.obsm["zinbwave_gamma_mu"], adata.obsm["zinbwave_gamma_pi"] = np_(model.gamma_mu), np_(model.gamma_pi)
     for k in ("alpha_mu", "alpha_pi", "beta_mu", "beta_pi"): adata.varm[f"zinbwave_{k}"] = np_(getattr(model, k)).T
     adata.var["zinbwave_theta"] = np_(model.log_theta.exp())

@@ -414,9 +414,10 @@ def log_mean_axes(self:ZINBWaVE,
 def embedding(self:ZINBWaVE,
               W:Tensor|None=None,     # latent rows to map: default the model's own W; or new cells' W (`new_cells`, `tl.zinbwave_transform`)
               block_rows:int=65_536,  # cells at a time
+              axes:tuple|None=None,   # (c, P, L) from `log_mean_axes`, when the caller has them already
              )->Tensor:               # len(W) x K, in W's dtype, on the model's device
     "The cells in coordinates whose distances are those of their latent log-mean terms W alpha_mu: its principal components (`log_mean_axes`)."
-    c, P, _ = self.log_mean_axes(block_rows)
+    c, P, _ = self.log_mean_axes(block_rows) if axes is None else axes
     W = self.W if W is None else W
     if len(W) == 0 or P.shape[1] == 0: return torch.zeros(len(W), P.shape[1], dtype=W.dtype, device=P.device)
     return torch.cat([((W[a:a + block_rows].to(P.device, P.dtype) - c) @ P).to(W.dtype) for a in range(0, len(W), block_rows)])
