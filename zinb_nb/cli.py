@@ -86,7 +86,7 @@ def _latent_figure(Z, labels, history, secs, n_latent, out):
     fig = Figure(figsize=(12, 4.4)); ax = fig.subplots(1, 2)
     for k in labels.cat.categories:
         s = (labels == k).to_numpy(); ax[0].scatter(pc[s, 0], pc[s, 1], s=3, label=f"{k} ({s.sum()})")
-    ax[0].set(xlabel="PC 1 of the ZINB-WaVE latent", ylabel="PC 2", title=f"PBMC 3k, ZINB-WaVE K={n_latent}, by cell type")
+    ax[0].set(xlabel="PC 1 of the latent term W alpha_mu (X_zinbwave_mu)", ylabel="PC 2", title=f"PBMC 3k, ZINB-WaVE K={n_latent}, by cell type")
     ax[0].legend(markerscale=4, fontsize=7, title="cell type")
     ax[1].plot(h.epoch, h.nll, "o-", label="training cells"); ax[1].plot(h.epoch, h.valid_nll, "s-", label="held-out cells (10%)")
     ax[1].set(xlabel="epoch", ylabel="NLL per cell", title=f"training curve ({secs:.0f} s)"); ax[1].legend()
@@ -120,7 +120,7 @@ def demo(out:str|Path="zinb_nb_demo",  # output folder (created if missing)
     _marker_figure(_marker_table(full), out)
     t0 = time.perf_counter()
     model = tl.zinbwave(adata, n_latent=n_latent, max_epochs=max_epochs, device=device, progress=progress)
-    secs, Z, labels = time.perf_counter() - t0, adata.obsm["X_zinbwave"], adata.obs["cell_type"]
+    secs, Z, labels = time.perf_counter() - t0, adata.obsm["X_zinbwave_mu"], adata.obs["cell_type"]
     scores = _latent_scores(Z, labels)
     adata.obs["zinbwave_kmeans"] = pd.Categorical(scores.pop("kmeans"))
     _latent_figure(Z, labels, model.history, secs, n_latent, out)
