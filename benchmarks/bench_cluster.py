@@ -44,6 +44,13 @@ counts (the selection scvi-tools recommends; where its loess fit fails, as on th
   epochs) nor the learning rate depends on max_epochs and there is no early stopping, so the latent after epoch 50
   of this run is the latent of a 50-epoch run (checked: `scvi50_check`).
 
+`confusion` (run only when named; writes results/confusion_<dataset>_seed<seed>.json): which labels each method's clusters
+merge or split. It fits ZINB-WaVE at its defaults (k-means on W and on X_zinbwave_mu), the GMVAE from the Gaussian-mixture
+start (its own clusters, argmax q(y|x)) and SCVI for 50 epochs (k-means) as in their columns, and stores for each the
+labels x clusters counts of the k-means run whose ARI is the median (`tables`), with the mean log total count of the
+largest label's cells in the clusters it leads and in the others, and each label's (`log_total_by_label`); its ARIs should
+equal the columns' files (the GMVAE's only on the machine that ran its column).
+
 k-means: scikit-learn KMeans(k, n_init=10), median ARI/NMI over random_state 0, 1, 2 (`_common.cluster_metrics`).
 One torch thread per process; times are wall seconds of each fit in a warm process (imports and data loading excluded).
 """
@@ -54,7 +61,7 @@ from _common import cluster_metrics, meta, save, RESULTS
 
 DATASETS = ("pbmc4k", "pbmc3k", "human_kidney", "mouse_bladder", "worm_neuron", "cellbench", "cellbench_5cl")
 METHODS = ("zinbwave", "gmvae", "scvi")
-EXTRA = ("gmvae_warmup", "gmvae_gmm", "gmvae_auto", "scvi50", "zinbwave10", "zinbwave_random", "zinbwave_newton", "zinbwave_newton_auto", "zinbwave_auto", "zinbwave_newton_kauto")   # run only when named: the GMVAE with SCVI's KL schedule;
+EXTRA = ("confusion", "gmvae_warmup", "gmvae_gmm", "gmvae_auto", "scvi50", "zinbwave10", "zinbwave_random", "zinbwave_newton", "zinbwave_newton_auto", "zinbwave_auto", "zinbwave_newton_kauto")   # run only when named: the GMVAE with SCVI's KL schedule;
                                                    # SCVI trained for 50 epochs alone; ZINB-WaVE stopped after 10 epochs; ZINB-WaVE from a random latent
 
 
@@ -178,6 +185,46 @@ def scvi50_check(a, seed, batch):
     return dict(scvi_version=scvi_version(), epochs=50, seconds=secs, **scores(m.get_latent_representation(d), a.obs["label"].to_numpy()))
 
 
+def confusion(z, labels, log_total, seeds=(0, 1, 2)):
+    "The k-means run (scikit-learn, k = number of labels, n_init=10, as `cluster_metrics`) whose ARI is the median over `seeds`: its ARI and its labels x clusters counts."
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+    names = sorted(set(labels)); k = len(names)
+    runs = [KMeans(k, n_init=10, random_state=s).fit_predict(z) for s in seeds]
+    aris = [adjusted_rand_score(labels, c) for c in runs]
+    return dict(ari=float(np.median(aris)), **table_of(runs[int(np.argsort(aris)[len(aris) // 2])], labels, names, log_total))
+
+
+def table_of(clusters, labels, names, log_total):
+    "Labels x clusters counts (clusters in order of their codes); and the mean log total count of the largest group's cells in the clusters it leads and in the others."
+    codes = sorted(set(clusters.tolist()))
+    counts = np.array([[int(((labels == l) & (clusters == j)).sum()) for j in codes] for l in names])
+    big = names[int(counts.sum(1).argmax())]
+    led = np.isin(clusters, [j for j, col in zip(codes, counts.T) if names[int(col.argmax())] == big])   # cells in clusters where the largest group has most cells
+    cells = labels == big
+    return dict(labels=names, counts=counts.tolist(),
+                largest_group_log_total=dict(group=big, in_its_clusters=float(log_total[cells & led].mean()),
+                                             in_other_clusters=float(log_total[cells & ~led].mean()) if (cells & ~led).any() else None))
+
+
+def run_confusion(a, seed, batch):
+    "Which cell types each method's clusters merge or split: ZINB-WaVE at its defaults (k-means on W and on X_zinbwave_mu), the GMVAE from the Gaussian-mixture start (its own clusters) and SCVI after 50 epochs (k-means), each fitted as in its column."
+    from zinb_nb import tl
+    y = a.obs["label"].to_numpy().astype(str); names = sorted(set(y))
+    lt = np.log(np.asarray(a.X.sum(1)).ravel())
+    b = a.copy(); tl.zinbwave(b, batch_key=batch, seed=seed, device="cpu", progress=False)
+    out = {"zinbwave_W": confusion(b.obsm["X_zinbwave"], y, lt), "zinbwave_mu": confusion(b.obsm["X_zinbwave_mu"], y, lt)}
+    b = a.copy(); torch.set_num_threads(1)
+    tl.vae(b, likelihood="nb", n_components=len(names), batch_key=batch, seed=seed, device="cpu", progress=False, mixture_init="gmm")
+    from sklearn.metrics import adjusted_rand_score
+    c = b.obs["gmvae_cluster"].to_numpy()
+    out["gmvae_gmm_argmax"] = dict(ari=float(adjusted_rand_score(y, c)), **table_of(c, y, names, lt))
+    m, d = _scvi(a, seed, batch)
+    m.train(max_epochs=50, accelerator="cpu", enable_progress_bar=False)
+    out["scvi50"] = confusion(m.get_latent_representation(d), y, lt)
+    return dict(tables=out, log_total_by_label={l: float(lt[y == l].mean()) for l in names})
+
+
 def run(args):
     torch.set_num_threads(1)
     for name in (DATASETS if args.dataset == "all" else [args.dataset]):
@@ -187,7 +234,7 @@ def run(args):
                     batch_key=batch, hvg_span=a.uns["hvg_span"])
         print(f"{name}: {a.n_obs} cells x {a.n_vars} genes, {info['n_labels']} labels, batch {batch}", flush=True)
         for method in (METHODS if args.method == "all" else [args.method]):
-            out = RESULTS / f"cluster_{name}_{method}_seed{args.seed}.json"
+            out = RESULTS / (f"confusion_{name}_seed{args.seed}.json" if method == "confusion" else f"cluster_{name}_{method}_seed{args.seed}.json")
             if out.exists() and not args.force: print(f"  {method}: stored"); continue
             torch.set_num_threads(1)   # loading a dataset after another (scanpy's gene selection) can leave torch's OpenMP team at every core
             m = meta("one dataset after another in one process, one torch thread; seconds: wall time of the fit call "
@@ -199,7 +246,8 @@ def run(args):
                        "zinbwave_random": lambda *q: run_zinbwave(*q, init="random"), "zinbwave_newton": lambda *q: run_zinbwave(*q, optimizer="newton"),
                        "zinbwave_newton_auto": lambda *q: run_zinbwave(*q, optimizer="newton", epsilon_W="auto"),
                        "zinbwave_auto": lambda *q: run_zinbwave(*q, epsilon_W="auto"),
-                       "zinbwave_newton_kauto": lambda *q: run_zinbwave(*q, optimizer="newton", epsilon_W="auto", n_latent="auto")}[method]
+                       "zinbwave_newton_kauto": lambda *q: run_zinbwave(*q, optimizer="newton", epsilon_W="auto", n_latent="auto"),
+                       "confusion": run_confusion}[method]
             r = run_one(a.copy(), args.seed, batch)
             print(f"  {method}: " + ", ".join(f"{k}={v:.3f}" for k, v in r.items() if isinstance(v, float)), flush=True)
             save(out.stem, {**m, **info, "method": method, **r})

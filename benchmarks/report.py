@@ -426,7 +426,51 @@ def block_cluster():
         "\n\nZINB-WaVE's fits above, each clustered twice: k-means on W (`obsm[\"X_zinbwave\"]`, the columns above) and on the principal "
         "components of its latent log-mean term W alpha_mu (`obsm[\"X_zinbwave_mu\"]`), k-means ARI, mean ± 1.64 SEM over the seeds of the files that "
         "record both:\n\n" + table(["data"] + [f"{lab}: {w}" for _, lab in mu_methods for w in ("W", "X_zinbwave_mu")] + ["SCVI's best (mean)"], mu_rows)
-        if mu_rows else "")
+        if mu_rows else "") + ("\n\n" + confusion_table() if confusion_table() else "")
+
+
+def confusion_table():
+    "Which reference groups each method's clusters keep together and which they put in one cluster (bench_cluster.py's `confusion`)."
+    import numpy as np
+    files = [r for _, r in load("confusion_*_seed*.json")]
+    out = []
+    names = {"zinbwave_W": "ZINB-WaVE at its defaults, k-means on W", "zinbwave_mu": "ZINB-WaVE at its defaults, k-means on X_zinbwave_mu",
+             "gmvae_gmm_argmax": "GMVAE, Gaussian-mixture start, argmax q(y|x)", "scvi50": "SCVI 50 epochs, k-means"}
+    for ds in sorted({r["dataset"] for r in files}):
+        rs = sorted((r for r in files if r["dataset"] == ds), key=lambda r: r["seed"])
+        labels = rs[0]["tables"]["scvi50"]["labels"]
+        sizes = np.array(rs[0]["tables"]["scvi50"]["counts"]).sum(1)
+        rows = []
+        for key, name in names.items():
+            kept, co, away = [], [], []
+            big = int(np.argmax(sizes))
+            for r in rs:
+                C = np.array(r["tables"][key]["counts"], dtype=float); n = C.sum(1)
+                kept.append((C * (C - 1)).sum(1) / (n * (n - 1)))          # share of a group's pairs of cells in one cluster
+                co.append((C @ C.T) / np.outer(n, n))                      # share of two groups' cross pairs in one cluster
+                lead = C.argmax(0)                                         # the group with most cells in each cluster
+                away.append([C[big, lead == g].sum() / n[big] for g in range(len(labels))])   # the largest group's cells in clusters led by group g
+            kept, co, away = np.mean(kept, 0), np.mean(co, 0), np.mean(away, 0)
+            pairs = sorted(((co[i, j], labels[i], labels[j]) for i in range(len(labels)) for j in range(i + 1, len(labels))), reverse=True)
+            rows.append([name, mean_pm([r["tables"][key]["ari"] for r in rs], 3)] + [f(float(v), 2) for v in kept]
+                        + [", ".join(f"{a} with {b} {f(float(v), 2)}" for v, a, b in pairs[:3]),
+                           ", ".join(f"group {labels[g]} {f(float(v), 3)}" for g, v in sorted(enumerate(away), key=lambda q: -q[1]) if g != big and v >= 0.005)])
+        depth = [f"{names[key]}: {f(statistics.mean(d['in_its_clusters'] for d in ds_), 2)} / {f(statistics.mean(d['in_other_clusters'] for d in ds_), 2)}"
+                 for key in names for ds_ in [[r["tables"][key]["largest_group_log_total"] for r in rs if "largest_group_log_total" in r["tables"][key]]]
+                 if len(ds_) == len(rs) and all(d["in_other_clusters"] is not None for d in ds_)]
+        if depth:
+            lt = {l: statistics.mean(r["log_total_by_label"][l] for r in rs) for l in labels}
+            depth = [f"- {ds}, mean log total count of the largest group's cells (group {labels[int(np.argmax(sizes))]}) in the clusters it leads / "
+                     "in clusters led by another group, means over the seeds: " + "; ".join(depth)
+                     + "; of every group's cells: " + ", ".join(f"{l} {f(v, 2)}" for l, v in lt.items()) + "."]
+        out.append(f"Which of {ds}'s reference groups the clusters keep together and which they join (`confusion_{ds}_seed*.json`, seeds "
+                   f"{','.join(str(r['seed']) for r in rs)}; each method fitted as in its column; for k-means the run with the median ARI): "
+                   "for each group, the share of its pairs of cells that fall in one cluster; for the three pairs of groups most often joined, "
+                   "the share of their cross pairs (one cell of each) that fall in one cluster; and the share of the largest group's cells that fall "
+                   "in clusters led by another group (most of whose cells are of that group), where at least 0.005; means over the seeds.\n\n"
+                   + table(["clusters", "ARI"] + [f"group {l} ({c:,} cells)" for l, c in zip(labels, sizes)] + ["groups most often in one cluster", "the largest group's cells in clusters led by"], rows)
+                   + ("\n\n" + "\n".join(depth) if depth else ""))
+    return "\n\n".join(out)
 
 
 def block_glmm():
@@ -744,7 +788,7 @@ BLOCKS = dict(log_zinb=block_log_zinb, em_pscl=block_em_pscl, em_speed=block_em_
 USES = dict(log_zinb=["log_zinb_*.json", "log_nb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json", "em_design_*.json", "em_pooled_*.json"], glmm=["glmm.json"],
             vae=["vae_*_seed*.json"], zinbwave=["zinbwave_pbmc_*.json", "zinbwave_cellbench_*.json"],
             scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"],
-            zipo=["zipo_*.json"], cluster=["cluster_*_seed*.json"])
+            zipo=["zipo_*.json"], cluster=["cluster_*_seed*.json", "confusion_*_seed*.json"])
 
 
 def block_files():
