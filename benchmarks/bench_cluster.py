@@ -45,10 +45,12 @@ counts (the selection scvi-tools recommends; where its loess fit fails, as on th
   of this run is the latent of a 50-epoch run (checked: `scvi50_check`).
 
 `confusion` (run only when named; writes results/confusion_<dataset>_seed<seed>.json): which labels each method's clusters
-merge or split. It fits ZINB-WaVE at its defaults (k-means on W and on X_zinbwave_mu), the GMVAE from the Gaussian-mixture
-start (its own clusters, argmax q(y|x)) and SCVI for 50 epochs (k-means) as in their columns, and stores for each the
+merge or split. It fits ZINB-WaVE at its defaults (k-means on W and on X_zinbwave_mu), the GMVAE at its defaults and from the
+Gaussian-mixture start (its own clusters, argmax q(y|x)) and SCVI for 50 epochs (k-means) as in their columns, and stores for each the
 labels x clusters counts of the k-means run whose ARI is the median (`tables`), with the mean log total count of the
-largest label's cells in the clusters it leads and in the others, and each label's (`log_total_by_label`); its ARIs should
+largest label's cells in the clusters it leads and in the others, and each label's (`log_total_by_label`); where the data
+carry doublet calls (CellBench's `demuxlet_cls`), how many cells fall in a cluster led by another label and how many of
+those are called doublets (`misplaced`); its ARIs should
 equal the columns' files (the GMVAE's only on the machine that ran its column).
 
 k-means: scikit-learn KMeans(k, n_init=10), median ARI/NMI over random_state 0, 1, 2 (`_common.cluster_metrics`).
@@ -185,43 +187,49 @@ def scvi50_check(a, seed, batch):
     return dict(scvi_version=scvi_version(), epochs=50, seconds=secs, **scores(m.get_latent_representation(d), a.obs["label"].to_numpy()))
 
 
-def confusion(z, labels, log_total, seeds=(0, 1, 2)):
+def confusion(z, labels, log_total, doublet=None, seeds=(0, 1, 2)):
     "The k-means run (scikit-learn, k = number of labels, n_init=10, as `cluster_metrics`) whose ARI is the median over `seeds`: its ARI and its labels x clusters counts."
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
     names = sorted(set(labels)); k = len(names)
     runs = [KMeans(k, n_init=10, random_state=s).fit_predict(z) for s in seeds]
     aris = [adjusted_rand_score(labels, c) for c in runs]
-    return dict(ari=float(np.median(aris)), **table_of(runs[int(np.argsort(aris)[len(aris) // 2])], labels, names, log_total))
+    return dict(ari=float(np.median(aris)), **table_of(runs[int(np.argsort(aris)[len(aris) // 2])], labels, names, log_total, doublet))
 
 
-def table_of(clusters, labels, names, log_total):
-    "Labels x clusters counts (clusters in order of their codes); and the mean log total count of the largest group's cells in the clusters it leads and in the others."
+def table_of(clusters, labels, names, log_total, doublet=None):
+    "Labels x clusters counts (clusters in order of their codes); the mean log total count of the largest group's cells in the clusters it leads and in the others; with doublet calls, how many cells sit in a cluster led by another label and how many of those are called doublets."
     codes = sorted(set(clusters.tolist()))
     counts = np.array([[int(((labels == l) & (clusters == j)).sum()) for j in codes] for l in names])
     big = names[int(counts.sum(1).argmax())]
     led = np.isin(clusters, [j for j, col in zip(codes, counts.T) if names[int(col.argmax())] == big])   # cells in clusters where the largest group has most cells
     cells = labels == big
-    return dict(labels=names, counts=counts.tolist(),
+    lead = {j: names[int(col.argmax())] for j, col in zip(codes, counts.T)}
+    away = np.array([lead[c] != l for c, l in zip(clusters.tolist(), labels)])   # cells in a cluster led by another label
+    extra = {} if doublet is None else dict(misplaced=dict(cells=int(away.sum()), doublets=int((away & doublet).sum()),
+                                                           all_doublets=int(doublet.sum()), all_cells=int(len(labels))))
+    return dict(labels=names, counts=counts.tolist(), **extra,
                 largest_group_log_total=dict(group=big, in_its_clusters=float(log_total[cells & led].mean()),
                                              in_other_clusters=float(log_total[cells & ~led].mean()) if (cells & ~led).any() else None))
 
 
 def run_confusion(a, seed, batch):
-    "Which cell types each method's clusters merge or split: ZINB-WaVE at its defaults (k-means on W and on X_zinbwave_mu), the GMVAE from the Gaussian-mixture start (its own clusters) and SCVI after 50 epochs (k-means), each fitted as in its column."
+    "Which cell types each method's clusters merge or split: ZINB-WaVE at its defaults (k-means on W and on X_zinbwave_mu), the GMVAE at its defaults and from the Gaussian-mixture start (its own clusters) and SCVI after 50 epochs (k-means), each fitted as in its column."
     from zinb_nb import tl
     y = a.obs["label"].to_numpy().astype(str); names = sorted(set(y))
     lt = np.log(np.asarray(a.X.sum(1)).ravel())
+    dbl = (a.obs["demuxlet_cls"].astype(str) == "DBL").to_numpy() if "demuxlet_cls" in a.obs else None   # CellBench's SNP calls
     b = a.copy(); tl.zinbwave(b, batch_key=batch, seed=seed, device="cpu", progress=False)
-    out = {"zinbwave_W": confusion(b.obsm["X_zinbwave"], y, lt), "zinbwave_mu": confusion(b.obsm["X_zinbwave_mu"], y, lt)}
-    b = a.copy(); torch.set_num_threads(1)
-    tl.vae(b, likelihood="nb", n_components=len(names), batch_key=batch, seed=seed, device="cpu", progress=False, mixture_init="gmm")
+    out = {"zinbwave_W": confusion(b.obsm["X_zinbwave"], y, lt, dbl), "zinbwave_mu": confusion(b.obsm["X_zinbwave_mu"], y, lt, dbl)}
     from sklearn.metrics import adjusted_rand_score
-    c = b.obs["gmvae_cluster"].to_numpy()
-    out["gmvae_gmm_argmax"] = dict(ari=float(adjusted_rand_score(y, c)), **table_of(c, y, names, lt))
+    for key, start in (("gmvae_argmax", "kmeans"), ("gmvae_gmm_argmax", "gmm")):
+        b = a.copy(); torch.set_num_threads(1)
+        tl.vae(b, likelihood="nb", n_components=len(names), batch_key=batch, seed=seed, device="cpu", progress=False, mixture_init=start)
+        c = b.obs["gmvae_cluster"].to_numpy()
+        out[key] = dict(ari=float(adjusted_rand_score(y, c)), **table_of(c, y, names, lt, dbl))
     m, d = _scvi(a, seed, batch)
     m.train(max_epochs=50, accelerator="cpu", enable_progress_bar=False)
-    out["scvi50"] = confusion(m.get_latent_representation(d), y, lt)
+    out["scvi50"] = confusion(m.get_latent_representation(d), y, lt, dbl)
     return dict(tables=out, log_total_by_label={l: float(lt[y == l].mean()) for l in names})
 
 

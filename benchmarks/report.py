@@ -433,15 +433,19 @@ def confusion_table():
     "Which reference groups each method's clusters keep together and which they put in one cluster (bench_cluster.py's `confusion`)."
     import numpy as np
     files = [r for _, r in load("confusion_*_seed*.json")]
+    cl = [r for _, r in load("cluster_*_seed*.json")]
     out = []
     names = {"zinbwave_W": "ZINB-WaVE at its defaults, k-means on W", "zinbwave_mu": "ZINB-WaVE at its defaults, k-means on X_zinbwave_mu",
-             "gmvae_gmm_argmax": "GMVAE, Gaussian-mixture start, argmax q(y|x)", "scvi50": "SCVI 50 epochs, k-means"}
+             "gmvae_argmax": "GMVAE at its defaults, argmax q(y|x)", "gmvae_gmm_argmax": "GMVAE, Gaussian-mixture start, argmax q(y|x)",
+             "scvi50": "SCVI 50 epochs, k-means"}
     for ds in sorted({r["dataset"] for r in files}):
         rs = sorted((r for r in files if r["dataset"] == ds), key=lambda r: r["seed"])
         labels = rs[0]["tables"]["scvi50"]["labels"]
         sizes = np.array(rs[0]["tables"]["scvi50"]["counts"]).sum(1)
+        order = sorted(range(len(labels)), key=lambda i: (0, int(labels[i]), "") if labels[i].isdigit() else (1, 0, labels[i]))   # groups 1, 2, ..., 10
         rows = []
         for key, name in names.items():
+            if not all(key in r["tables"] for r in rs): continue
             kept, co, away = [], [], []
             big = int(np.argmax(sizes))
             for r in rs:
@@ -452,23 +456,36 @@ def confusion_table():
                 away.append([C[big, lead == g].sum() / n[big] for g in range(len(labels))])   # the largest group's cells in clusters led by group g
             kept, co, away = np.mean(kept, 0), np.mean(co, 0), np.mean(away, 0)
             pairs = sorted(((co[i, j], labels[i], labels[j]) for i in range(len(labels)) for j in range(i + 1, len(labels))), reverse=True)
-            rows.append([name, mean_pm([r["tables"][key]["ari"] for r in rs], 3)] + [f(float(v), 2) for v in kept]
+            src = dict(zinbwave_W=("zinbwave", "kmeans_ARI"), zinbwave_mu=("zinbwave", "kmeans_ARI_mu"), gmvae_argmax=("gmvae", "argmax_ARI"),
+                       gmvae_gmm_argmax=("gmvae_gmm", "argmax_ARI"), scvi50=("scvi50", "kmeans_ARI"))[key]
+            col = {r["seed"]: r.get(src[1]) for r in cl if r["dataset"] == ds and r["method"] == src[0]}
+            diff = [abs(r["tables"][key]["ari"] - col[r["seed"]]) for r in rs if col.get(r["seed"]) is not None]
+            rows.append([name, mean_pm([r["tables"][key]["ari"] for r in rs], 3),
+                         (f(max(diff), 3) if len(diff) == len(rs) else "-")] + [f(float(kept[i]), 2) for i in order]
                         + [", ".join(f"{a} with {b} {f(float(v), 2)}" for v, a, b in pairs[:3]),
                            ", ".join(f"group {labels[g]} {f(float(v), 3)}" for g, v in sorted(enumerate(away), key=lambda q: -q[1]) if g != big and v >= 0.005)])
         depth = [f"{names[key]}: {f(statistics.mean(d['in_its_clusters'] for d in ds_), 2)} / {f(statistics.mean(d['in_other_clusters'] for d in ds_), 2)}"
-                 for key in names for ds_ in [[r["tables"][key]["largest_group_log_total"] for r in rs if "largest_group_log_total" in r["tables"][key]]]
+                 for key in names if all(key in r["tables"] for r in rs) for ds_ in [[r["tables"][key]["largest_group_log_total"] for r in rs if "largest_group_log_total" in r["tables"][key]]]
                  if len(ds_) == len(rs) and all(d["in_other_clusters"] is not None for d in ds_)]
         if depth:
             lt = {l: statistics.mean(r["log_total_by_label"][l] for r in rs) for l in labels}
             depth = [f"- {ds}, mean log total count of the largest group's cells (group {labels[int(np.argmax(sizes))]}) in the clusters it leads / "
                      "in clusters led by another group, means over the seeds: " + "; ".join(depth)
-                     + "; of every group's cells: " + ", ".join(f"{l} {f(v, 2)}" for l, v in lt.items()) + "."]
+                     + "; of every group's cells: " + ", ".join(f"{labels[i]} {f(lt[labels[i]], 2)}" for i in order) + "."]
+        mis = [f"{names[key]}: {f(statistics.mean(r['tables'][key]['misplaced']['cells'] for r in rs), 1)} / "
+               f"{f(statistics.mean(r['tables'][key]['misplaced']['doublets'] for r in rs), 1)}"
+               for key in names if all("misplaced" in r["tables"].get(key, {}) for r in rs)]
+        if mis:
+            m0 = rs[0]["tables"]["scvi50"]["misplaced"]
+            depth.append(f"- {ds}, cells that fall in a cluster led by another group / how many of them the data's SNP calls (demuxlet) "
+                         f"call doublets, means over the seeds (of all {m0['all_cells']:,} cells, {m0['all_doublets']:,} are called doublets): "
+                         + "; ".join(mis) + ".")
         out.append(f"Which of {ds}'s reference groups the clusters keep together and which they join (`confusion_{ds}_seed*.json`, seeds "
                    f"{','.join(str(r['seed']) for r in rs)}; each method fitted as in its column; for k-means the run with the median ARI): "
                    "for each group, the share of its pairs of cells that fall in one cluster; for the three pairs of groups most often joined, "
                    "the share of their cross pairs (one cell of each) that fall in one cluster; and the share of the largest group's cells that fall "
                    "in clusters led by another group (most of whose cells are of that group), where at least 0.005; means over the seeds.\n\n"
-                   + table(["clusters", "ARI"] + [f"group {l} ({c:,} cells)" for l, c in zip(labels, sizes)] + ["groups most often in one cluster", "the largest group's cells in clusters led by"], rows)
+                   + table(["clusters", "ARI", "largest difference from its column's file"] + [f"group {labels[i]} ({sizes[i]:,} cells)" for i in order] + ["groups most often in one cluster", "the largest group's cells in clusters led by"], rows)
                    + ("\n\n" + "\n".join(depth) if depth else ""))
     return "\n\n".join(out)
 
