@@ -426,7 +426,7 @@ def block_cluster():
         "\n\nZINB-WaVE's fits above, each clustered twice: k-means on W (`obsm[\"X_zinbwave\"]`, the columns above) and on the principal "
         "components of its latent log-mean term W alpha_mu (`obsm[\"X_zinbwave_mu\"]`), k-means ARI, mean ± 1.64 SEM over the seeds of the files that "
         "record both:\n\n" + table(["data"] + [f"{lab}: {w}" for _, lab in mu_methods for w in ("W", "X_zinbwave_mu")] + ["SCVI's best (mean)"], mu_rows)
-        if mu_rows else "") + ("\n\n" + confusion_table() if confusion_table() else "")
+        if mu_rows else "") + (("\n\n" + ct) if (ct := confusion_table()) else "")
 
 
 def confusion_table():
