@@ -54,14 +54,18 @@ def save(name, result):
     return path
 
 
-def cluster_metrics(Z, labels, seeds=(0, 1, 2)):
-    "k-means with k = number of labels (scikit-learn, n_init=10) for each random_state: median ARI and NMI; silhouette of the labels."
-    import numpy as np
+def kmeans_runs(Z, labels, seeds=(0, 1, 2)):
+    "k-means with k = number of labels (scikit-learn, n_init=10) for each random_state: (the clusters of each run, their ARIs, their NMIs)."
     from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
-    k = len(np.unique(labels))
-    ari, nmi = [], []
-    for s in seeds:
-        c = KMeans(k, n_init=10, random_state=s).fit_predict(Z)
-        ari.append(adjusted_rand_score(labels, c)); nmi.append(normalized_mutual_info_score(labels, c))
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+    k = len(set(labels.tolist()))
+    runs = [KMeans(k, n_init=10, random_state=s).fit_predict(Z) for s in seeds]
+    return runs, [adjusted_rand_score(labels, c) for c in runs], [normalized_mutual_info_score(labels, c) for c in runs]
+
+
+def cluster_metrics(Z, labels, seeds=(0, 1, 2)):
+    "k-means with k = number of labels (`kmeans_runs`): median ARI and NMI over the seeds; silhouette of the labels."
+    import numpy as np
+    from sklearn.metrics import silhouette_score
+    _, ari, nmi = kmeans_runs(Z, np.asarray(labels), seeds)
     return dict(ari=float(np.median(ari)), nmi=float(np.median(nmi)), asw=float(silhouette_score(Z, labels)))

@@ -59,7 +59,7 @@ One torch thread per process; times are wall seconds of each fit in a warm proce
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np, torch
-from _common import cluster_metrics, meta, save, RESULTS
+from _common import cluster_metrics, kmeans_runs, meta, save, RESULTS
 
 DATASETS = ("pbmc4k", "pbmc3k", "human_kidney", "mouse_bladder", "worm_neuron", "cellbench", "cellbench_5cl")
 METHODS = ("zinbwave", "gmvae", "scvi")
@@ -187,25 +187,20 @@ def scvi50_check(a, seed, batch):
     return dict(scvi_version=scvi_version(), epochs=50, seconds=secs, **scores(m.get_latent_representation(d), a.obs["label"].to_numpy()))
 
 
-def confusion(z, labels, log_total, doublet=None, seeds=(0, 1, 2)):
-    "The k-means run (scikit-learn, k = number of labels, n_init=10, as `cluster_metrics`) whose ARI is the median over `seeds`: its ARI and its labels x clusters counts."
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score
-    names = sorted(set(labels)); k = len(names)
-    runs = [KMeans(k, n_init=10, random_state=s).fit_predict(z) for s in seeds]
-    aris = [adjusted_rand_score(labels, c) for c in runs]
-    return dict(ari=float(np.median(aris)), **table_of(runs[int(np.argsort(aris)[len(aris) // 2])], labels, names, log_total, doublet))
+def confusion(z, labels, log_total, doublet=None):
+    "The k-means run of `kmeans_runs` (as `cluster_metrics`) whose ARI is the median: its ARI and what `table_of` records of it."
+    runs, aris, _ = kmeans_runs(z, labels)
+    return dict(ari=float(np.median(aris)), **table_of(runs[int(np.argsort(aris)[len(aris) // 2])], labels, sorted(set(labels)), log_total, doublet))
 
 
 def table_of(clusters, labels, names, log_total, doublet=None):
-    "Labels x clusters counts (clusters in order of their codes); the mean log total count of the largest group's cells in the clusters it leads and in the others; with doublet calls, how many cells sit in a cluster led by another label and how many of those are called doublets."
+    "Labels x clusters counts (clusters in order of their codes); the mean log total count of the largest label's cells in the clusters it leads and in the others; with doublet calls, how many cells sit in a cluster led by another label and how many of those are called doublets."
     codes = sorted(set(clusters.tolist()))
     counts = np.array([[int(((labels == l) & (clusters == j)).sum()) for j in codes] for l in names])
+    lead = dict(zip(codes, (names[i] for i in counts.argmax(0))))           # the label with most cells in each cluster
+    lead_of = np.array([lead[c] for c in clusters.tolist()])
     big = names[int(counts.sum(1).argmax())]
-    led = np.isin(clusters, [j for j, col in zip(codes, counts.T) if names[int(col.argmax())] == big])   # cells in clusters where the largest group has most cells
-    cells = labels == big
-    lead = {j: names[int(col.argmax())] for j, col in zip(codes, counts.T)}
-    away = np.array([lead[c] != l for c, l in zip(clusters.tolist(), labels)])   # cells in a cluster led by another label
+    cells, led, away = labels == big, lead_of == big, lead_of != labels
     extra = {} if doublet is None else dict(misplaced=dict(cells=int(away.sum()), doublets=int((away & doublet).sum()),
                                                            all_doublets=int(doublet.sum()), all_cells=int(len(labels))))
     return dict(labels=names, counts=counts.tolist(), **extra,

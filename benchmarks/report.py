@@ -443,11 +443,10 @@ def confusion_table():
         labels = rs[0]["tables"]["scvi50"]["labels"]
         sizes = np.array(rs[0]["tables"]["scvi50"]["counts"]).sum(1)
         order = sorted(range(len(labels)), key=lambda i: (0, int(labels[i]), "") if labels[i].isdigit() else (1, 0, labels[i]))   # groups 1, 2, ..., 10
+        big, keys = int(np.argmax(sizes)), [k for k in names if all(k in r["tables"] for r in rs)]
         rows = []
-        for key, name in names.items():
-            if not all(key in r["tables"] for r in rs): continue
+        for key in keys:
             kept, co, away = [], [], []
-            big = int(np.argmax(sizes))
             for r in rs:
                 C = np.array(r["tables"][key]["counts"], dtype=float); n = C.sum(1)
                 kept.append((C * (C - 1)).sum(1) / (n * (n - 1)))          # share of a group's pairs of cells in one cluster
@@ -460,24 +459,24 @@ def confusion_table():
                        gmvae_gmm_argmax=("gmvae_gmm", "argmax_ARI"), scvi50=("scvi50", "kmeans_ARI"))[key]
             col = {r["seed"]: r.get(src[1]) for r in cl if r["dataset"] == ds and r["method"] == src[0]}
             diff = [abs(r["tables"][key]["ari"] - col[r["seed"]]) for r in rs if col.get(r["seed"]) is not None]
-            rows.append([name, mean_pm([r["tables"][key]["ari"] for r in rs], 3),
+            rows.append([names[key], mean_pm([r["tables"][key]["ari"] for r in rs], 3),
                          (f(max(diff), 3) if len(diff) == len(rs) else "-")] + [f(float(kept[i]), 2) for i in order]
                         + [", ".join(f"{a} with {b} {f(float(v), 2)}" for v, a, b in pairs[:3]),
                            ", ".join(f"group {labels[g]} {f(float(v), 3)}" for g, v in sorted(enumerate(away), key=lambda q: -q[1]) if g != big and v >= 0.005)])
-        depth = [f"{names[key]}: {f(statistics.mean(d['in_its_clusters'] for d in ds_), 2)} / {f(statistics.mean(d['in_other_clusters'] for d in ds_), 2)}"
-                 for key in names if all(key in r["tables"] for r in rs) for ds_ in [[r["tables"][key]["largest_group_log_total"] for r in rs if "largest_group_log_total" in r["tables"][key]]]
-                 if len(ds_) == len(rs) and all(d["in_other_clusters"] is not None for d in ds_)]
-        if depth:
+        notes = []
+        if all(r["tables"][k]["largest_group_log_total"]["in_other_clusters"] is not None for k in keys for r in rs):
+            mean_of = lambda k, q: statistics.mean(r["tables"][k]["largest_group_log_total"][q] for r in rs)
             lt = {l: statistics.mean(r["log_total_by_label"][l] for r in rs) for l in labels}
-            depth = [f"- {ds}, mean log total count of the largest group's cells (group {labels[int(np.argmax(sizes))]}) in the clusters it leads / "
-                     "in clusters led by another group, means over the seeds: " + "; ".join(depth)
-                     + "; of every group's cells: " + ", ".join(f"{labels[i]} {f(lt[labels[i]], 2)}" for i in order) + "."]
+            notes.append(f"- {ds}, mean log total count of the largest group's cells (group {labels[big]}) in the clusters it leads / "
+                         "in clusters led by another group, means over the seeds: "
+                         + "; ".join(f"{names[k]}: {f(mean_of(k, 'in_its_clusters'), 2)} / {f(mean_of(k, 'in_other_clusters'), 2)}" for k in keys)
+                         + "; of every group's cells: " + ", ".join(f"{labels[i]} {f(lt[labels[i]], 2)}" for i in order) + ".")
         mis = [f"{names[key]}: {f(statistics.mean(r['tables'][key]['misplaced']['cells'] for r in rs), 1)} / "
                f"{f(statistics.mean(r['tables'][key]['misplaced']['doublets'] for r in rs), 1)}"
-               for key in names if all("misplaced" in r["tables"].get(key, {}) for r in rs)]
+               for key in keys if all("misplaced" in r["tables"][key] for r in rs)]
         if mis:
             m0 = rs[0]["tables"]["scvi50"]["misplaced"]
-            depth.append(f"- {ds}, cells that fall in a cluster led by another group / how many of them the data's SNP calls (demuxlet) "
+            notes.append(f"- {ds}, cells that fall in a cluster led by another group / how many of them the data's SNP calls (demuxlet) "
                          f"call doublets, means over the seeds (of all {m0['all_cells']:,} cells, {m0['all_doublets']:,} are called doublets): "
                          + "; ".join(mis) + ".")
         out.append(f"Which of {ds}'s reference groups the clusters keep together and which they join (`confusion_{ds}_seed*.json`, seeds "
@@ -486,7 +485,7 @@ def confusion_table():
                    "the share of their cross pairs (one cell of each) that fall in one cluster; and the share of the largest group's cells that fall "
                    "in clusters led by another group (most of whose cells are of that group), where at least 0.005; means over the seeds.\n\n"
                    + table(["clusters", "ARI", "largest difference from its column's file"] + [f"group {labels[i]} ({sizes[i]:,} cells)" for i in order] + ["groups most often in one cluster", "the largest group's cells in clusters led by"], rows)
-                   + ("\n\n" + "\n".join(depth) if depth else ""))
+                   + ("\n\n" + "\n".join(notes) if notes else ""))
     return "\n\n".join(out)
 
 
