@@ -729,6 +729,70 @@ def worst_change(g):
     return e(max(v, key=abs)) if v else ""
 
 
+def zipo_targets(groups):
+    """The ZiPo benchmark's targets, seed by seed on the same held-out cells and the same thinned halves: for each dataset, a
+    ZiPo row against a peer on one score (lower is better for every score here), the means and on how many of the seeds both
+    ran ZiPo's score is the lower; rows whose ZiPo or peer was not run on that dataset are left out."""
+    comps = [("held-out NLL, ZIP family", "heldout_nll", "zipo_lr1e-3_proximal", "zipdca"),
+             *[("held-out NLL, ZINB family", "heldout_nll", ours, peer) for ours in ("zipo_zinb_proximal_posterior", "zipo_zinb_lr1e-3_loglib")
+               for peer in ("dca", "dca128", "scvi")],
+             ("held-out NLL, ZINB family", "heldout_nll", "zipo_zinb_tuned48", "dca"),
+             ("held-out NLL, ZINB family", "heldout_nll", "zipo_zinb_tuned48", "dca128"),
+             ("held-out NLL, across families", "heldout_nll", "zipo_lr1e-3_proximal", "dca"),
+             ("held-out NLL, across families", "heldout_nll", "zipo_lr1e-3_proximal", "scvi")]
+    comps += [("MCV error of rates", "mcv_mse", ours, peer) for ours in ("zipo_lr1e-3_proximal", "zipo_refine_mcv", "zipo_posterior", "zipo_zinb_proximal_posterior", "zipo_zinb_posterior")
+              for peer in ("dca", "dca128", "zipdca", "scvi", "magic")]
+    rows = []
+    for ds in sorted({d for d, _ in groups}):
+        for what, key, ours, peer in comps:
+            a = {r["seed"]: r.get(key) for r in groups.get((ds, ours), [])}
+            b = {r["seed"]: r.get(key) for r in groups.get((ds, peer), [])}
+            seeds = sorted(s for s in a if s in b and isinstance(a[s], (int, float)) and isinstance(b[s], (int, float)))
+            if not seeds: continue
+            d = 1 if key == "heldout_nll" else 3
+            wins = sum(a[s] < b[s] for s in seeds)
+            ma, mb = statistics.mean(a[s] for s in seeds), statistics.mean(b[s] for s in seeds)
+            verdict = "on every seed" if wins == len(seeds) else ("on average" if ma < mb else "no")
+            rows.append([ds, what, f"`{ours}`", f"`{peer}`", f(ma, d), f(mb, d), f"{wins} of {len(seeds)}", verdict])
+    return table(["data", "score", "ZiPo", "peer", "ZiPo's mean", "peer's mean", "seeds where ZiPo is lower", "ZiPo lower"], rows)
+
+
+def zipo_pruning(rs):
+    """The pruning target (at least 95% of the first layer's weights zero after `prune(model, 1e-4)`, the held-out NLL within
+    0.5% of the unpruned model's): the package's defaults and the same with alpha_w raised, on each dataset; beside it what the
+    raised penalty costs the unpruned model, against the defaults' held-out NLL on the same seeds."""
+    rows = []
+    settings = (("zipo_lr1e-3_proximal", "0.1 (the default)"), ("ablation_lr_1e-3_proximal_alpha_w_0.3", "0.3"),
+                ("ablation_lr_1e-3_proximal_alpha_w_1", "1"), ("ablation_lr_1e-3_proximal_alpha_w_3", "3"))
+    by = {}
+    for r in rs: by.setdefault((r["dataset"], r["method"]), {})[r["seed"]] = r
+    for ds in sorted({d for d, _ in by}):
+        base = by.get((ds, "zipo_lr1e-3_proximal"), {})
+        for m, aw in settings:
+            g = by.get((ds, m))
+            if not g: continue
+            sp = [r["sparsity_pruned"] for r in g.values()]
+            ch = [abs(r["heldout_nll_pruned"] - r["heldout_nll"]) / r["heldout_nll"] for r in g.values()]
+            common = [s for s in g if s in base]
+            cost = (statistics.mean((g[s]["heldout_nll"] - base[s]["heldout_nll"]) / base[s]["heldout_nll"] for s in common)
+                    if common and m != "zipo_lr1e-3_proximal" else None)
+            rows.append([ds, aw, len(g), mean_pm(sp), f"{sum(v >= 0.95 for v in sp)} of {len(sp)}", e(max(ch)),
+                         "yes" if min(sp) >= 0.95 and max(ch) <= 0.005 else "no", mean_pm([r["heldout_nll"] for r in g.values()], 1),
+                         "" if cost is None else f"{cost:+.1%}"])
+    return table(["data", "alpha_w", "seeds", "`sparsity_pruned`", "seeds at 0.95 or more", "largest relative NLL change by pruning",
+                  "target met on every seed", "`heldout_nll` (unpruned)", "against the defaults' `heldout_nll`, same seeds"], rows)
+
+
+def _notes(groups, key, body):
+    "One line per (dataset, method) group whose every file holds `key`: '- data, `method` (seeds ...): ' and body(files by seed)."
+    out = []
+    for (ds, m), g in sorted(groups.items()):
+        if g and all(key in r for r in g):
+            g = sorted(g, key=lambda r: r["seed"])
+            out.append(f"- {ds}, `{m}` (seeds {','.join(str(r['seed']) for r in g)}): {body(g)}.")
+    return out
+
+
 def block_zipo():
     rs = [r for _, r in load("zipo_*_seed*.json") if isinstance(r, dict) and "method" in r and "dataset" in r]
     if not rs: return missing("`bench_zipo.py`")
@@ -741,30 +805,47 @@ def block_zipo():
         rows.append([ds, m, len(g)] + [mean_pm([r.get(k) for r in g], d) for k, d in ZIPO_METRICS] + [worst_change(g), load_range(g)])
     out = [table(["data", "method", "seeds"] + [f"`{k}`" for k, _ in ZIPO_METRICS] + ["pruning: largest NLL change", "load"], rows),
            "", "(mean ± 1.64 SEM over seeds; empty: the method does not report it. Pruning: the largest relative change of the held-out "
-           "NLL that pruning caused on any seed, (pruned - unpruned) / unpruned.)"]
-    dg = [(k, g) for k, g in sorted(groups.items()) if all("kmeans_ari_depth_out" in r for r in g)]
-    if dg:
-        out += ["", "What k-means on the latent follows (`depth_diagnostics` in `bench_zipo.py`; mean ± 1.64 SEM over the seeds listed):", ""]
-        for (ds, m), g in dg:
-            g = sorted(g, key=lambda r: r["seed"])
-            line = (f"- {ds}, `{m}` (seeds {','.join(str(r['seed']) for r in g)}): k-means ARI against the labels {mean_pm([r['kmeans_ari'] for r in g])}; "
-                    f"with each cell's log total count regressed out of the latent {mean_pm([r['kmeans_ari_depth_out'] for r in g])}; "
-                    f"share of the latent's variance that the log total count explains {mean_pm([r['latent_depth_r2'] for r in g], 2)}")
-            if all("kmeans_ari_technology" in r for r in g):
-                line += f"; ARI of the same clusters against the technology {mean_pm([r['kmeans_ari_technology'] for r in g])}"
-            out.append(line + ".")
-    tg = [(k, g) for k, g in sorted(groups.items()) if all("mcv_mse_top_genes" in r for r in g)]
-    if tg:
-        out += ["", "Where the MCV error comes from (`mcv_mse_top_genes` in the results files): the part of `mcv_mse` that the genes with the "
-                "largest mean count in the training half make (their squared errors summed, divided by the number of all entries, so the "
-                "parts add up to `mcv_mse`), and the same for no denoising; mean ± 1.64 SEM over the seeds listed:", ""]
-        for (ds, m), g in tg:
-            g = sorted(g, key=lambda r: r["seed"])
-            part = lambda n, key: mean_pm([r[key][str(n)] for r in g], 3)
-            out.append(f"- {ds}, `{m}` (seeds {','.join(str(r['seed']) for r in g)}): `mcv_mse` {mean_pm([r['mcv_mse'] for r in g], 3)}, of which the most "
-                       f"expressed gene {part(1, 'mcv_mse_top_genes')}, the 10 most expressed {part(10, 'mcv_mse_top_genes')}, the 100 most expressed "
-                       f"{part(100, 'mcv_mse_top_genes')}; no denoising: the same genes {part(1, 'mcv_mse_top_genes_no_denoising')}, "
-                       f"{part(10, 'mcv_mse_top_genes_no_denoising')}, {part(100, 'mcv_mse_top_genes_no_denoising')}.")
+           "NLL that pruning caused on any seed, (pruned - unpruned) / unpruned.)",
+           "", "The targets, seed by seed (the same held-out cells and thinned halves for ZiPo and its peer; means over the seeds "
+           "both ran; lower is better for both scores; `zipo_lr1e-3_proximal` is `tl.zipo` at its defaults, `zipo_refine_mcv` the same "
+           "with `refine=\"mcv\"`, `zipo_zinb_proximal_posterior` `tl.zipo(likelihood=\"zinb\", refine=\"mcv\", posterior=True)` (its held-out NLL is "
+           "that of `tl.zipo(likelihood=\"zinb\")`), `zipo_zinb_lr1e-3_loglib` and `zipo_zinb_posterior` the same two without the proximal step; "
+           "SCVI's held-out NLL is its reconstruction error):", "", zipo_targets(groups),
+           "", "The pruning target (`prune(model, 1e-4)`; at least 0.95 of the first layer's weights zero, the held-out NLL within 0.5% of "
+           "the unpruned model's), at the package's defaults (proximal step, first rate 0.001) and with alpha_w raised (the ablation "
+           "rows); the last column is what the raised penalty costs the unpruned model (mean relative change of its held-out NLL "
+           "against the defaults' on the same seeds):", "", zipo_pruning(rs)]
+
+    def depth(g):
+        line = (f"k-means ARI against the labels {mean_pm([r['kmeans_ari'] for r in g])}; with each cell's log total count regressed "
+                f"out of the latent {mean_pm([r['kmeans_ari_depth_out'] for r in g])}; share of the latent's variance that the log total "
+                f"count explains {mean_pm([r['latent_depth_r2'] for r in g], 2)}")
+        if all("kmeans_ari_technology" in r for r in g):
+            line += f"; ARI of the same clusters against the technology {mean_pm([r['kmeans_ari_technology'] for r in g])}"
+        return line
+
+    def top(g):
+        part = lambda n, key: mean_pm([r[key][str(n)] for r in g], 3)
+        return (f"`mcv_mse` {mean_pm([r['mcv_mse'] for r in g], 3)}, of which the most expressed gene {part(1, 'mcv_mse_top_genes')}, "
+                f"the 10 most expressed {part(10, 'mcv_mse_top_genes')}, the 100 most expressed {part(100, 'mcv_mse_top_genes')}; no "
+                f"denoising: the same genes {part(1, 'mcv_mse_top_genes_no_denoising')}, {part(10, 'mcv_mse_top_genes_no_denoising')}, "
+                f"{part(100, 'mcv_mse_top_genes_no_denoising')}")
+
+    def post(g):
+        return (f"posterior {mean_pm([r['mcv_mse'] for r in g], 3)}, expected count {mean_pm([r['mcv_mse_expected'] for r in g], 3)}; "
+                f"at the encoder's latents: posterior {mean_pm([r['mcv_mse_encoder_posterior'] for r in g], 3)}, expected count "
+                f"{mean_pm([r['mcv_mse_encoder_expected'] for r in g], 3)}; steps {'/'.join(str(r['refine_choice']['steps']) for r in g)}")
+
+    for key, body, intro in (
+            ("kmeans_ari_depth_out", depth, "What k-means on the latent follows (`depth_diagnostics` in `bench_zipo.py`; mean ± 1.64 SEM over the seeds listed):"),
+            ("mcv_mse_top_genes", top, "Where the MCV error comes from (`mcv_mse_top_genes` in the results files): the part of `mcv_mse` that the genes with the "
+             "largest mean count in the training half make (their squared errors summed, divided by the number of all entries, so the "
+             "parts add up to `mcv_mse`), and the same for no denoising; mean ± 1.64 SEM over the seeds listed:"),
+            ("mcv_mse_encoder_posterior", post, "The posterior rows read one fit four ways (`prediction` in their files): the MCV error of the posterior at the refinement "
+             "chosen for it (`mcv_mse`, the row's score), of the expected count at the same latents, and of both at the encoder's latents "
+             "(no refinement); mean ± 1.64 SEM over the seeds listed, and the refinement steps chosen on each seed:")):
+        lines = _notes(groups, key, body)
+        if lines: out += ["", intro, ""] + lines
     if abl:
         ag = {}
         for r in abl: ag.setdefault((r["dataset"], r["method"][len("ablation_"):]), []).append(r)

@@ -17,8 +17,8 @@ from .data import check_counts
 # %% auto #0
 __all__ = ['LIKELIHOODS', 'log_poisson', 'log_nb_zero', 'log_nb', 'log_zip', 'log_zinb', 'NegativeBinomial',
            'ZeroInflatedNegativeBinomial', 'ZeroInflatedPoisson', 'Likelihood', 'likelihood', 'mean_floor',
-           'poisson_score_info', 'nb_score_info', 'nb_grad_hess', 'count_terms', 'nb_count_derivs', 'NBDerivatives',
-           'NBSums']
+           'posterior_mean', 'poisson_score_info', 'nb_score_info', 'nb_grad_hess', 'count_terms', 'nb_count_derivs',
+           'NBDerivatives', 'NBSums']
 
 # %% ../nbs/00_distributions.ipynb #a3a5e6f2
 def _validate(fn:str, x:Tensor, mu:Tensor, theta=None, zi_logits=None, mu_zero_ok:bool=False):
@@ -434,6 +434,22 @@ def mean_floor(dtype:torch.dtype)->float:
     "The smallest mean a model should hand to a likelihood: x / mu, the gradient in mu, stays finite for counts up to max * floor."
     fi = torch.finfo(dtype)
     return fi.tiny / fi.eps * 1e3
+
+# %% ../nbs/00_distributions.ipynb #b9c59d12
+def posterior_mean(x:Tensor,                 # counts
+                   mu:Tensor,                # mean of the count part (NB or Poisson), > 0
+                   theta:Tensor|None=None,   # NB inverse dispersion, > 0 (None: Poisson)
+                   zi_logits:Tensor|None=None,  # log-odds of a structural zero (None: no zero inflation)
+                   validate:bool=False,      # check the inputs' support and domain
+                  )->tuple:                  # (rate, replicate): E[lambda | x] and E[replicate count | x], elementwise
+    "What each count says about its rate, with its law as the prior: the posterior mean of the rate, and the expected count of a replicate measurement that shares the count's structural zero."
+    x, mu, theta, zi_logits = _as_tensors(x, mu, theta, zi_logits)
+    if validate: _validate("posterior_mean", x, mu, theta, zi_logits)
+    sampled = mu if theta is None else torch.lerp(mu, x, torch.sigmoid(mu.log() - theta.log()))   # mu + w (x - mu)
+    if zi_logits is None: return sampled, sampled
+    log_p0 = -mu if theta is None else log_nb_zero(mu, theta)
+    r = torch.where(x > 0, torch.ones_like(x), torch.sigmoid(log_p0 - zi_logits))                  # P(sampled | x)
+    return torch.lerp(mu, sampled, r), r * sampled
 
 # %% ../nbs/00_distributions.ipynb #2e5024fb
 def poisson_score_info(x:Tensor,   # counts

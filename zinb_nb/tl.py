@@ -368,8 +368,8 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     return model
 
 # %% ../nbs/20_tl.ipynb #06214f99
-def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:bool, refine:int=0, progress:bool=False)->dict:
-    "Latent, predicted library and (if `dense`) expected counts and pi of every cell, minibatch by minibatch in cell order."
+def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:bool, refine:int=0, progress:bool=False, want_posterior:bool=False)->dict:
+    "Latent, predicted library and (if `dense`) expected counts, pi and posterior means of every cell, minibatch by minibatch in cell order."
     from tqdm.auto import tqdm
     n, out = data.n_cells, {}
     cov = torch.from_numpy(C).to(data.device) if C.shape[1] else None
@@ -377,13 +377,13 @@ def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:boo
     for x, idx in bar:   # a bar only when refining: the pass is then `refine` optimiser steps per minibatch
         p = model.predict(x, None if cov is None else cov[idx], refine=refine)
         rows = idx.cpu().numpy()
-        for k in ("latent", "library") + (("expected",) if dense else ()) + (("pi",) if dense and want_zi else ()):
+        for k in ("latent", "library") + (("expected",) if dense else ()) + (("pi",) if dense and want_zi else ()) + (("posterior",) if dense and want_posterior else ()):
             v = p[k].cpu().numpy()
             if k not in out: out[k] = np.empty((n,) + v.shape[1:], np.float32)
             out[k][rows] = v
     return out
 
-def _choose_refine(model, data:CellBatches, C:np.ndarray, n:int, seed:int, progress:bool)->dict:
+def _choose_refine(model, data:CellBatches, C:np.ndarray, n:int, seed:int, progress:bool, output:str="expected")->dict:
     "`ZiPo.choose_refine` on up to `n` cells drawn at random, gathered in one pass in cell order (backed files too)."
     keep = np.zeros(data.n_cells, bool); keep[np.random.default_rng(seed).choice(data.n_cells, min(n, data.n_cells), replace=False)] = True
     k, xs, rows = torch.as_tensor(keep, device=data.device), [], []
@@ -392,7 +392,7 @@ def _choose_refine(model, data:CellBatches, C:np.ndarray, n:int, seed:int, progr
         if s.any(): xs.append(x[s]); rows.append(idx[s])
     rows = torch.cat(rows)
     cov = torch.from_numpy(C).to(data.device)[rows] if C.shape[1] else None
-    return model.choose_refine(torch.cat(xs), cov, seed=seed, progress=progress)
+    return model.choose_refine(torch.cat(xs), cov, seed=seed, progress=progress, output=output)
 
 # %% ../nbs/20_tl.ipynb #f683816e
 def _fit_zipo(counts, C:np.ndarray, config, device, max_epochs:int, batch_size:int, lr:float, valid_frac:float,
@@ -417,6 +417,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          device=None,                 # default: CUDA if available, else CPU
          prune:float|None=None,       # prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)
          return_zi:bool=False,        # also write layers["zipo_zi"] (zip, zinb)
+         posterior:bool=False,        # also write layers["zipo_posterior"]: each count's posterior mean given the cell's own counts (`ZiPo.predict`); with refine="mcv" the steps are chosen for it
          refine:int|str=0,            # > 0: each cell's latent refined by that many Adam steps on its own likelihood before the outputs (`ZiPo.refine`); "mcv": the count chosen by molecular cross-validation within the data (`ZiPo.choose_refine`)
          refine_cells:int=2000,       # refine="mcv": cells drawn at random for the choice
          max_epochs:int=200,          # passes over the data
@@ -430,10 +431,11 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          progress:bool=True,          # progress bar
          **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, library_scale, ...
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
-    "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi']) and uns['zipo']."
+    "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi'], layers['zipo_posterior']) and uns['zipo']."
     from zinb_nb.zipo import ZiPoConfig, prune as prune_, sparsity
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine,
                 refine_cells=refine_cells)
+    if not isinstance(posterior, bool): raise ValueError(f"posterior must be True or False, got {posterior!r}")
     if prune is not None and (isinstance(prune, bool) or not isinstance(prune, (int, float)) or not 0 <= prune < 1):
         raise ValueError(f"prune must be None or a number in [0, 1) (delta), got {prune!r}")
     config = ZiPoConfig(likelihood=likelihood, n_latent=n_latent, proximal=proximal, **model_kw)
@@ -450,13 +452,13 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         info["valid_nll_after_pruning"] = _valid_nll(model, data, valid)
     dense = data.n_cells * data.n_genes * 4 <= max_layer_gb * 2**30
     if refine == "mcv":
-        info["refine_mcv"] = _choose_refine(model, data, C, refine_cells, seed, progress)
+        info["refine_mcv"] = _choose_refine(model, data, C, refine_cells, seed, progress, "posterior" if posterior else "expected")
         info["refine_steps"] = info["refine_mcv"]["steps"]
     else: info["refine_steps"] = int(refine)
-    outs = _zipo_outputs(model, data, C, dense, return_zi, info["refine_steps"], progress)
+    outs = _zipo_outputs(model, data, C, dense, return_zi, info["refine_steps"], progress, posterior)
     info["cells_library_beyond_data"] = _library_beyond_data(outs["library"], lib)
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
-                covariate_keys=covariate_keys, prune=prune, proximal=proximal, refine=refine, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
+                covariate_keys=covariate_keys, prune=prune, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
     return model
 
@@ -496,7 +498,8 @@ def _write_zipo(adata, model, outs, valid, cnames, info, dense, params):
     if dense:
         adata.layers["zipo_rate"] = outs["expected"]
         if "pi" in outs: adata.layers["zipo_zi"] = outs["pi"]
-    else: notes.append(f"layers zipo_rate/zipo_zi not written: {adata.n_obs} x {adata.n_vars} float32 exceeds max_layer_gb")
+        if "posterior" in outs: adata.layers["zipo_posterior"] = outs["posterior"]
+    else: notes.append(f"layers zipo_rate/zipo_zi/zipo_posterior not written: {adata.n_obs} x {adata.n_vars} float32 exceeds max_layer_gb")
     h = model.history
     adata.uns["zipo"] = _plain(dict(params=params, config=asdict(model.config), covariate_columns=list(cnames), valid_cells=np.flatnonzero(valid),
                                     history={c: h[c].to_numpy() for c in h.columns}, sparsity=sparsity(model), **info,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
-from .distributions import likelihood as _likelihood, mean_floor
+from .distributions import likelihood as _likelihood, mean_floor, posterior_mean
 from .train import Callback, CellCovariates, batchnorm_for
 
 # %% auto #0
@@ -299,13 +299,15 @@ def _pi(out:dict)->Tensor:
 def predict(self:ZiPo, x:Tensor, covariates:Tensor|None=None,
             refine:int=0,          # > 0: at each cell's latent refined by that many steps (`ZiPo.refine`, below)
             refine_lr:float=1e-2,  # their learning rate
-           )->dict:                # latent, library, rate, expected, pi (cells x ...)
-    "Latent, predicted library, rate l*rho, expected count (1 - pi) * l * rho and pi of each cell, in evaluation mode."
+           )->dict:                # latent, library, rate, expected, pi, posterior, posterior_rate (cells x ...)
+    "Latent, predicted library, rate l*rho, expected count (1 - pi) * l * rho, pi, and the posterior means given the counts x, of each cell, in evaluation mode."
     was = self.training; self.eval()
     out = self.decode(self.refine(x, covariates, refine, refine_lr), covariates, x) if refine else self(x, covariates)
     self.train(was)
     pi = _pi(out)
-    return dict(latent=out["latent"], library=out["library"], rate=out["mu"], expected=(1 - pi) * out["mu"], pi=pi)
+    post_rate, post = posterior_mean(x, out["mu"], out.get("theta"), out.get("zi_logits"))
+    return dict(latent=out["latent"], library=out["library"], rate=out["mu"], expected=(1 - pi) * out["mu"], pi=pi,
+                posterior=post, posterior_rate=post_rate)
 
 # %% ../nbs/06_zipo.ipynb #f6adee6f
 def _is_int(v, lo:int)->bool:
@@ -359,14 +361,16 @@ def choose_refine(self:ZiPo, x:Tensor,               # counts, cells x genes (a 
                   batch_size:int=512,                 # cells refined at a time
                   patience:int=2,                     # stop after this many grid points in a row above the best one
                   progress:bool=False,                # progress bar over the grid
-                 )->dict:  # steps (the choice), grid and mse (the points reached), mse_no_denoising
-    "The number of `refine` steps with the lowest molecular cross-validation error within `x`: every count thinned into two halves, latents refined on one, expected counts scored against the other."
+                  output:str="expected",              # the prediction scored: "expected" (the model's mean) or "posterior" (given the first half's counts)
+                 )->dict:  # steps (the choice), grid and mse (the points reached), mse_no_denoising, output
+    "The number of `refine` steps with the lowest molecular cross-validation error within `x`: every count thinned into two halves, latents refined on one, its predictions (`output`) scored against the other."
     from tqdm.auto import tqdm
     from zinb_nb.data import check_counts
     steps = list(grid) if isinstance(grid, (list, tuple, range)) else None
     if not steps or not all(_is_int(k, 0) for k in steps) or any(a >= b for a, b in zip(steps, steps[1:])):
         raise ValueError(f"grid must be increasing integers >= 0, got {grid!r}")
     _check_lr(lr)
+    if output not in ("expected", "posterior"): raise ValueError(f"output must be 'expected' or 'posterior', got {output!r}")
     if not _is_int(patience, 1): raise ValueError(f"patience must be an integer >= 1, got {patience!r}")
     check_counts(x, "x")
     g = torch.Generator(device=x.device).manual_seed(int(seed))
@@ -384,12 +388,14 @@ def choose_refine(self:ZiPo, x:Tensor,               # counts, cells x genes (a 
                 self._refine_steps(u, opt, xa[s], cov(s), k - done)          # each batch's latents and Adam state go on from the last point
                 with torch.no_grad():
                     out = self.decode(u, cov(s), xa[s])
-                    sse += float((((1 - _pi(out)) * out["mu"] - xb[s]) ** 2).double().sum())
+                    pred = (posterior_mean(xa[s], out["mu"], out.get("theta"), out.get("zi_logits"))[1] if output == "posterior"
+                            else (1 - _pi(out)) * out["mu"])
+                    sse += float(((pred - xb[s]) ** 2).double().sum())
             done = k; mse.append(sse / x.numel())
             if mse[-1] < best: best, worse = mse[-1], 0
             else: worse += 1
             if worse >= patience: break
     finally: self.train(was)
     return dict(steps=int(steps[mse.index(min(mse))]), grid=[int(k) for k in steps[:len(mse)]], mse=mse,
-                mse_no_denoising=float(((xa - xb) ** 2).double().mean()))
+                mse_no_denoising=float(((xa - xb) ** 2).double().mean()), output=output)
 
