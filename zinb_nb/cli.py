@@ -137,7 +137,7 @@ _MODELS = {   # --model -> the tl function and the options it takes (beyond --la
     "glmm": ("glmm_genes", ["formula", "family", "genes"]),
     "zinbwave": ("zinbwave", ["n_latent", "batch_key", "size_factors", "init", "optimizer", "tol", "epsilon_W", "max_epochs", "batch_size", "lr", "checkpoint", "cell_store"]),
     "vae": ("vae", ["likelihood", "n_latent", "n_components", "mixture_init", "batch_key", "max_epochs", "batch_size", "lr"]),
-    "zipo": ("zipo", ["likelihood", "n_latent", "covariate_keys", "max_epochs", "batch_size", "lr", "prune", "proximal", "return_zi", "posterior", "refine"]),
+    "zipo": ("zipo", ["likelihood", "library", "n_latent", "covariate_keys", "max_epochs", "batch_size", "lr", "prune", "proximal", "return_zi", "posterior", "refine"]),
 }
 
 def fit_h5ad(path:str|Path,              # input .h5ad with raw counts
@@ -221,6 +221,7 @@ def _model_options(g):
     opt("prune", type=float, help="zipo: prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)")
     opt("proximal", action=argparse.BooleanOptionalAction, help="zipo: exact zeros in the first layer (the ratio penalty's L1 part by a proximal step after each Adam step; on by default, --no-proximal trains as the paper did)")
     opt("return_zi", action="store_const", const=True, help="zipo: also write layers['zipo_zi'], the structural-zero probabilities")
+    opt("library", choices=["predicted", "observed"], help="zipo: each cell's library size predicted from its latent (default, the paper's) or its observed total count (as DCA's)")
     opt("posterior", action="store_const", const=True, help="zipo: also write layers['zipo_posterior'], each count's posterior mean given the cell's own counts (with --refine mcv the steps are chosen for it)")
     opt("refine", type=_refine_arg, help="zipo: refine each cell's latent by this many Adam steps on its own likelihood before the outputs, or 'mcv' to choose the count by molecular cross-validation (default 0)")
 
