@@ -193,10 +193,14 @@ def _digamma_diff(x:Tensor, theta:Tensor)->Tensor:
     stirling = torch.log1p(x / tb) + x / (2 * tb * z) + x * (z + tb) / (12 * tb**2 * z**2) - x * (z + tb) * (z * z + tb * tb) / (120 * z**4 * tb**4)
     return torch.where(big, stirling, torch.digamma(x + ts) - torch.digamma(ts))
 
+def _p_sampled(zero, log_p0, zi_logits):
+    "P(a count was drawn from the count law, not inflated | x): sigmoid(log P(0) - zi_logits) where x = 0 (`zero`), 1 elsewhere."
+    return torch.where(zero, torch.sigmoid(log_p0 - zi_logits), 1.)
+
 def _zinb_grads(x, mu, theta, zi_logits, log_p0, l1pr, zero, plan)->tuple:
     "d log_zinb / d(mu, theta, zi_logits), elementwise, given log P(0), log1p(mu/theta), x == 0 and `_count_plan`."
     w = torch.where(zero, torch.sigmoid(zi_logits - log_p0), 0.)     # P(structural | x)
-    a = torch.where(zero, torch.sigmoid(log_p0 - zi_logits), 1.)     # 1 - w, accurate as pi -> 1
+    a = _p_sampled(zero, log_p0, zi_logits)                           # 1 - w, accurate as pi -> 1
     t = (x - mu) * a / (1 + mu / theta)                               # (1-w) theta (x - mu) / (theta + mu)
     return t / mu, a * (_at_counts(_digamma_diff, x, theta, plan) - l1pr) - t / theta, w - torch.sigmoid(zi_logits)
 
@@ -409,7 +413,7 @@ class Likelihood:
         else: score, info = poisson_score_info(x, mu); g, h = [score], [[-info]]
         if self.zero_inflated:
             pi = torch.sigmoid(zi_logits) if pi is None else pi
-            r = torch.where(x == 0, torch.sigmoid(self.count_log_p0(mu, theta) - zi_logits), 1.)   # P(sampled | x), 1 where x > 0
+            r = _p_sampled(x == 0, self.count_log_p0(mu, theta), zi_logits)
             v = r * (1 - r)
             h = [[r * h[i][j] + v * g[i] * g[j] if j >= i else None for j in range(len(g))] + [-v * g[i]] for i in range(len(g))]
             h.append([None] * len(g) + [v - pi * (1 - pi)])
@@ -448,7 +452,7 @@ def posterior_mean(x:Tensor,                 # counts
     sampled = mu if theta is None else torch.lerp(mu, x, torch.sigmoid(mu.log() - theta.log()))   # mu + w (x - mu)
     if zi_logits is None: return sampled, sampled
     log_p0 = -mu if theta is None else log_nb_zero(mu, theta)
-    r = torch.where(x > 0, torch.ones_like(x), torch.sigmoid(log_p0 - zi_logits))                  # P(sampled | x)
+    r = _p_sampled(x == 0, log_p0, zi_logits)
     return torch.lerp(mu, sampled, r), r * sampled
 
 # %% ../nbs/00_distributions.ipynb #2e5024fb
