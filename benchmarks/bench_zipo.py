@@ -491,6 +491,9 @@ ABLATIONS = {
     # observed total count as the library, as DCA's; and the encoder reading log1p of counts per 10,000, as DCA's
     "zinb_lr_1e-3_proximal_observed": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log", library="observed"),
     "zinb_lr_1e-3_proximal_cp10k": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log", input="log1p_cp10k"),
+    # the posterior of that observed-library fit: `tl.zipo(likelihood="zinb", library="observed", refine="mcv", posterior=True)`
+    "zinb_lr_1e-3_proximal_observed_posterior": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log",
+                                                     library="observed", _refine="mcv", _output="posterior"),
 }
 
 

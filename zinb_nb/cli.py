@@ -226,10 +226,15 @@ def _model_options(g):
     opt("refine", type=_refine_arg, help="zipo: refine each cell's latent by this many Adam steps on its own likelihood before the outputs, or 'mcv' to choose the count by molecular cross-validation (default 0)")
 
 # %% ../nbs/90_cli.ipynb #257fcc2d
+class _Parser(argparse.ArgumentParser):
+    "argparse's parser, except that a mistake on the command line is one line on standard error (no usage block), exit status 2."
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 def _parser()->argparse.ArgumentParser:
     "The `zinb-nb` command line."
     from zinb_nb import __version__
-    p = argparse.ArgumentParser(prog="zinb-nb", description="Zero-inflated count models for single-cell RNA-seq.")
+    p = _Parser(prog="zinb-nb", description="Zero-inflated count models for single-cell RNA-seq.")
     p.add_argument("--version", action="version", version=f"zinb_nb {__version__}")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
@@ -265,7 +270,8 @@ def _demo(args):
 # %% ../nbs/90_cli.ipynb #67ec3200
 def main(argv:list[str]|None=None)->int:  # process exit status
     "Entry point of the `zinb-nb` console script."
-    args = _parser().parse_args(argv)
+    try: args = _parser().parse_args(argv)
+    except SystemExit as e: return e.code   # --help, --version, or a mistake argparse caught (said in one line)
     try:
         if args.command == "demo": _demo(args)
         else: print(f"wrote {fit_h5ad(args.input, args.out, model=args.model, backed=args.backed, **_model_kwargs(args))}")
