@@ -176,6 +176,7 @@ def fit_ours(x_train, seed, config, dca=False, epochs=150, C_train=None):
     config = dict(config); lr0 = config.pop("_lr0", 0.0212)     # "_lr0": the first rate of ZiPo's schedule (an ablation)
     config.pop("_refine", None)                                  # "_refine": steps of `ZiPo.refine` for the outputs, not a setting of the fit
     config.pop("_output", None)                                  # "_output": which prediction is scored ("posterior": `ZiPo.predict`'s posterior), not a setting of the fit
+    config.pop("_gradual", None)                                 # "_gradual": a fraction to prune to after the fit, with retraining (`gradual_prune`)
     n_trials, search = config.pop("_search", 0), None                # "_search": trials of `tl.zipo_search` on these cells before the fit
     if n_trials:
         search = zipo_search_settings(x_train, seed, config, lr0, n_trials)
@@ -193,6 +194,42 @@ def fit_ours(x_train, seed, config, dca=False, epochs=150, C_train=None):
                 early_stopping=EarlyStopping(30), callbacks=[ZiPoSchedule(lr0=lr0, lr_min=min(lr0, 1e-3))], progress=False)
     model.search = search
     return model, h
+
+
+def gradual_prune(model, x_train, seed, fraction, ramp=40, after=60, lr=1e-3, patience=30):
+    """Gradual magnitude pruning with retraining (Zhu & Gupta 2017), after the fit: over `ramp` epochs the fraction of zero
+    first-layer weights rises on a cubic schedule from the fit's own to `fraction` (at the end of each epoch the weights
+    smallest relative to their neuron's largest |w|, the measure `prune` uses, are zeroed, and the zeros are restored after
+    every Adam step), then up to `after` epochs more at that fraction. Early stopping on the same 10% of the training cells as
+    the fit counts only the epochs after the ramp, and ends with the best of them. Returns the history of this phase."""
+    import torch
+    from zinb_nb.zipo import sparsity
+    from zinb_nb.train import fit, split_cells, EarlyStopping, Callback
+    from zinb_nb.data import CellBatches
+
+    def prune_to(W, f):                  # zero the fraction f of W's weights that are smallest relative to their neuron's largest
+        r = W.abs() / W.abs().amax(1, keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
+        k = int(round(f * r.numel()))
+        if k: W[r <= r.reshape(-1).kthvalue(k).values] = 0.
+
+    class Ramp(Callback):
+        order = 20                       # after the proximal step (order 0) and early stopping (10)
+        def __init__(self, s0): self.s0, self.mask = s0, None
+        def after_step(self, run):
+            if self.mask is not None:
+                with torch.no_grad(): run.model.first_layer.weight.mul_(self.mask)
+        def after_epoch(self, run):
+            if run.epoch > ramp: return
+            W = run.model.first_layer.weight
+            with torch.no_grad(): prune_to(W, fraction + (self.s0 - fraction) * (1 - run.epoch / ramp) ** 3)
+            self.mask = (W != 0).to(W.dtype)
+
+    class AfterRamp(EarlyStopping):
+        def after_epoch(self, run): return False if run.epoch <= ramp else super().after_epoch(run)
+
+    valid = split_cells(len(x_train), 0.1, seed)
+    return fit(model, CellBatches(x_train, batch_size=128, seed=seed, device="cpu"), valid=valid, lr=lr, max_epochs=ramp + after,
+               early_stopping=AfterRamp(patience), callbacks=[Ramp(sparsity(model))], progress=False)
 
 
 def zipo_search_settings(x_train, seed, config, lr0, n_trials):
@@ -234,6 +271,12 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
     secs, search = time.perf_counter() - t0, getattr(model, "search", None)
     if search is not None: secs -= search["seconds"]                  # the fit alone; the search's time is recorded with it
     from zinb_nb.zipo import prune, sparsity
+    dense, gradual = None, None
+    if config.get("_gradual"):           # pruned to that fraction with retraining: every score below is the pruned model's
+        dense, sp0, t2 = nll_ours(model, x1[held], None if C is None else C[held]), sparsity(model), time.perf_counter()
+        hg = gradual_prune(model, x1[~held], seed, config["_gradual"])
+        gradual = dict(fraction=config["_gradual"], sparsity_before=sp0, epochs=int(len(hg)), seconds=time.perf_counter() - t2,
+                       valid_nll=hg.valid_nll.tolist())
     refine, choice, output = config.get("_refine", 0), None, config.get("_output", "expected")
     t1 = time.perf_counter()
     if refine == "mcv":                  # as `tl.zipo(refine="mcv")`: 2,000 cells of x' drawn with the seed, thinned again inside
@@ -248,6 +291,7 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
                curve=dict(valid_nll=h.valid_nll.tolist(), nll=h.nll.tolist()), sparsity_trained=sparsity(model),
                objective="NLL per entry + penalties (zinb_nb.zipo.ZiPo.loss)")
     if choice is not None: res["refine_choice"] = choice       # the grid, its inner scores and the steps taken (also for the pruned copy)
+    if dense is not None: res.update(heldout_nll_dense=dense, gradual=gradual)
     if model.config.library == "predicted":          # does the library the model predicts follow the observed total count?
         tot = x1.sum(1); keep = tot > 0
         res["library_log_corr"] = float(np.corrcoef(np.log(o["library"][keep]), np.log(tot[keep]))[0, 1])
@@ -492,6 +536,8 @@ ABLATIONS = {
     "zinb_lr_1e-3_proximal_observed": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log", library="observed"),
     "zinb_lr_1e-3_proximal_cp10k": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log", input="log1p_cp10k"),
     # the posterior of that observed-library fit: `tl.zipo(likelihood="zinb", library="observed", refine="mcv", posterior=True)`
+    # the pruning target by another road: the defaults' fit pruned to 95% of the first layer gradually, with retraining (`gradual_prune`)
+    "lr_1e-3_proximal_gradual_0.95": dict(_lr0=1e-3, proximal=True, _gradual=0.95),
     "zinb_lr_1e-3_proximal_observed_posterior": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log",
                                                      library="observed", _refine="mcv", _output="posterior"),
 }

@@ -822,6 +822,19 @@ def block_zipo():
            "rows); the last column is what the raised penalty costs the unpruned model (mean relative change of its held-out NLL "
            "against the defaults' on the same seeds):", "", zipo_pruning(rs)]
 
+    def gradual(g):
+        ch = [(r["heldout_nll"] - r["heldout_nll_dense"]) / r["heldout_nll_dense"] for r in g]
+        return (f"first-layer weights zero {mean_pm([r['sparsity_pruned'] for r in g])} (the fit's own before it "
+                f"{mean_pm([r['gradual']['sparsity_before'] for r in g])}); held-out NLL against the same fit before pruning, per seed: "
+                f"{', '.join(f'{c:+.2%}' for c in ch)}; within 0.5% on {sum(c <= 0.005 for c in ch)} of {len(ch)} seeds; epochs of "
+                f"retraining {'/'.join(str(r['gradual']['epochs']) for r in g)}")
+    lines = _notes(all_groups, "heldout_nll_dense", gradual)
+    if lines:
+        out += ["", "The same target by another road (`gradual_prune` in `bench_zipo.py`): the defaults' fit pruned to 95% of its first layer "
+                "gradually, with retraining (Zhu & Gupta 2017: over 40 epochs the weights smallest relative to their neuron's largest "
+                "are zeroed on a cubic schedule and kept at zero, then up to 60 epochs more, early stopping on the fit's validation cells); "
+                "mean ± 1.64 SEM over the seeds listed:", ""] + lines
+
     def depth(g):
         line = (f"k-means ARI against the labels {mean_pm([r['kmeans_ari'] for r in g])}; with each cell's log total count regressed "
                 f"out of the latent {mean_pm([r['kmeans_ari_depth_out'] for r in g])}; share of the latent's variance that the log total "
