@@ -270,8 +270,11 @@ def _demo(args):
 # %% ../nbs/90_cli.ipynb #67ec3200
 def main(argv:list[str]|None=None)->int:  # process exit status
     "Entry point of the `zinb-nb` console script."
-    try: args = _parser().parse_args(argv)
+    try: args, extra = _parser().parse_known_args(argv)
     except SystemExit as e: return e.code   # --help, --version, or a mistake argparse caught (said in one line)
+    if extra:                                # an option no sub-command knows: named with the help of the sub-command given
+        print(f"zinb-nb {args.command}: error: unrecognized arguments: {' '.join(extra)} (see zinb-nb {args.command} --help)", file=sys.stderr)
+        return 2
     try:
         if args.command == "demo": _demo(args)
         else: print(f"wrote {fit_h5ad(args.input, args.out, model=args.model, backed=args.backed, **_model_kwargs(args))}")
