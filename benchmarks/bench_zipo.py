@@ -536,10 +536,10 @@ ABLATIONS = {
     "zinb_lr_1e-3_proximal_observed": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log", library="observed"),
     "zinb_lr_1e-3_proximal_cp10k": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log", input="log1p_cp10k"),
     # the posterior of that observed-library fit: `tl.zipo(likelihood="zinb", library="observed", refine="mcv", posterior=True)`
-    # the pruning target by another road: the defaults' fit pruned to 95% of the first layer gradually, with retraining (`gradual_prune`)
-    "lr_1e-3_proximal_gradual_0.95": dict(_lr0=1e-3, proximal=True, _gradual=0.95),
     "zinb_lr_1e-3_proximal_observed_posterior": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log",
                                                      library="observed", _refine="mcv", _output="posterior"),
+    # the pruning target by another road: the defaults' fit pruned to 95% of the first layer gradually, with retraining (`gradual_prune`)
+    "lr_1e-3_proximal_gradual_0.95": dict(_lr0=1e-3, proximal=True, _gradual=0.95),
 }
 
 
