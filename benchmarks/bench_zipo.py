@@ -177,6 +177,7 @@ def fit_ours(x_train, seed, config, dca=False, epochs=150, C_train=None):
     config.pop("_refine", None)                                  # "_refine": steps of `ZiPo.refine` for the outputs, not a setting of the fit
     config.pop("_output", None)                                  # "_output": which prediction is scored ("posterior": `ZiPo.predict`'s posterior), not a setting of the fit
     config.pop("_gradual", None)                                 # "_gradual": a fraction to prune to after the fit, with retraining (`gradual_prune`)
+    config.pop("_prune_to", None)                                # "_prune_to": the same by the package's `zipo.prune_gradually` (`tl.zipo(prune_to=...)`)
     n_trials, search = config.pop("_search", 0), None                # "_search": trials of `tl.zipo_search` on these cells before the fit
     if n_trials:
         search = zipo_search_settings(x_train, seed, config, lr0, n_trials)
@@ -197,14 +198,15 @@ def fit_ours(x_train, seed, config, dca=False, epochs=150, C_train=None):
 
 
 def gradual_prune(model, x_train, seed, fraction, ramp=40, after=60, lr=1e-3, patience=30):
-    """Gradual magnitude pruning with retraining (Zhu & Gupta 2017), after the fit: over `ramp` epochs the fraction of zero
-    first-layer weights rises on a cubic schedule from the fit's own to `fraction` (at the end of each epoch the weights
-    smallest relative to their neuron's largest |w|, the measure `prune` uses, are zeroed, and the zeros are restored after
-    every Adam step), then up to `after` epochs more at that fraction. Early stopping on the same 10% of the training cells as
-    the fit counts only the epochs after the ramp, and ends with the best of them. Returns the history of this phase."""
+    """Gradual magnitude pruning with retraining (Zhu & Gupta 2017), after the fit, by the measure `prune` uses: the package's
+    `zipo.GradualPruning` schedule (over `ramp` epochs the fraction of zero first-layer weights rises on a cubic schedule from the
+    fit's own to `fraction`, the zeros restored after every Adam step), but at the end of each epoch the weights smallest relative
+    to their neuron's largest |w| go, counted over the whole layer, and the ratio penalty stays on; then up to `after` epochs more.
+    Early stopping on the same 10% of the training cells as the fit counts only the epochs after the ramp, and ends with the best
+    of them. Returns the history of this phase. (`zipo.prune_gradually` is the package's road: `tl.zipo(prune_to=...)`.)"""
     import torch
-    from zinb_nb.zipo import sparsity
-    from zinb_nb.train import fit, split_cells, EarlyStopping, Callback
+    from zinb_nb.zipo import GradualPruning
+    from zinb_nb.train import fit, split_cells, EarlyStopping
     from zinb_nb.data import CellBatches
 
     def prune_to(W, f):                  # zero the fraction f of W's weights that are smallest relative to their neuron's largest
@@ -212,24 +214,16 @@ def gradual_prune(model, x_train, seed, fraction, ramp=40, after=60, lr=1e-3, pa
         k = int(round(f * r.numel()))
         if k: W[r <= r.reshape(-1).kthvalue(k).values] = 0.
 
-    class Ramp(Callback):
-        order = 20                       # after the proximal step (order 0) and early stopping (10)
-        def __init__(self, s0): self.s0, self.mask = s0, None
-        def after_step(self, run):
-            if self.mask is not None:
-                with torch.no_grad(): run.model.first_layer.weight.mul_(self.mask)
+    class Relative(GradualPruning):
         def after_epoch(self, run):
-            if run.epoch > ramp: return
+            if run.epoch > self.ramp: return
             W = run.model.first_layer.weight
-            with torch.no_grad(): prune_to(W, fraction + (self.s0 - fraction) * (1 - run.epoch / ramp) ** 3)
+            with torch.no_grad(): prune_to(W, self.target(run.epoch))
             self.mask = (W != 0).to(W.dtype)
-
-    class AfterRamp(EarlyStopping):
-        def after_epoch(self, run): return False if run.epoch <= ramp else super().after_epoch(run)
 
     valid = split_cells(len(x_train), 0.1, seed)
     return fit(model, CellBatches(x_train, batch_size=128, seed=seed, device="cpu"), valid=valid, lr=lr, max_epochs=ramp + after,
-               early_stopping=AfterRamp(patience), callbacks=[Ramp(sparsity(model))], progress=False)
+               early_stopping=EarlyStopping(patience, warmup=ramp), callbacks=[Relative(fraction, ramp)], progress=False)
 
 
 def zipo_search_settings(x_train, seed, config, lr0, n_trials):
@@ -272,11 +266,17 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
     if search is not None: secs -= search["seconds"]                  # the fit alone; the search's time is recorded with it
     from zinb_nb.zipo import prune, sparsity
     dense, gradual = None, None
-    if config.get("_gradual"):           # pruned to that fraction with retraining: every score below is the pruned model's
+    if config.get("_gradual") or config.get("_prune_to"):   # pruned to that fraction with retraining: every score below is the pruned model's
         dense, sp0, t2 = nll_ours(model, x1[held], None if C is None else C[held]), sparsity(model), time.perf_counter()
-        hg = gradual_prune(model, x1[~held], seed, config["_gradual"])
-        gradual = dict(fraction=config["_gradual"], sparsity_before=sp0, epochs=int(len(hg)), seconds=time.perf_counter() - t2,
-                       valid_nll=hg.valid_nll.tolist())
+        if config.get("_gradual"): hg = gradual_prune(model, x1[~held], seed, config["_gradual"])
+        else:                            # what tl.zipo(prune_to=...) does after its fit: the same validation cells, the defaults of prune_gradually
+            from zinb_nb.zipo import prune_gradually
+            from zinb_nb.train import split_cells
+            from zinb_nb.data import CellBatches
+            hg = prune_gradually(model, CellBatches(x1[~held], batch_size=128, seed=seed, device="cpu"), config["_prune_to"],
+                                 valid=split_cells(int((~held).sum()), 0.1, seed), progress=False)
+        gradual = dict(fraction=config.get("_gradual") or config["_prune_to"], sparsity_before=sp0, epochs=int(len(hg)),
+                       seconds=time.perf_counter() - t2, valid_nll=hg.valid_nll.tolist(), road="gradual_prune" if config.get("_gradual") else "prune_gradually")
     refine, choice, output = config.get("_refine", 0), None, config.get("_output", "expected")
     t1 = time.perf_counter()
     if refine == "mcv":                  # as `tl.zipo(refine="mcv")`: 2,000 cells of x' drawn with the seed, thinned again inside
@@ -540,6 +540,9 @@ ABLATIONS = {
                                                      library="observed", _refine="mcv", _output="posterior"),
     # the pruning target by another road: the defaults' fit pruned to 95% of the first layer gradually, with retraining (`gradual_prune`)
     "lr_1e-3_proximal_gradual_0.95": dict(_lr0=1e-3, proximal=True, _gradual=0.95),
+    # the same target by the package's road: `tl.zipo(prune_to=0.95)` (`zipo.prune_gradually`: each neuron the same share, weights
+    # scored by |w| times the RMS of their gene's input, the ratio penalty off while retraining)
+    "lr_1e-3_proximal_prune_to_0.95": dict(_lr0=1e-3, proximal=True, _prune_to=0.95),
 }
 
 

@@ -416,6 +416,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          layer:str|None=None,         # use `adata.layers[layer]` instead of X
          device=None,                 # default: CUDA if available, else CPU
          prune:float|None=None,       # prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)
+         prune_to:float|None=None,    # or: prune it to this fraction in (0, 1) after training, gradually with retraining (`zipo.prune_gradually`)
          return_zi:bool=False,        # also write layers["zipo_zi"] (zip, zinb)
          posterior:bool=False,        # also write layers["zipo_posterior"]: each count's posterior mean given the cell's own counts (`ZiPo.predict`); with refine="mcv" the steps are chosen for it
          refine:int|str=0,            # > 0: each cell's latent refined by that many Adam steps on its own likelihood before the outputs (`ZiPo.refine`); "mcv": the count chosen by molecular cross-validation within the data (`ZiPo.choose_refine`)
@@ -432,12 +433,15 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, library_scale, ...
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
     "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi'], layers['zipo_posterior']) and uns['zipo']."
-    from zinb_nb.zipo import ZiPoConfig, prune as prune_, sparsity
+    from zinb_nb.zipo import ZiPoConfig, prune as prune_, prune_gradually, sparsity
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine,
                 refine_cells=refine_cells)
     if not isinstance(posterior, bool): raise ValueError(f"posterior must be True or False, got {posterior!r}")
     if prune is not None and (isinstance(prune, bool) or not isinstance(prune, (int, float)) or not 0 <= prune < 1):
         raise ValueError(f"prune must be None or a number in [0, 1) (delta), got {prune!r}")
+    if prune_to is not None and (isinstance(prune_to, bool) or not isinstance(prune_to, (int, float)) or not 0 < prune_to < 1):
+        raise ValueError(f"prune_to must be None or a number in (0, 1) (the fraction of first-layer weights set to zero), got {prune_to!r}")
+    if prune is not None and prune_to is not None: raise ValueError("give prune (a threshold) or prune_to (a fraction), not both")
     config = ZiPoConfig(likelihood=likelihood, n_latent=n_latent, proximal=proximal, **model_kw)
     if return_zi and config.likelihood not in ("zip", "zinb"): raise ValueError(f"return_zi needs a zero-inflated likelihood ('zip' or 'zinb'), not {likelihood!r}")
     device = resolve_device(device)
@@ -446,9 +450,12 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     model, data, valid, lib = _fit_zipo(counts, C, config, device, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                                    valid_frac=valid_frac, patience=patience, seed=seed, progress=progress)
     info = dict(sparsity_before_pruning=sparsity(model))
-    if prune is not None:
+    if prune is not None or prune_to is not None:
         info["valid_nll_before_pruning"] = _valid_nll(model, data, valid)
-        prune_(model, prune)
+        if prune is not None: prune_(model, prune)
+        else:
+            model.prune_history = prune_gradually(model, data, prune_to, valid=valid if valid.any() else None, progress=progress)
+            info["prune_history"] = {c: model.prune_history[c].to_numpy() for c in model.prune_history.columns}
         info["valid_nll_after_pruning"] = _valid_nll(model, data, valid)
     dense = data.n_cells * data.n_genes * 4 <= max_layer_gb * 2**30
     if refine == "mcv":
@@ -458,7 +465,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     outs = _zipo_outputs(model, data, C, dense, return_zi, info["refine_steps"], progress, posterior)
     info["cells_library_beyond_data"] = _library_beyond_data(outs["library"], lib)
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
-                covariate_keys=covariate_keys, prune=prune, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
+                covariate_keys=covariate_keys, prune=prune, prune_to=prune_to, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
     return model
 

@@ -221,19 +221,21 @@ def _dense_state(model, store):
 def _model_files(store): return [n for n in store.tensors if not n.startswith(("opt.", "vopt."))]
 
 class EarlyStopping(Callback):
-    "Stop after `patience` epochs without a better held-out NLL; end with the best epoch's parameters."
+    "Stop after `patience` epochs without a better held-out NLL; end with the best epoch's parameters (epochs up to `warmup` not scored)."
     order = 10
     def __init__(self, patience:int|None=10,   # epochs without improvement before stopping (None: never stop, only keep the best)
                  min_delta:float=0.,           # an improvement must exceed this (NLL per cell)
-                 restore_best:bool=True):      # end with the parameters of the best held-out epoch
+                 restore_best:bool=True,       # end with the parameters of the best held-out epoch
+                 warmup:int=0):                # epochs 1..warmup are neither kept nor counted (a callback still changing the model, e.g. `zipo.GradualPruning`)
         if patience is not None and patience < 1: raise ValueError(f"patience must be >= 1 (or None), got {patience}")
         if min_delta < 0: raise ValueError(f"min_delta must be >= 0, got {min_delta}")
-        self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0: raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+        self.patience, self.min_delta, self.restore_best, self.warmup = patience, min_delta, restore_best, warmup
         self.best, self.best_epoch, self.wait, self.best_state = math.inf, -1, 0, None
 
     def after_epoch(self, run):
         score = run.last["valid_nll"]
-        if not run.has_valid or not math.isfinite(score): return False
+        if not run.has_valid or not math.isfinite(score) or run.epoch <= self.warmup: return False
         if score < self.best - self.min_delta:
             if run.store is not None: run.store.save(run.store.path / "best", _model_files(run.store))
             self.best, self.best_epoch, self.wait, self.best_state = score, run.epoch, 0, _dense_state(run.model, run.store)

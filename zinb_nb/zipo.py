@@ -15,7 +15,7 @@ from .train import Callback, CellCovariates, batchnorm_for
 # %% auto #0
 __all__ = ['ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty', 'log_library_penalty',
            'sparsity', 'prune', 'soft_threshold', 'ratio_l1_weights', 'adam_prox_l1_', 'ProximalRatio', 'ZiPoSchedule',
-           'init_library']
+           'init_library', 'prune_fraction', 'input_rms', 'GradualPruning', 'prune_gradually']
 
 # %% ../nbs/06_zipo.ipynb #e4b853f8
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "gelu": nn.GELU, "relu": nn.ReLU}
@@ -86,10 +86,15 @@ _LOG_LIBRARY_MAX = math.log(1e12)                      # no cell holds 1e12 mole
 _LOG_THETA_RANGE = (math.log(1e-4), math.log(1e8))    # theta bounds, as DCA's [1e-4, 1e4] but wider (the NB is the Poisson long before 1e8)
 
 @patch
+def encoder_input(self:ZiPo, x:Tensor)->Tensor:  # counts, cells x genes -> what the first layer reads, cells x genes
+    "log1p of the counts (of the counts per 10,000 with input='log1p_cp10k')."
+    if self.config.input == "log1p_cp10k": x = x / x.sum(-1, keepdim=True).clamp_min(1.) * 1e4
+    return torch.log1p(x)
+
+@patch
 def encode(self:ZiPo, x:Tensor)->Tensor:  # counts, cells x genes -> the latent U, cells x n_latent
     "The latent U of each cell: dense blocks over log1p counts (with full residuals, every block feeds the latent layer)."
-    if self.config.input == "log1p_cp10k": x = x / x.sum(-1, keepdim=True).clamp_min(1.) * 1e4
-    h, hs = torch.log1p(x), []
+    h, hs = self.encoder_input(x), []
     for block in self.encoder:
         h = block(h); hs.append(h)
     return self.latent_layer(torch.cat(hs, -1) if self.config.residual and hs else h)
@@ -252,10 +257,11 @@ class ZiPoSchedule(Callback):
                  lr_min:float=1e-3,           # where the decay stops (epoch 30 with the defaults)
                  patience:int=15,             # epochs without a relative improvement of `threshold` before a reduction
                  threshold:float=1e-3,        # relative improvement that counts (0.1%)
-                 factor:float=0.1):           # reduction of the rate on a plateau
-        if not (lr0 > 0 and 0 < decay <= 1 and 0 < lr_min <= lr0 and patience >= 0 and 0 < factor < 1):
-            raise ValueError(f"need lr0 > 0, 0 < decay <= 1, 0 < lr_min <= lr0, patience >= 0, 0 < factor < 1; got {lr0}, {decay}, {lr_min}, {patience}, {factor}")
-        self.lr0, self.decay, self.lr_min, self.patience, self.threshold, self.factor = lr0, decay, lr_min, patience, threshold, factor
+                 factor:float=0.1,            # reduction of the rate on a plateau
+                 hold:int=0):                 # epochs run at lr0 before the schedule starts (e.g. while `GradualPruning` still prunes)
+        if not (lr0 > 0 and 0 < decay <= 1 and 0 < lr_min <= lr0 and patience >= 0 and 0 < factor < 1 and hold >= 0):
+            raise ValueError(f"need lr0 > 0, 0 < decay <= 1, 0 < lr_min <= lr0, patience >= 0, 0 < factor < 1, hold >= 0; got {lr0}, {decay}, {lr_min}, {patience}, {factor}, {hold}")
+        self.lr0, self.decay, self.lr_min, self.patience, self.threshold, self.factor, self.hold = lr0, decay, lr_min, patience, threshold, factor, hold
         self.plateaus = []
 
     def _set(self, run, lr):
@@ -268,9 +274,11 @@ class ZiPoSchedule(Callback):
                          for o in run.optimizers()]
 
     def after_epoch(self, run):
-        lr = self.lr0 * self.decay ** run.epoch                        # the rate of the next epoch
+        e = run.epoch - self.hold                                       # epochs of the schedule done
+        if e <= 0: return
+        lr = self.lr0 * self.decay ** e                                 # the rate of the next epoch
         if lr > self.lr_min: return self._set(run, lr)
-        if self.lr0 * self.decay ** (run.epoch - 1) > self.lr_min: return self._set(run, self.lr_min)   # the decay ends here
+        if self.lr0 * self.decay ** (e - 1) > self.lr_min: return self._set(run, self.lr_min)   # the decay ends here
         score = run.last["valid_nll"] if run.has_valid else run.last["loss"]
         for s in self.plateaus: s.step(score)
 
@@ -308,6 +316,84 @@ def predict(self:ZiPo, x:Tensor, covariates:Tensor|None=None,
     post_rate, post = posterior_mean(x, out["mu"], out.get("theta"), out.get("zi_logits"))
     return dict(latent=out["latent"], library=out["library"], rate=out["mu"], expected=(1 - pi) * out["mu"], pi=pi,
                 posterior=post, posterior_rate=post_rate)
+
+# %% ../nbs/06_zipo.ipynb #6385b24f
+@torch.no_grad()
+def prune_fraction(model,                  # a ZiPo model (its first layer is pruned in place), or an nn.Linear
+                   fraction:float,         # in [0, 1): the share of each neuron's weights set to zero
+                   scale:Tensor|None=None, # one number per input (e.g. `input_rms`): weights scored by |w| * scale; None: by |w|
+                  )->float:                # the fraction of first-layer weights exactly zero afterwards
+    "Keep in every first-layer neuron its G - round(fraction * G) weights largest by |w| * scale and zero the rest (zeros stay zero)."
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
+        raise ValueError(f"fraction must be a number in [0, 1), got {fraction!r}")
+    W = _first_weight(model)
+    if scale is not None and (scale.shape != (W.shape[1],) or not torch.isfinite(scale).all() or (scale < 0).any()):
+        raise ValueError(f"scale must hold one finite number >= 0 per input ({W.shape[1]}), got shape {tuple(scale.shape)}")
+    score = W.abs() if scale is None else W.abs() * scale.to(W)[None, :]
+    keep = torch.zeros_like(W, dtype=torch.bool).scatter_(1, score.topk(W.shape[1] - round(fraction * W.shape[1]), dim=1).indices, True)
+    W[~keep] = 0.
+    return sparsity(model)
+
+@torch.no_grad()
+def input_rms(model,                  # a ZiPo model
+              data,                   # `CellBatches` of its cells
+              cells:Tensor|None=None, # bool mask over the cells to use (None: every cell)
+             )->Tensor:               # one number per gene, on the model's device
+    "The root mean square over the cells of each gene's encoder input (log1p of its counts): how much a first-layer weight on it can move a neuron."
+    total, n = 0., 0
+    for x, idx in data.iterate(shuffle=False):
+        if cells is not None: x = x[cells.to(idx.device)[idx]]
+        total = total + model.encoder_input(x).double().pow(2).sum(0); n += len(x)
+    if n == 0: raise ValueError("input_rms needs at least one cell")
+    return (total / n).sqrt().to(_first_weight(model))
+
+
+# %% ../nbs/06_zipo.ipynb #ac8dfaab
+class GradualPruning(Callback):
+    "Prune ZiPo's first layer to `fraction` over `ramp` epochs on Zhu and Gupta's cubic schedule (`prune_fraction` by |w| times each input's RMS), the pruned weights held at zero after every step."
+    order = 20                                             # after the proximal step (0) and early stopping (10)
+    def __init__(self, fraction:float,                     # the final share of each neuron's weights that are zero, in (0, 1)
+                 ramp:int=40):                             # epochs over which it is reached (pruning after each)
+        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
+            raise ValueError(f"fraction must be a number in (0, 1), got {fraction!r}")
+        if isinstance(ramp, bool) or not isinstance(ramp, int) or ramp < 1: raise ValueError(f"ramp must be an integer >= 1, got {ramp!r}")
+        self.fraction, self.ramp, self.s0, self.scale, self.mask = float(fraction), ramp, None, None, None
+    def before_fit(self, run):
+        if self.s0 is None: self.s0 = sparsity(run.model)  # a resumed fit keeps its own start
+        self.scale = input_rms(run.model, run.data, ~run.valid if run.has_valid else None)
+    def target(self, epoch:int)->float:                    # the fraction after `epoch` epochs (never below the layer's own)
+        return self.fraction + (max(self.s0, 0.) - self.fraction) * (1 - min(epoch, self.ramp) / self.ramp) ** 3
+    def after_step(self, run):
+        if self.mask is not None: _first_weight(run.model).data.mul_(self.mask)
+    def after_epoch(self, run):
+        if run.epoch > self.ramp: return
+        prune_fraction(run.model, self.target(run.epoch), self.scale)
+        self.mask = (_first_weight(run.model) != 0).to(_first_weight(run.model).dtype)
+    def state_dict(self): return dict(s0=self.s0, mask=self.mask)
+    def load_state_dict(self, sd): self.s0, self.mask = sd["s0"], sd["mask"]
+
+def prune_gradually(model,                 # a fitted ZiPo
+                    data,                  # `CellBatches` of the cells it was fitted on
+                    fraction:float=0.95,   # share of the first layer's weights zero at the end (each neuron the same share)
+                    valid=None,            # bool mask of the held-out cells (early stopping after the ramp); None: no early stopping
+                    ramp:int=40,           # epochs of pruning
+                    epochs:int=120,        # at most this many epochs more at the final fraction
+                    patience:int=30,       # early-stopping patience, counted after the ramp
+                    lr:float=1e-3,         # Adam's rate during the ramp (the floor of ZiPo's schedule); after it, divided by 10 on each plateau
+                    progress:bool=True,    # progress bar
+                   ):                      # the retraining's history (one row per epoch)
+    "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros."
+    from dataclasses import replace
+    from zinb_nb.train import fit, EarlyStopping
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0: raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    gp, config = GradualPruning(fraction, ramp), model.config
+    model.config = replace(config, alpha_w=0., proximal=False)   # the mask does the penalty's work; restored afterwards
+    try:
+        es = EarlyStopping(patience, warmup=ramp) if valid is not None and bool(torch.as_tensor(valid).any()) else None
+        sched = ZiPoSchedule(lr0=lr, lr_min=lr, hold=ramp)           # the rate constant while pruning, then reduced on plateaus
+        return fit(model, data, valid=valid, lr=lr, max_epochs=ramp + epochs, early_stopping=es, callbacks=[gp, sched], progress=progress)
+    finally: model.config = config
+
 
 # %% ../nbs/06_zipo.ipynb #f6adee6f
 def _is_int(v, lo:int)->bool:
