@@ -20,7 +20,9 @@ Checks (each: the CUDA result against the CPU result on the same data, to the to
 - VAE and GMVAE: `CountVAE` (ZINB) on PBMC 4k, 3 epochs: the held-out negative ELBO close to the CPU's (different random streams:
   to 2%); seconds per epoch, against scvi-tools' SCVI on the same GPU and data when scvi-tools is installed there.
 - ZiPo, when the package has it: the same as the VAE, and `tl.zipo(refine="mcv")` on each device (the thinning by a
-  seeded generator on the device, the grid of refinements): finite scores, the unrefined one within 5% of the CPU's.
+  seeded generator on the device, the grid of refinements): finite scores, the unrefined one within 5% of the CPU's; and
+  `tl.zipo(prune_to=0.9)` on 1,000 cells x 500 genes (pruning to a fraction with retraining): exactly 90% of the first layer
+  zero on each device, the validation NLL after the retraining within 5% of the CPU's.
 - The GMVAE's Gaussian-mixture start (`cluster.gmm_diag`, EM in float64) on 4 x 200,000 points: the same log-likelihood
   as on the CPU to 1e-6, and its time on each.
 - Batches: `tl.vae(batch_key=)` and `tl.zipo(covariate_keys=)` on CellBench (the technology as the batch), 3 epochs: the
@@ -274,9 +276,18 @@ def _check_zipo(dev, quick):
         mcv[str(d)] = dict(steps=int(b.uns["zipo"]["refine_steps"]), mse=[float(v) for v in b.uns["zipo"]["refine_mcv"]["mse"]])
     mcv_diff = abs(mcv[str(dev)]["mse"][0] - mcv["cpu"]["mse"][0]) / mcv["cpu"]["mse"][0]
     mcv_ok = all(math.isfinite(v) for m in mcv.values() for v in m["mse"]) and mcv_diff < 0.05
+    pr = {}   # prune_to: gradual pruning with retraining (the inputs' norms, the masks and the plateau schedule on the device)
+    small = a if quick else a[:1000, :500].copy()
+    for d in ("cpu", dev):
+        b = small.copy(); m = tl.zipo(b, device=d, max_epochs=3, progress=False, prune_to=0.9)
+        u = b.uns["zipo"]
+        pr[str(d)] = dict(sparsity=float(u["sparsity"]), valid_nll_before=float(u["valid_nll_before_pruning"]),
+                          valid_nll_after=float(u["valid_nll_after_pruning"]), epochs=int(len(m.prune_history)))
+    pr_diff = abs(pr[str(dev)]["valid_nll_after"] - pr["cpu"]["valid_nll_after"]) / pr["cpu"]["valid_nll_after"]
+    pr_ok = all(abs(v["sparsity"] - 0.9) < 1e-6 and math.isfinite(v["valid_nll_after"]) for v in pr.values()) and pr_diff < 0.05
     return dict(cpu=r["cpu"], gpu=r[str(dev)], cpu_proximal=r["cpu_proximal"], gpu_proximal=r[f"{dev}_proximal"],
                 rel_nll_diff=diff(""), rel_nll_diff_proximal=diff("_proximal"), refine_mcv=mcv, rel_mcv_diff_unrefined=mcv_diff,
-                ok=diff("") < 0.02 and diff("_proximal") < 0.02 and mcv_ok)
+                prune_to=pr, rel_nll_diff_prune_to=pr_diff, ok=diff("") < 0.02 and diff("_proximal") < 0.02 and mcv_ok and pr_ok)
 
 
 def check_gmm(dev, quick):
