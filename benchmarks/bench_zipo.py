@@ -543,6 +543,7 @@ ABLATIONS = {
     # the same target by the package's road: `tl.zipo(prune_to=0.95)` (`zipo.prune_gradually`: each neuron the same share, weights
     # scored by |w| times the RMS of their gene's input, the ratio penalty off while retraining)
     "lr_1e-3_proximal_prune_to_0.95": dict(_lr0=1e-3, proximal=True, _prune_to=0.95),
+    "lr_1e-3_proximal_prune_to_0.98": dict(_lr0=1e-3, proximal=True, _prune_to=0.98),   # the paper's 98%
     # the same for the ZINB fit of `tl.zipo(likelihood="zinb", prune_to=0.95)`, on CellBench where that fit trails DCA's held-out NLL
     "zinb_lr_1e-3_proximal_prune_to_0.95": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log", _prune_to=0.95),
 }

@@ -830,13 +830,14 @@ def block_zipo():
                 f"retraining {'/'.join(str(r['gradual']['epochs']) for r in g)}")
     lines = _notes(all_groups, "heldout_nll_dense", gradual)
     if lines:
-        out += ["", "The same target by other roads: the defaults' fit pruned to 95% of its first layer gradually, with retraining (Zhu & "
+        out += ["", "The same target by other roads: the defaults' fit pruned to 95% of its first layer (98%, the paper's figure, in the rows "
+                "named so) gradually, with retraining (Zhu & "
                 "Gupta 2017: the fraction rises over 40 epochs on a cubic schedule at a rate of 0.001, the pruned weights are kept at "
                 "zero; early stopping on the fit's validation cells counts only the epochs after the ramp). "
                 "`ablation_lr_1e-3_proximal_gradual_0.95` (`gradual_prune` in `bench_zipo.py`): the weights smallest relative to their "
                 "neuron's largest go, counted over the whole layer, the ratio penalty kept on, then up to 60 epochs more at the same "
                 "rate. `ablation_lr_1e-3_proximal_prune_to_0.95` (the package's `zipo.prune_gradually`, what `tl.zipo(prune_to=0.95)` "
-                "does after its fit): every neuron keeps the same number of weights, the largest by |w| times the root mean square of "
+                "does after its fit; `..._prune_to_0.98` the same to 98%): every neuron keeps the same number of weights, the largest by |w| times the root mean square of "
                 "the gene's input, the penalty is off while the mask holds the zeros, then up to 120 epochs more with the rate divided "
                 "by 10 after 15 epochs without a 0.1% improvement (ZiPo's plateau rule). Mean ± 1.64 SEM over the seeds listed:", ""] + lines
 
