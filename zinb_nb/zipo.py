@@ -361,8 +361,8 @@ class GradualPruning(Callback):
     def before_fit(self, run):
         if self.s0 is None: self.s0 = sparsity(run.model)  # a resumed fit keeps its own start
         self.scale = input_rms(run.model, run.data, ~run.valid if run.has_valid else None)
-    def target(self, epoch:int)->float:                    # the fraction after `epoch` epochs (never below the layer's own)
-        return self.fraction + (max(self.s0, 0.) - self.fraction) * (1 - min(epoch, self.ramp) / self.ramp) ** 3
+    def target(self, epoch:int)->float:                    # the fraction after `epoch` epochs: s0 at 0, `fraction` from `ramp` on
+        return self.fraction + (self.s0 - self.fraction) * (1 - min(epoch, self.ramp) / self.ramp) ** 3
     def after_step(self, run):
         if self.mask is not None: _first_weight(run.model).data.mul_(self.mask)
     def after_epoch(self, run):
