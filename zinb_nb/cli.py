@@ -8,7 +8,7 @@ import argparse, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEMO_MARKERS', 'demo', 'fit_h5ad', 'main']
+__all__ = ['DEMO_MARKERS', 'demo', 'fit_h5ad', 'transform_h5ad', 'main']
 
 # %% ../nbs/90_cli.ipynb #8d5acbc1
 def _variable_genes(X,                   # counts, cells x genes (scipy.sparse or ndarray)
@@ -139,22 +139,51 @@ _MODELS = {   # --model -> the tl function and the options it takes (beyond --la
     "vae": ("vae", ["likelihood", "n_latent", "n_components", "mixture_init", "batch_key", "max_epochs", "batch_size", "lr"]),
     "zipo": ("zipo", ["likelihood", "library", "n_latent", "covariate_keys", "max_epochs", "batch_size", "lr", "prune", "prune_to", "proximal", "return_zi", "posterior", "refine"]),
 }
+_SAVED = ("zinbwave", "vae", "zipo")   # the models `tl.save` writes and `zinb-nb transform` reads
 
 def fit_h5ad(path:str|Path,              # input .h5ad with raw counts
              out:str|Path,               # output .h5ad (input + results)
              model:str="zinbwave",       # one of `_MODELS`
              backed:bool=False,          # open the input backed (counts read from disk in blocks)
+             save_model:str|Path|None=None, # also write the fitted model there (`tl.save`; zinbwave, vae, zipo)
              **kw,                       # passed to `zinb_nb.tl.<model>`
             )->Path:                     # the written file
     "Fit `model` to the counts of an .h5ad and write the result."
     import anndata as ad
     from zinb_nb import tl
     if model not in _MODELS: raise ValueError(f"unknown model {model!r}; available: {list(_MODELS)}")
+    if save_model is not None and model not in _SAVED: raise ValueError(f"--save-model applies to --model {' or '.join(_SAVED)}, not {model}")
     if not Path(path).is_file(): raise FileNotFoundError(f"{path}: no such .h5ad file")
     adata = ad.read_h5ad(path, backed="r" if backed else None)
-    getattr(tl, _MODELS[model][0])(adata, **kw)
+    fitted = getattr(tl, _MODELS[model][0])(adata, **kw)
+    if save_model is not None: Path(save_model).parent.mkdir(parents=True, exist_ok=True); tl.save(fitted, save_model)
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     adata.write_h5ad(out)   # backed: anndata copies the on-disk matrix into the new file
+    return out
+
+def transform_h5ad(path:str|Path,            # input .h5ad with the new cells' raw counts (the fit's genes)
+                   out:str|Path,             # output .h5ad (input + the cells' place in the model)
+                   model_file:str|Path,      # a fitted model written by `fit --save-model` (`tl.save`)
+                   backed:bool=False,        # open the input backed
+                   batch_key:str|None=None,  # ZINB-WaVE: the new cells' batch column (default: the fit's)
+                   layer:str|None=None, device=None,
+                  )->Path:                   # the written file
+    "New cells placed in a fitted model, by the transform of its kind (`tl.zinbwave_transform`, `tl.vae_transform`, `tl.zipo_transform`), written to an .h5ad."
+    import anndata as ad
+    from zinb_nb import tl
+    for p, what in ((path, ".h5ad file"), (model_file, "model file")):
+        if not Path(p).is_file(): raise FileNotFoundError(f"{p}: no such {what}")
+    from zinb_nb.data import resolve_device
+    device = resolve_device(device)                                      # (checked before the model file is read)
+    m = tl.load(model_file, device=device)
+    kind = type(m).__name__
+    if batch_key is not None and kind != "ZINBWaVE": raise ValueError(f"--batch-key applies to a ZINB-WaVE model; this {kind} reads the covariates it was fitted with")
+    adata = ad.read_h5ad(path, backed="r" if backed else None)
+    if kind == "ZINBWaVE": tl.zinbwave_transform(adata, m, batch_key=batch_key or getattr(m, "batch_key", None), layer=layer, device=device)
+    elif kind == "CountVAE": tl.vae_transform(adata, m, layer=layer, device=device)
+    else: tl.zipo_transform(adata, m, layer=layer, device=device)
+    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+    adata.write_h5ad(out)
     return out
 
 # %% ../nbs/90_cli.ipynb #8aa6c675
@@ -175,7 +204,19 @@ def _fit_parser(sub)->argparse._ArgumentGroup:  # the group the model options go
     f.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     f.add_argument("--backed", action="store_true", help="stream the counts from disk instead of loading them")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.add_argument("--save-model", default=None, help="zinbwave, vae, zipo: also write the fitted model to this file (read by zinb-nb transform)")
     return f.add_argument_group("model options (each applies to the models named)")
+
+def _transform_parser(sub):
+    "`zinb-nb transform` and its options."
+    t = sub.add_parser("transform", help="place new cells in a model saved by fit --save-model and write the result")
+    t.add_argument("input", help="input .h5ad with the new cells' raw counts (the fit's genes, in its order)")
+    t.add_argument("-o", "--out", required=True, help="output .h5ad")
+    t.add_argument("--model-file", required=True, help="the model file written by zinb-nb fit --save-model")
+    t.add_argument("--batch-key", default=None, help="ZINB-WaVE: obs column with the new cells' batches (default: the fit's)")
+    t.add_argument("--layer", default=None, help="layer with the counts (default: X)")
+    t.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    t.add_argument("--backed", action="store_true", help="stream the counts from disk instead of loading them")
 
 # %% ../nbs/90_cli.ipynb #65519ff2
 def _refine_arg(v:str):
@@ -239,7 +280,7 @@ def _parser()->argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"zinb_nb {__version__}")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
-    _demo_parser(sub); _model_options(_fit_parser(sub))
+    _demo_parser(sub); _model_options(_fit_parser(sub)); _transform_parser(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #d97f9b7a
@@ -278,7 +319,9 @@ def main(argv:list[str]|None=None)->int:  # process exit status
         return 2
     try:
         if args.command == "demo": _demo(args)
-        else: print(f"wrote {fit_h5ad(args.input, args.out, model=args.model, backed=args.backed, **_model_kwargs(args))}")
+        elif args.command == "transform":
+            print(f"wrote {transform_h5ad(args.input, args.out, args.model_file, backed=args.backed, batch_key=args.batch_key, layer=args.layer, device=args.device)}")
+        else: print(f"wrote {fit_h5ad(args.input, args.out, model=args.model, backed=args.backed, save_model=args.save_model, **_model_kwargs(args))}")
     except (ValueError, FileNotFoundError, KeyError, OSError) as e:
         if args.debug: raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e

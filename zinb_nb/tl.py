@@ -15,7 +15,8 @@ from .train import fit, split_cells, Converged, _check_store
 from .zinbwave import ZINBWaVE, init_intercepts, init_latent, new_cells, init_cell_intercepts
 
 # %% auto #0
-__all__ = ['batch_design', 'em', 'glmm_genes', 'zinbwave', 'zinbwave_transform', 'vae', 'zipo', 'zipo_search']
+__all__ = ['batch_design', 'em', 'glmm_genes', 'zinbwave', 'zinbwave_transform', 'vae', 'zipo', 'zipo_search', 'vae_transform',
+           'zipo_transform', 'save', 'load']
 
 # %% ../nbs/20_tl.ipynb #f1b5481f
 def _check_args(**kw):
@@ -163,11 +164,11 @@ def _n_latent_grid(n_latent)->list:
     if not ok or len(set(vals)) < len(vals): raise ValueError(f"n_latent must be an integer >= 1, 'auto' or a list of distinct such integers, got {n_latent!r}")
     return [int(v) for v in vals]
 
-def _fit_new_cells(model:ZINBWaVE, data:CellBatches, X, offset, optimizer:str, max_epochs:int, progress:bool=False)->ZINBWaVE:
-    "The cells of `data` fitted with `model`'s genes frozen: `new_cells`, each intercept started from its library size, then `fit`."
+def _fit_new_cells(model:ZINBWaVE, data:CellBatches, X, offset, optimizer:str, max_epochs:int, progress:bool=False, tol:float|None=None)->ZINBWaVE:
+    "The cells of `data` fitted with `model`'s genes frozen: `new_cells`, each intercept started from its library size, then `fit` (stopped by `Converged(tol)` where given)."
     new = new_cells(model, data.n_cells, X=X, offset=offset)
     init_cell_intercepts(new, _totals(data)[0])
-    new.history = fit(new, data, optimizer=optimizer, max_epochs=max_epochs, progress=progress)
+    new.history = fit(new, data, optimizer=optimizer, max_epochs=max_epochs, progress=progress, callbacks=[Converged(tol)] if tol is not None else [])
     return new
 
 def _mcv_nll(model:ZINBWaVE, data:CellBatches, valid:np.ndarray, seed:int, max_cells:int=2000)->float:
@@ -245,6 +246,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
                        float(np.nanmin(m.history.valid_nll)) if valid.any() else float("nan"), len(m.history)))
         if model is None or search[-1][2] < min(r[2] for r in search[:-1]): model = m
         del m
+    model.var_names, model.batch_key = [str(g) for g in adata.var_names], batch_key   # for new cells (`zinbwave_transform`) and `save`
     model.batch_levels = None if batch_key is None else [str(c) for c in pd.Categorical(adata.obs[batch_key]).categories]   # for new cells
     _write_zinbwave(adata, model, valid, xnames, dict(n_latent=int(model.W.shape[1]), batch_key=batch_key, layer=layer, max_epochs=max_epochs,
                     batch_size=batch_size, lr=lr, optimizer=optimizer, tol=tol if optimizer == "newton" else None, valid_frac=valid_frac, patience=patience,
@@ -270,6 +272,19 @@ def _write_zinbwave(adata, model, valid, xnames, params):
                                  best_valid_nll=float(np.nanmin(h.valid_nll)) if h.valid_nll.notna().any() else float("nan"))
 
 # %% ../nbs/20_tl.ipynb #66ced6f1
+def _check_genes(adata:ad.AnnData, model)->None:
+    "The new cells' genes against the fit's: as many, and (where both carry names) the same names in the same order."
+    if adata.n_vars != model.n_genes: raise ValueError(f"the model was fitted on {model.n_genes} genes, the new cells have {adata.n_vars}")
+    fit = getattr(model, "var_names", None)
+    new = [str(g) for g in adata.var_names]
+    if fit is None or new == list(fit): return
+    if new == [str(j) for j in range(adata.n_vars)]:                   # AnnData's default names: none were given
+        warnings.warn("the new cells' genes carry no names (AnnData's defaults '0', '1', ...): taken to be the fit's genes, in its order", stacklevel=3)
+        return
+    missing = [g for g in fit if g not in set(new)]
+    if missing: raise ValueError(f"{len(missing)} of the model's genes are not in adata.var_names (e.g. {missing[:5]}): the new cells need the fit's genes")
+    raise ValueError("adata has the model's genes in another order: pass adata[:, model.var_names]")
+
 def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same genes as the fit, in the same order)
                        model:ZINBWaVE,        # a fitted model (e.g. returned by `tl.zinbwave`)
                        batch_key:str|None=None, # `.obs` column of the new cells' batches (levels of the training design)
@@ -278,37 +293,51 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
                        device=None,
                        optimizer:str="lbfgs", # "lbfgs" (default), "newton" (a Newton step per cell and epoch), or "adam" for many cells
                        max_epochs:int=10,
+                       tol:float|None=1e-5,   # "lbfgs", "newton": stop after an epoch that lowers the loss by less than this fraction (None: run max_epochs)
                        batch_size:int=1024,
                        progress:bool=False,
                       )->ZINBWaVE:            # the new cells' model; writes obsm["X_zinbwave"], obsm["X_zinbwave_mu"]
     "Latent coordinates of new cells with the fitted model's gene parameters frozen; writes obsm['X_zinbwave'], obsm['X_zinbwave_mu'] and uns['zinbwave_transform']."
-    _check_args(max_epochs=max_epochs, batch_size=batch_size, optimizer=optimizer)
+    _check_args(max_epochs=max_epochs, batch_size=batch_size, optimizer=optimizer, **({} if tol is None else dict(tol=tol)))
     if not isinstance(model, ZINBWaVE): raise ValueError(f"model must be the fitted ZINBWaVE that tl.zinbwave returns, got {type(model).__name__}")
     device = resolve_device(device)
+    _check_genes(adata, model)
     counts = read_counts(adata, layer)
-    if counts.n_genes != model.n_genes: raise ValueError(f"the model was fitted on {model.n_genes} genes, the new cells have {counts.n_genes}")
     X, xnames = batch_design(adata, batch_key, getattr(model, "batch_levels", None) if batch_key is not None else None)
     if X.shape[1] != model.X.shape[1]: raise ValueError(f"the new cells' design has {X.shape[1]} columns ({xnames}), the model's has {model.X.shape[1]}")
     s = resolve_size_factors(counts, size_factors)
     data = CellBatches(counts, batch_size=batch_size, shuffle=optimizer == "adam", device=device)
     new = _fit_new_cells(model, data, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float(),
-                         optimizer=optimizer, max_epochs=max_epochs, progress=progress)
+                         optimizer=optimizer, max_epochs=max_epochs, progress=progress, tol=None if optimizer == "adam" else tol)
     adata.obsm["X_zinbwave"] = new.W.detach().cpu().numpy().copy()
     adata.obsm["X_zinbwave_mu"] = model.embedding(new.W).detach().cpu().numpy().copy()   # on the fitted model's axes
     adata.uns["zinbwave_transform"] = dict(X_columns=list(xnames), history={c: new.history[c].to_numpy() for c in new.history.columns})
     return new
 
 # %% ../nbs/20_tl.ipynb #82e0888c
-def _covariate_design(adata:ad.AnnData, keys, what:str="covariate_keys")->tuple:  # (one-hot float32 cells x C, column names)
+def _covariate_design(adata:ad.AnnData, keys, what:str="covariate_keys",
+                      levels:dict|None=None,   # a fitted model's levels of each column (`_covariate_levels`): its columns, unseen levels refused
+                     )->tuple:                 # (one-hot float32 cells x C, column names)
     "One indicator column per level of each `.obs` column in `keys` (a name or a list; None: no covariates); `what` names them in errors."
     if keys is None: return np.zeros((adata.n_obs, 0), np.float32), []
     keys = [keys] if isinstance(keys, str) else list(keys)
     check_obs_keys(adata.obs, keys, what)
     cols, names = [], []
     for k in keys:
-        c = pd.Categorical(adata.obs[k])
+        if levels is None: c = pd.Categorical(adata.obs[k])
+        else:
+            v, lv = adata.obs[k].astype(str), [str(l) for l in levels[k]]
+            unknown = sorted(set(v.unique()) - set(lv))
+            if unknown: raise ValueError(f"adata.obs[{k!r}] has levels the model was not fitted on: {unknown[:5]}; its levels are {lv}")
+            c = pd.Categorical(v, categories=lv)
         cols.append(np.eye(len(c.categories), dtype=np.float32)[c.codes]); names += [f"{k}={v}" for v in c.categories]
     return np.concatenate(cols, 1), names
+
+def _covariate_levels(adata:ad.AnnData, keys)->dict:  # {column: its levels, in the design's order}
+    "The levels of each covariate column as `_covariate_design` codes them: what a fitted model keeps to code new cells the same way."
+    if keys is None: return {}
+    return {k: [str(c) for c in pd.Categorical(adata.obs[k]).categories] for k in ([keys] if isinstance(keys, str) else list(keys))}
+
 
 # %% ../nbs/20_tl.ipynb #f9f58377
 def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
@@ -358,6 +387,7 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         probs = _over_cells(data, lambda x: cluster_probs(model, x)).numpy()
         adata.obsm["gmvae_probs"] = probs
         adata.obs["gmvae_cluster"] = pd.Categorical(probs.argmax(1).astype(str), categories=[str(k) for k in range(n_components)])
+    model.var_names = [str(g) for g in adata.var_names]               # for new cells (`vae_transform`) and `save`
     h = model.history
     adata.uns["vae"] = dict(params=dict(likelihood=likelihood, n_latent=n_latent, n_components=n_components or 0, layer=layer or "X",
                                         batch_key=[] if batch_key is None else [batch_key] if isinstance(batch_key, str) else list(batch_key),
@@ -464,6 +494,8 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     else: info["refine_steps"] = int(refine)
     outs = _zipo_outputs(model, data, C, dense, return_zi, info["refine_steps"], progress, posterior)
     info["cells_library_beyond_data"] = _library_beyond_data(outs["library"], lib)
+    model.var_names, model.covariate_levels = [str(g) for g in adata.var_names], _covariate_levels(adata, covariate_keys)   # for new cells (`zipo_transform`) and `save`
+    model.refine_steps = info["refine_steps"]
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
                 covariate_keys=covariate_keys, prune=prune, prune_to=prune_to, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
@@ -558,3 +590,90 @@ def zipo_search(adata:ad.AnnData,         # counts in X (or `layer`); may be bac
     adata.uns[key_added] = dict(best_params=_plain(dict(study.best_params)), best_value=float(study.best_value),
                                 values=np.array([t.value if t.value is not None else np.nan for t in study.trials]), likelihood=likelihood)
     return study
+
+# %% ../nbs/20_tl.ipynb #fbb97e7f
+def _model_device(model)->torch.device: return next(model.parameters()).device
+
+def _transform_data(adata, model, layer, device, batch_size)->CellBatches:
+    "Checked counts of new cells, in cell order, on `device` (None: the model's); the model is moved there once they have passed."
+    device = _model_device(model) if device is None else resolve_device(device)
+    _check_genes(adata, model)
+    counts = read_counts(adata, layer)
+    model.to(device)
+    return CellBatches(counts, batch_size=batch_size, shuffle=False, device=device)
+
+def vae_transform(adata:ad.AnnData,    # the new cells' counts (the fit's genes, in its order); may be backed
+                  model,               # a fitted `CountVAE` (e.g. returned by `tl.vae`, or `tl.load`)
+                  layer:str|None=None, # use `adata.layers[layer]` instead of X
+                  device=None,         # None: where the model is (a model on another device is moved there)
+                  batch_size:int=1024, # cells per pass of the encoder
+                 )->ad.AnnData:        # `adata`, with obsm["X_vae"] (+ obsm["gmvae_probs"], obs["gmvae_cluster"] for a GMVAE)
+    "New cells through a fitted VAE's encoder: their posterior means (and a GMVAE's q(y|x)) in one pass, nothing refitted; writes what `tl.vae` writes."
+    from zinb_nb.vae import CountVAE, latent, cluster_probs
+    _check_args(batch_size=batch_size)
+    if not isinstance(model, CountVAE): raise ValueError(f"model must be the fitted CountVAE that tl.vae returns, got {type(model).__name__}")
+    data = _transform_data(adata, model, layer, device, batch_size)
+    adata.obsm["X_vae"] = _over_cells(data, lambda x: latent(model, x)).numpy()
+    if model.n_components:
+        probs = _over_cells(data, lambda x: cluster_probs(model, x)).numpy()
+        adata.obsm["gmvae_probs"] = probs
+        adata.obs["gmvae_cluster"] = pd.Categorical(probs.argmax(1).astype(str), categories=[str(k) for k in range(model.n_components)])
+    adata.uns["vae_transform"] = dict(layer=layer or "X", n_cells=int(adata.n_obs))
+    return adata
+
+def zipo_transform(adata:ad.AnnData,        # the new cells' counts (the fit's genes, in its order); may be backed
+                   model,                   # a fitted `ZiPo` (e.g. returned by `tl.zipo`, or `tl.load`)
+                   layer:str|None=None,     # use `adata.layers[layer]` instead of X
+                   device=None,             # None: where the model is (a model on another device is moved there)
+                   return_zi:bool=False,    # also write layers["zipo_zi"] (zip, zinb)
+                   posterior:bool=False,    # also write layers["zipo_posterior"]
+                   refine:int|None=None,    # Adam steps on each cell's latent before the outputs; None: as many as the fit used
+                   batch_size:int=1024,     # cells per pass
+                   max_layer_gb:float=2.,   # largest dense cells x genes layer written (GiB)
+                   progress:bool=False,
+                  )->ad.AnnData:            # `adata`, with what `tl.zipo` writes for its cells
+    "New cells through a fitted ZiPo: latent, predicted library and rates in one pass, nothing refitted; covariates read from the fit's `.obs` columns, coded with its levels."
+    from zinb_nb.zipo import ZiPo
+    if not isinstance(model, ZiPo): raise ValueError(f"model must be the fitted ZiPo that tl.zipo returns, got {type(model).__name__}")
+    refine = getattr(model, "refine_steps", 0) if refine is None else refine
+    _check_args(batch_size=batch_size, refine=refine)
+    if refine == "mcv": raise ValueError("refine must be a number of steps here (the choice by molecular cross-validation is made when fitting)")
+    if return_zi and not model.lik.zero_inflated: raise ValueError(f"return_zi needs a zero-inflated likelihood ('zip' or 'zinb'), the model's is {model.lik.name!r}")
+    levels = getattr(model, "covariate_levels", None)
+    if model.n_covariates and not levels: raise ValueError("the model reads covariates but does not record their levels (fitted outside tl.zipo): use ZiPo.predict")
+    C, cnames = _covariate_design(adata, list(levels) if levels else None, "covariate column of the fit", levels)
+    data = _transform_data(adata, model, layer, device, batch_size)
+    dense = data.n_cells * data.n_genes * 4 <= max_layer_gb * 2**30
+    outs = _zipo_outputs(model, data, C, dense, return_zi, int(refine), progress, posterior)
+    adata.obsm["X_zipo"], adata.obs["zipo_library"] = outs["latent"], outs["library"]
+    for k, name in (("expected", "zipo_rate"), ("pi", "zipo_zi"), ("posterior", "zipo_posterior")):
+        if k in outs: adata.layers[name] = outs[k]
+    adata.uns["zipo_transform"] = dict(layer=layer or "X", covariate_columns=list(cnames), refine_steps=int(refine),
+                                       notes=[] if dense else [f"layers not written: {adata.n_obs} x {adata.n_vars} float32 exceeds max_layer_gb"])
+    return adata
+
+# %% ../nbs/20_tl.ipynb #8585167e
+_FORMAT = "zinb_nb model"
+
+def save(model,       # a fitted model: `ZINBWaVE`, `CountVAE` or `ZiPo` (as the `tl` functions return them)
+         path,        # file to write
+        )->None:
+    "Write a fitted model to one file: its weights, settings, gene names, covariate levels and training history; `tl.load` reads it back."
+    from zinb_nb.vae import CountVAE
+    from zinb_nb.zipo import ZiPo
+    from zinb_nb import __version__
+    if not isinstance(model, (ZINBWaVE, CountVAE, ZiPo)): raise ValueError(f"save takes a fitted ZINBWaVE, CountVAE or ZiPo, got {type(model).__name__}")
+    torch.save(dict(format=_FORMAT, version=__version__, cls=type(model).__name__, model=model), path)
+
+def load(path,        # a file written by `tl.save`
+         device=None, # None: the CPU; or where to put the model
+        ):            # the model, in evaluation mode, ready for the `tl.*_transform` functions
+    "Read a model written by `tl.save`. The file holds Python objects (pickle): load only files you trust, as with `torch.load`."
+    device = torch.device("cpu") if device is None else resolve_device(device)
+    try: obj = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError: raise
+    except Exception as e: raise ValueError(f"{path} is not a model file written by zinb_nb.tl.save ({type(e).__name__}: {e})") from None
+    if not (isinstance(obj, dict) and obj.get("format") == _FORMAT): raise ValueError(f"{path} is not a model file written by zinb_nb.tl.save")
+    from zinb_nb import __version__
+    if obj["version"] != __version__: warnings.warn(f"{path} was written by zinb_nb {obj['version']}, this is {__version__}", stacklevel=2)
+    return obj["model"].to(device).eval()
