@@ -27,6 +27,10 @@ Checks (each: the CUDA result against the CPU result on the same data, to the to
   as on the CPU to 1e-6, and its time on each.
 - Batches: `tl.vae(batch_key=)` and `tl.zipo(covariate_keys=)` on CellBench (the technology as the batch), 3 epochs: the
   held-out loss close to the CPU's (to 2%), so the one-hot covariates reach the device with the counts.
+- Models kept in files: `tl.zinbwave`, `tl.vae` and `tl.zipo` fitted on the CPU (CellBench, its technology as the batch),
+  written by `tl.save`, read onto the device by `tl.load(device=...)`, and new cells (every other cell) placed there by
+  `tl.zinbwave_transform`, `tl.vae_transform` and `tl.zipo_transform`: the latents and rates equal to the CPU's
+  placement to 1e-3 (ZINB-WaVE: the new cells' loss to 1e-4 relative, an optimisation on each device).
 Timings use torch.cuda.synchronize(); every figure goes to the results file with the machine, versions and date.
 The GPU machine needs zinb_nb's dependencies: anndata and fastcore are not in every CUDA image; carry them as wheels.
 """
@@ -218,7 +222,7 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the script (no results file)")
     ap.add_argument("--out", default=str(HERE / "results" / "gpu_check.json"))
-    ap.add_argument("--only", nargs="*", help="run only these checks (em em_design glmm glmm_nb zinbwave vae gmvae gmm batches zipo)")
+    ap.add_argument("--only", nargs="*", help="run only these checks (em em_design glmm glmm_nb zinbwave vae gmvae gmm batches transfer zipo)")
     a = ap.parse_args()
     import torch
     sys.path.insert(0, str(HERE)); from _common import versions
@@ -230,7 +234,7 @@ def main():
     dev = resolve_device(a.device)
     torch.set_num_threads(1 if dev.type == "cpu" else torch.get_num_threads())
     checks = dict(em=check_em, em_design=check_em_design, glmm=check_glmm, glmm_nb=check_glmm_nb, zinbwave=check_zinbwave, vae=check_vae,
-                  gmvae=lambda d, q: check_vae(d, q, n_components=8), gmm=check_gmm, batches=check_batches)
+                  gmvae=lambda d, q: check_vae(d, q, n_components=8), gmm=check_gmm, batches=check_batches, transfer=check_transfer)
     try:
         import zinb_nb.zipo  # noqa: F401
         from zinb_nb import tl
@@ -288,6 +292,31 @@ def _check_zipo(dev, quick):
     return dict(cpu=r["cpu"], gpu=r[str(dev)], cpu_proximal=r["cpu_proximal"], gpu_proximal=r[f"{dev}_proximal"],
                 rel_nll_diff=diff(""), rel_nll_diff_proximal=diff("_proximal"), refine_mcv=mcv, rel_mcv_diff_unrefined=mcv_diff,
                 prune_to=pr, rel_nll_diff_prune_to=pr_diff, ok=diff("") < 0.02 and diff("_proximal") < 0.02 and mcv_ok and pr_ok)
+
+
+def check_transfer(dev, quick):
+    "Models fitted on the CPU, saved, loaded onto the device, and new cells placed there: the same as on the CPU."
+    import tempfile, torch
+    from zinb_nb.datasets import cellbench
+    from zinb_nb import tl
+    a = cellbench(min_cells=10)
+    if quick: a = a[:, :300].copy()
+    ref, new = a[::2].copy(), a[1::2].copy()
+    fits = dict(zinbwave=lambda: tl.zinbwave(ref, batch_key="batch", max_epochs=3, device="cpu", progress=False),
+                vae=lambda: tl.vae(ref, batch_key="batch", max_epochs=3, patience=None, device="cpu", progress=False),
+                zipo=lambda: tl.zipo(ref, covariate_keys="batch", max_epochs=3, device="cpu", progress=False))
+    place = dict(zinbwave=lambda b, m, d: float(tl.zinbwave_transform(b, m, batch_key="batch", device=d).history.loss.iloc[-1]),
+                 vae=lambda b, m, d: tl.vae_transform(b, m, device=d).obsm["X_vae"],
+                 zipo=lambda b, m, d: tl.zipo_transform(b, m, device=d).layers["zipo_rate"])
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, f in fits.items():
+            path = Path(tmp) / f"{name}.pt"; tl.save(f(), path)
+            got = {str(d): _timed(lambda: place[name](new.copy(), tl.load(path, device=d), d), torch.device(d)) for d in ("cpu", str(dev))}
+            (c, tc), (g, tg) = got["cpu"], got[str(dev)]
+            rel = abs(g - c) / abs(c) if name == "zinbwave" else float(np.abs(g - c).max() / np.abs(c).max())
+            out[name] = dict(rel_diff=rel, seconds_cpu=tc, seconds_device=tg, ok=rel < (1e-4 if name == "zinbwave" else 1e-3))
+    return dict(cells_fitted=int(ref.n_obs), cells_placed=int(new.n_obs), genes=int(a.n_vars), **out, ok=all(v["ok"] for v in out.values()))
 
 
 def check_gmm(dev, quick):
