@@ -83,7 +83,7 @@ def run_zinbwave(dataset, epochs=40, lr=0.05, batch_size=256, impute=True, **_):
     model, secs = fit_ours(tr, bk, epochs, lr=lr, batch_size=batch_size)
     te = adata[test].copy()
     t0 = time.perf_counter()
-    new = zinbwave_transform(te, model, batch_key=bk, device="cpu", max_epochs=10, tol=None)
+    new = zinbwave_transform(te, model, batch_key=bk, device="cpu", max_epochs=10, tol=None, optimizer="lbfgs")
     t_tr = time.perf_counter() - t0
     x_te = torch.from_numpy(np.asarray(te.X.todense(), dtype=np.float32))
     nll = new.nll(x_te, torch.arange(te.n_obs)).mean().item()

@@ -291,8 +291,8 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
                        layer:str|None=None,
                        size_factors=None,     # as in `tl.zinbwave`: the offsets of the new cells
                        device=None,
-                       optimizer:str="lbfgs", # "lbfgs" (default), "newton" (a Newton step per cell and epoch), or "adam" for many cells
-                       max_epochs:int=10,
+                       optimizer:str="newton", # "newton" (default: a Newton step per cell and epoch), "lbfgs" (full batch), or "adam" (minibatches)
+                       max_epochs:int=20,
                        tol:float|None=1e-5,   # "lbfgs", "newton": stop after an epoch that lowers the loss by less than this fraction (None: run max_epochs)
                        batch_size:int=1024,
                        progress:bool=False,
