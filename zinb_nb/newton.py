@@ -21,12 +21,13 @@ def step_halving(f,                 # f(rows, x_rows) -> values (or (values, *au
                  rtol:float=0.,     # accept f(x + t d) >= fx - rtol * |fx| (0: never lower)
                  project=None,      # project(x_rows) -> x_rows: back into the feasible set (e.g. clamp a bound)
                  aux0:tuple=(),     # the extra outputs of f at x, (G, ...) each: returned where no step is accepted
+                 rows:Tensor|None=None, # the genes that search (indices; None: all); the others keep x, fx, aux0 and step 0
                 )->tuple:           # (new x, new f, step t per gene (0: none accepted), *aux)
     "Per gene, the first of t = 1, 1/2, 1/4, ... whose step does not lower the objective; after the first trial, only the genes still searching are evaluated."
     new_x, new_f, t_acc = x.clone(), fx.clone(), torch.zeros_like(fx)
     aux = [a.clone() for a in aux0]
-    rows, t = None, 1.
-    for _ in range(halvings):
+    t = 1.
+    for _ in range(halvings if rows is None or len(rows) else 0):
         xr = (x if rows is None else x[rows]) + t * (d if rows is None else d[rows])
         if project is not None: xr = project(xr)
         out = f(rows, xr)

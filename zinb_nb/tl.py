@@ -39,6 +39,13 @@ def _check_args(**kw):
         if not ok(v): raise ValueError(f"{k} must be {what}, got {v!r}")
 
 # %% ../nbs/20_tl.ipynb #0277c496
+def _with_levels(adata:ad.AnnData, key:str, levels, what:str="levels")->pd.Categorical:
+    "adata.obs[key] as strings coded on a fitted model's `levels` (in their order); a value the fit never saw is refused by name."
+    v, lv = adata.obs[key].astype(str), [str(l) for l in levels]
+    unknown = sorted(set(v.unique()) - set(lv))
+    if unknown: raise ValueError(f"adata.obs[{key!r}] has {what} the model was not fitted on: {unknown[:5]}; its {what} are {lv}")
+    return pd.Categorical(v, categories=lv)
+
 def batch_design(adata:ad.AnnData,        # cells in rows
                  batch_key:str|None=None, # column of `adata.obs` with the batch of each cell
                  levels:list|None=None,   # the batches of a fitted model, in its order (new cells must be among them)
@@ -47,12 +54,7 @@ def batch_design(adata:ad.AnnData,        # cells in rows
     n = adata.n_obs
     if batch_key is None: return np.ones((n, 1), np.float32), ["intercept"]
     check_obs_keys(adata.obs, [batch_key], "batch_key")
-    if levels is None: b = pd.Categorical(adata.obs[batch_key])
-    else:
-        v = adata.obs[batch_key].astype(str)
-        unknown = sorted(set(v.unique()) - {str(l) for l in levels})
-        if unknown: raise ValueError(f"adata.obs[{batch_key!r}] has batches the model was not fitted on: {unknown[:5]}; its batches are {list(levels)}")
-        b = pd.Categorical(v, categories=[str(l) for l in levels])
+    b = pd.Categorical(adata.obs[batch_key]) if levels is None else _with_levels(adata, batch_key, levels, "batches")
     cols = [np.ones(n, np.float32)] + [(b.codes == k).astype(np.float32) for k in range(1, len(b.categories))]
     return np.stack(cols, 1), ["intercept"] + [f"{batch_key}={c}" for c in b.categories[1:]]
 
@@ -324,12 +326,7 @@ def _covariate_design(adata:ad.AnnData, keys, what:str="covariate_keys",
     check_obs_keys(adata.obs, keys, what)
     cols, names = [], []
     for k in keys:
-        if levels is None: c = pd.Categorical(adata.obs[k])
-        else:
-            v, lv = adata.obs[k].astype(str), [str(l) for l in levels[k]]
-            unknown = sorted(set(v.unique()) - set(lv))
-            if unknown: raise ValueError(f"adata.obs[{k!r}] has levels the model was not fitted on: {unknown[:5]}; its levels are {lv}")
-            c = pd.Categorical(v, categories=lv)
+        c = pd.Categorical(adata.obs[k]) if levels is None else _with_levels(adata, k, levels[k])
         cols.append(np.eye(len(c.categories), dtype=np.float32)[c.codes]); names += [f"{k}={v}" for v in c.categories]
     return np.concatenate(cols, 1), names
 

@@ -221,17 +221,6 @@ def _worth_a_step(g:Tensor, d:Tensor, f:Tensor, dtype:torch.dtype)->Tensor:  # i
     "Rows whose step can gain more than the rounding of their objective: the quadratic model's gain g.d/2 above 4 ulps of |f| (in the likelihood's dtype)."
     return ((g.double() * d.double()).sum(1) / 2 > 4 * torch.finfo(dtype).eps * f.abs()).nonzero()[:, 0]
 
-def _step_where(f, x:Tensor, d:Tensor, fx:Tensor, rows:Tensor, halvings:int, aux0:tuple=())->tuple:
-    "`step_halving` on `rows` only; the other rows stay where they are, with their `fx`, `aux0` and step 0."
-    if len(rows) == len(x): return step_halving(f, x, d, fx, halvings=halvings, aux0=aux0)
-    new_x, new_f, t, aux = x.clone(), fx.clone(), torch.zeros_like(fx), [a.clone() for a in aux0]
-    if len(rows):
-        xr, fr, tr, *ar = step_halving(lambda r, xs: f(rows if r is None else rows[r], xs), x[rows], d[rows], fx[rows],
-                                       halvings=halvings, aux0=tuple(a[rows] for a in aux0))
-        new_x[rows], new_f[rows], t[rows] = xr, fr, tr
-        for a, v in zip(aux, ar): a[rows] = v
-    return (new_x, new_f, t, *aux)
-
 @patch
 def _loglik(self:ZINBWaVE, x:Tensor, lm:Tensor, zi:Tensor|None, lt:Tensor)->Tensor:
     "Elementwise log-likelihood at log mu `lm` (floored as in `forward`), logits `zi` and log theta `lt`."
@@ -334,8 +323,8 @@ def _cell_step(self:ZINBWaVE, data, valid:Tensor, halvings:int, max_step:float, 
             t = self._scores(xr, *self._etas(i, rows=split(cr)))
             return (t["l"].sum(1).double() - penalty(cr), *flat(t))
         f0 = t0["l"].sum(1).double() - penalty(c)
-        rows = torch.arange(len(c), device=dev) if gene_sums else _worth_a_step(gc, dc, f0, t0["l"].dtype)   # genes frozen: a cell at its optimum to rounding stays
-        cn, fn, _, *new = _step_where(objective, c, dc, f0, rows, halvings, aux0=tuple(flat(t0)))
+        rows = None if gene_sums else _worth_a_step(gc, dc, f0, t0["l"].dtype)   # genes frozen: a cell at its optimum to rounding stays
+        cn, fn, _, *new = step_halving(objective, c, dc, f0, halvings=halvings, aux0=tuple(flat(t0)), rows=rows)
         def at(rows):                                                   # the entries' terms at the accepted point, as `_scores` gives them
             it = iter(v[rows] for v in new)
             return dict(l=next(it), g=[next(it) for _ in g], h=[[next(it) if v is not None else None for v in row] for row in h])
