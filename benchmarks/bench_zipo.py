@@ -279,6 +279,7 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
                                  **{k: config[f"_prune_{k}"] for k in ("ramp", "lr") if f"_prune_{k}" in config})
         gradual = dict(fraction=config.get("_gradual") or config["_prune_to"], sparsity_before=sp0, epochs=int(len(hg)),
                        seconds=time.perf_counter() - t2, valid_nll=hg.valid_nll.tolist(), road="gradual_prune" if config.get("_gradual") else "prune_gradually")
+        gradual.update(hg.attrs)         # prune_gradually: which model it kept ("retrained" or "at once") and both held-out NLLs
     refine, choice, output = config.get("_refine", 0), None, config.get("_output", "expected")
     t1 = time.perf_counter()
     if refine == "mcv":                  # as `tl.zipo(refine="mcv")`: 2,000 cells of x' drawn with the seed, thinned again inside

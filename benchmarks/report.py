@@ -837,7 +837,13 @@ def block_zipo():
         return (f"first-layer weights zero {mean_pm([r['sparsity_pruned'] for r in g])} (the fit's own before it "
                 f"{mean_pm([r['gradual']['sparsity_before'] for r in g])}); held-out NLL against the same fit before pruning, per seed: "
                 f"{', '.join(f'{c:+.2%}' for c in ch)}; within 0.5% on {sum(c <= 0.005 for c in ch)} of {len(ch)} seeds; epochs of "
-                f"retraining {'/'.join(str(r['gradual']['epochs']) for r in g)}" + overfit(g))
+                f"retraining {'/'.join(str(r['gradual']['epochs']) for r in g)}" + kept(g) + overfit(g))
+
+    def kept(g):      # prune_gradually's choice between the retrained model and the fit pruned at once (runs since it compares them)
+        if g[0]["gradual"].get("road") != "prune_gradually": return ""
+        if not all("kept" in r["gradual"] for r in g): return "; run before `prune_gradually` compared the fit pruned at once: the retrained model on every seed"
+        return (f"; the model kept, per seed: {', '.join(r['gradual']['kept'] for r in g)} (validation NLL of the fit pruned at once / of the "
+                f"retrained model: {', '.join(f(r['gradual']['valid_nll_at_once'], 1) + ' / ' + f(r['gradual']['valid_nll_retrained'], 1) for r in g)})")
 
     def overfit(g):   # where the retraining goes: the fit's last training against validation NLL, and the validation NLL through the ramp
         if any(r["config"].get("_prune_ramp", 40) != 40 or len(r["gradual"]["valid_nll"]) < 41 or "curve" not in r for r in g): return ""
@@ -859,7 +865,9 @@ def block_zipo():
                 "rate. `ablation_lr_1e-3_proximal_prune_to_0.95` (the package's `zipo.prune_gradually`, what `tl.zipo(prune_to=0.95)` "
                 "does after its fit; `..._prune_to_0.98` the same to 98%): every neuron keeps the same number of weights, the largest by |w| times the root mean square of "
                 "the gene's input, the penalty is off while the mask holds the zeros, then up to 120 epochs more with the rate divided "
-                "by 10 after 15 epochs without a 0.1% improvement (ZiPo's plateau rule). `ablation_lr_1e-3_proximal_prune_to_0.95_at_once_1e-4`: "
+                "by 10 after 15 epochs without a 0.1% improvement (ZiPo's plateau rule); in the runs whose notes say which model was kept, it then "
+                "ends with whichever of the retrained model and the fit pruned at once to the same fraction, without retraining, has the lower "
+                "NLL on the fit's validation cells. `ablation_lr_1e-3_proximal_prune_to_0.95_at_once_1e-4`: "
                 "the same, the fraction reached at once (a ramp of one epoch) and the retraining at a rate of 0.0001 "
                 "(`zipo.prune_gradually(model, data, 0.95, ramp=1, lr=1e-4)`). Mean ± 1.64 SEM over the seeds listed:", ""] + lines
 

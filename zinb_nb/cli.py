@@ -260,7 +260,7 @@ def _model_options(g):
     opt("mixture_init", choices=["kmeans", "gmm", "auto"], help="vae: the GMVAE mixture's start on the latent means: k-means (default), a diagonal Gaussian mixture by EM, or auto (the one that agrees with k-means restarts)")
     opt("covariate_keys", help="zipo: comma-separated obs columns of known covariates (one-hot, appended to the latent)")
     opt("prune", type=float, help="zipo: prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)")
-    opt("prune_to", type=float, help="zipo: or prune the first layer to this fraction in (0, 1) after training, gradually with retraining (e.g. 0.95)")
+    opt("prune_to", type=float, help="zipo: or prune the first layer to this fraction in (0, 1) after training, gradually with retraining (or at once, where the held-out cells prefer it; e.g. 0.95)")
     opt("proximal", action=argparse.BooleanOptionalAction, help="zipo: exact zeros in the first layer (the ratio penalty's L1 part by a proximal step after each Adam step; on by default, --no-proximal trains as the paper did)")
     opt("return_zi", action="store_const", const=True, help="zipo: also write layers['zipo_zi'], the structural-zero probabilities")
     opt("library", choices=["predicted", "observed"], help="zipo: each cell's library size predicted from its latent (default, the paper's) or its observed total count (as DCA's)")

@@ -304,6 +304,7 @@ def _stage1(pr:_Problem, sweeps:int=2, iters:int=25, objective:Callable|None=Non
     "Profiled start (lme4's nAGQ = 0): (beta, u) by PIRLS given log sigma (and log theta), which line searches (Brent's method) choose; (phi, u)."
     objective = objective or _laplace                     # objective(pr, beta, u, sigma, theta) -> (G,), at the joint modes
     if tol is None: tol = 1e-2 if pr.stratum is not None else 1e-5   # Brent's tolerance: a start for stage 2; coarser where each evaluation sums over rows (the NB)
+    pirls_tol = 1e-3 if pr.stratum is not None else 1e-10   # PIRLS's step tolerance inside the searches, coarser there too; the modes returned are refined fully
     G, T, nb = pr.G, pr.T, pr.family.has_theta
     beta, u = _init_beta(pr), pr.X.new_zeros(G, pr.q)
     v = torch.cat([pr.X.new_full((G, T), math.log(0.5))] + ([pr.X.new_zeros(G, 1)] if nb else []), 1)   # (log_sigma, [log theta])
@@ -317,7 +318,7 @@ def _stage1(pr:_Problem, sweeps:int=2, iters:int=25, objective:Callable|None=Non
         modes = {"beta": beta[rows], "u": u[rows]}         # warm starts, moved by every evaluation
         def profiled(vv):
             sigma, theta = _variance_parts(sub, vv)
-            modes["beta"], modes["u"], _ = _pirls(sub, modes["beta"], modes["u"], sigma, theta, joint=True)
+            modes["beta"], modes["u"], _ = _pirls(sub, modes["beta"], modes["u"], sigma, theta, joint=True, tol=pirls_tol)
             return objective(sub, modes["beta"], modes["u"], sigma, theta)
         for j, (lo, hi) in enumerate(brackets):
             vs = _with_column(vs, j, brent(lambda c: profiled(_with_column(vs, j, c)), vs[:, j].new_full((len(vs),), lo), vs[:, j].new_full((len(vs),), hi), iters, tol))

@@ -460,7 +460,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, library_scale, ...
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
     "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi'], layers['zipo_posterior']) and uns['zipo']."
-    from zinb_nb.zipo import ZiPoConfig, prune as prune_, prune_gradually, sparsity
+    from zinb_nb.zipo import ZiPoConfig, prune as prune_, prune_gradually, sparsity, _held_out_nll
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine,
                 refine_cells=refine_cells)
     if not isinstance(posterior, bool): raise ValueError(f"posterior must be True or False, got {posterior!r}")
@@ -478,12 +478,13 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
                                    valid_frac=valid_frac, patience=patience, seed=seed, progress=progress)
     info = dict(sparsity_before_pruning=sparsity(model))
     if prune is not None or prune_to is not None:
-        info["valid_nll_before_pruning"] = _valid_nll(model, data, valid)
+        info["valid_nll_before_pruning"] = _held_out_nll(model, data, valid)
         if prune is not None: prune_(model, prune)
         else:
             model.prune_history = prune_gradually(model, data, prune_to, valid=valid if valid.any() else None, progress=progress)
             info["prune_history"] = {c: model.prune_history[c].to_numpy() for c in model.prune_history.columns}
-        info["valid_nll_after_pruning"] = _valid_nll(model, data, valid)
+            info.update({f"prune_{k}": v for k, v in model.prune_history.attrs.items()})   # kept: "retrained" or "at once", and both held-out NLLs
+        info["valid_nll_after_pruning"] = _held_out_nll(model, data, valid)
     dense = data.n_cells * data.n_genes * 4 <= max_layer_gb * 2**30
     if refine == "mcv":
         info["refine_mcv"] = _choose_refine(model, data, C, refine_cells, seed, progress, "posterior" if posterior else "expected")
@@ -499,15 +500,6 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     return model
 
 # %% ../nbs/20_tl.ipynb #8491873b
-def _valid_nll(model, data:CellBatches, valid:np.ndarray)->float:
-    "Mean NLL per held-out cell (NaN without held-out cells)."
-    if not valid.any(): return float("nan")
-    tot, n, v = 0., 0, torch.as_tensor(valid, device=data.device)
-    for x, idx in data.iterate(shuffle=False):
-        s = v[idx]
-        if s.any(): tot += model.loss(x[s], idx[s], held_out=True)[1].sum().item(); n += int(s.sum())
-    return tot / n
-
 def _library_beyond_data(library:np.ndarray,  # predicted library size of every cell
                          totals:np.ndarray,   # observed total count of every cell
                         )->int:               # how many cells were flagged

@@ -349,6 +349,17 @@ def input_rms(model,                  # a ZiPo model
 
 
 # %% ../nbs/06_zipo.ipynb #ac8dfaab
+@torch.no_grad()
+def _held_out_nll(model, data, valid)->float:
+    "Mean NLL per held-out cell (`valid`: bool mask over the cells of `data`), each in evaluation mode; NaN without held-out cells."
+    v = torch.as_tensor(valid, dtype=torch.bool).to(data.device)
+    if not v.any(): return float("nan")
+    tot, n = 0., 0
+    for x, idx in data.iterate(shuffle=False):
+        s = v[idx]
+        if s.any(): tot += model.loss(x[s], idx[s], held_out=True)[1].sum().item(); n += int(s.sum())
+    return tot / n
+
 class GradualPruning(Callback):
     "Prune ZiPo's first layer to `fraction` over `ramp` epochs on Zhu and Gupta's cubic schedule (`prune_fraction` by |w| times each input's RMS), the pruned weights held at zero after every step."
     order = 20                                             # after the proximal step (0) and early stopping (10)
@@ -381,18 +392,30 @@ def prune_gradually(model,                 # a fitted ZiPo
                     patience:int=30,       # early-stopping patience, counted after the ramp
                     lr:float=1e-3,         # Adam's rate during the ramp (the floor of ZiPo's schedule); after it, divided by 10 on each plateau
                     progress:bool=True,    # progress bar
-                   ):                      # the retraining's history (one row per epoch)
-    "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros."
+                    at_once:bool=True,     # with held-out cells: also score the fit pruned at once without retraining, and keep it where it does better on them
+                   ):                      # the retraining's history (one row per epoch; `attrs`: kept, valid_nll_at_once, valid_nll_retrained)
+    "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros; with held-out cells, end with whichever of that and the fit pruned at once has the lower held-out NLL."
+    import copy
     from dataclasses import replace
     from zinb_nb.train import fit, EarlyStopping
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0: raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
     gp, config = GradualPruning(fraction, ramp), model.config
+    has_valid = valid is not None and bool(torch.as_tensor(valid).any())
+    start = copy.deepcopy(model.state_dict()) if at_once and has_valid else None
     model.config = replace(config, alpha_w=0., proximal=False)   # the mask does the penalty's work; restored afterwards
     try:
-        es = EarlyStopping(patience, warmup=ramp) if valid is not None and bool(torch.as_tensor(valid).any()) else None
+        es = EarlyStopping(patience, warmup=ramp) if has_valid else None
         sched = ZiPoSchedule(lr0=lr, lr_min=lr, hold=ramp)           # the rate constant while pruning, then reduced on plateaus
-        return fit(model, data, valid=valid, lr=lr, max_epochs=ramp + epochs, early_stopping=es, callbacks=[gp, sched], progress=progress)
+        hist = fit(model, data, valid=valid, lr=lr, max_epochs=ramp + epochs, early_stopping=es, callbacks=[gp, sched], progress=progress)
     finally: model.config = config
+    if start is None: return hist
+    retrained = (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))
+    model.load_state_dict(start)                                  # the fit as it was, pruned at once by the same score
+    prune_fraction(model, fraction, input_rms(model, data, ~torch.as_tensor(valid, dtype=torch.bool)))
+    once = _held_out_nll(model, data, valid)
+    if once >= retrained[0]: model.load_state_dict(retrained[1])
+    hist.attrs.update(kept="at once" if once < retrained[0] else "retrained", valid_nll_at_once=once, valid_nll_retrained=retrained[0])
+    return hist
 
 
 # %% ../nbs/06_zipo.ipynb #f6adee6f
