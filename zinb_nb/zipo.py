@@ -399,6 +399,7 @@ def prune_gradually(model,                 # a fitted ZiPo
     from dataclasses import replace
     from zinb_nb.train import fit, EarlyStopping
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0: raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    if not isinstance(at_once, bool): raise ValueError(f"at_once must be True or False, got {at_once!r}")
     gp, config = GradualPruning(fraction, ramp), model.config
     has_valid = valid is not None and bool(torch.as_tensor(valid).any())
     start = copy.deepcopy(model.state_dict()) if at_once and has_valid else None
