@@ -412,7 +412,7 @@ def prune_gradually(model,                 # a fitted ZiPo
     if start is None: return hist
     retrained = (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))
     model.load_state_dict(start)                                  # the fit as it was, pruned at once by the same score
-    prune_fraction(model, fraction, input_rms(model, data, ~torch.as_tensor(valid, dtype=torch.bool)))
+    prune_fraction(model, fraction, gp.scale)                    # the inputs' norms GradualPruning computed on the training cells
     once = _held_out_nll(model, data, valid)
     if once >= retrained[0]: model.load_state_dict(retrained[1])
     hist.attrs.update(kept="at once" if once < retrained[0] else "retrained", valid_nll_at_once=once, valid_nll_retrained=retrained[0])
