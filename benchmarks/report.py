@@ -866,7 +866,8 @@ def block_zipo():
                 "does after its fit; `..._prune_to_0.98` the same to 98%): every neuron keeps the same number of weights, the largest by |w| times the root mean square of "
                 "the gene's input, the penalty is off while the mask holds the zeros, then up to 120 epochs more with the rate divided "
                 "by 10 after 15 epochs without a 0.1% improvement (ZiPo's plateau rule); in the runs whose notes say which model was kept, it then "
-                "ends with whichever of the retrained model and the fit pruned at once to the same fraction, without retraining, has the lower "
+                "ends with whichever of the retrained model and the fit pruned at once to the same fraction, without retraining (each neuron's "
+                "bias corrected by the mean of what its pruned weights added over the training cells), has the lower "
                 "NLL on the fit's validation cells. `ablation_lr_1e-3_proximal_prune_to_0.95_at_once_1e-4`: "
                 "the same, the fraction reached at once (a ramp of one epoch) and the retraining at a rate of 0.0001 "
                 "(`zipo.prune_gradually(model, data, 0.95, ramp=1, lr=1e-4)`). Mean ± 1.64 SEM over the seeds listed:", ""] + lines

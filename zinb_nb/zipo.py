@@ -15,7 +15,7 @@ from .train import Callback, CellCovariates, batchnorm_for
 # %% auto #0
 __all__ = ['ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty', 'log_library_penalty',
            'sparsity', 'prune', 'soft_threshold', 'ratio_l1_weights', 'adam_prox_l1_', 'ProximalRatio', 'ZiPoSchedule',
-           'init_library', 'prune_fraction', 'input_rms', 'GradualPruning', 'prune_gradually']
+           'init_library', 'prune_fraction', 'input_moments', 'input_rms', 'GradualPruning', 'prune_gradually']
 
 # %% ../nbs/06_zipo.ipynb #e4b853f8
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "gelu": nn.GELU, "relu": nn.ReLU}
@@ -322,30 +322,42 @@ def predict(self:ZiPo, x:Tensor, covariates:Tensor|None=None,
 def prune_fraction(model,                  # a ZiPo model (its first layer is pruned in place), or an nn.Linear
                    fraction:float,         # in [0, 1): the share of each neuron's weights set to zero
                    scale:Tensor|None=None, # one number per input (e.g. `input_rms`): weights scored by |w| * scale; None: by |w|
+                   mean:Tensor|None=None,  # one number per input, its mean (`input_moments`): each neuron's bias absorbs what its pruned weights added on average; None: biases unchanged
                   )->float:                # the fraction of first-layer weights exactly zero afterwards
-    "Keep in every first-layer neuron its G - round(fraction * G) weights largest by |w| * scale and zero the rest (zeros stay zero)."
+    "Keep in every first-layer neuron its G - round(fraction * G) weights largest by |w| * scale and zero the rest (zeros stay zero); with `mean`, add sum_g (w_old - w_new)_g * mean_g to each neuron's bias."
     if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
         raise ValueError(f"fraction must be a number in [0, 1), got {fraction!r}")
     W = _first_weight(model)
     if scale is not None and (scale.shape != (W.shape[1],) or not torch.isfinite(scale).all() or (scale < 0).any()):
         raise ValueError(f"scale must hold one finite number >= 0 per input ({W.shape[1]}), got shape {tuple(scale.shape)}")
+    bias = (model if isinstance(model, nn.Linear) else model.first_layer).bias
+    if mean is not None:
+        if mean.shape != (W.shape[1],) or not torch.isfinite(mean).all():
+            raise ValueError(f"mean must hold one finite number per input ({W.shape[1]}), got shape {tuple(mean.shape)}")
+        if bias is None: raise ValueError("mean needs a first layer with a bias: the bias is what absorbs the pruned weights' mean contribution")
     score = W.abs() if scale is None else W.abs() * scale.to(W)[None, :]
     keep = torch.zeros_like(W, dtype=torch.bool).scatter_(1, score.topk(W.shape[1] - round(fraction * W.shape[1]), dim=1).indices, True)
+    if mean is not None: bias += (W.double() * ~keep) @ mean.double().to(W.device)   # each neuron's mean pre-activation over those cells unchanged
     W[~keep] = 0.
     return sparsity(model)
 
 @torch.no_grad()
-def input_rms(model,                  # a ZiPo model
-              data,                   # `CellBatches` of its cells
-              cells:Tensor|None=None, # bool mask over the cells to use (None: every cell)
-             )->Tensor:               # one number per gene, on the model's device
-    "The root mean square over the cells of each gene's encoder input (log1p of its counts): how much a first-layer weight on it can move a neuron."
-    total, n = 0., 0
+def input_moments(model,                  # a ZiPo model
+                  data,                   # `CellBatches` of its cells
+                  cells:Tensor|None=None, # bool mask over the cells to use (None: every cell)
+                 )->tuple:                # (mean, root mean square), one number per gene each, on the model's device
+    "The mean and the root mean square over the cells of each gene's encoder input (log1p of its counts), in one pass."
+    s1, s2, n = 0., 0., 0
     for x, idx in data.iterate(shuffle=False):
         if cells is not None: x = x[cells.to(idx.device)[idx]]
-        total = total + model.encoder_input(x).double().pow(2).sum(0); n += len(x)
-    if n == 0: raise ValueError("input_rms needs at least one cell")
-    return (total / n).sqrt().to(_first_weight(model))
+        h = model.encoder_input(x).double(); s1 = s1 + h.sum(0); s2 = s2 + h.pow(2).sum(0); n += len(x)
+    if n == 0: raise ValueError("input_moments needs at least one cell")
+    W = _first_weight(model)
+    return (s1 / n).to(W), (s2 / n).sqrt().to(W)
+
+def input_rms(model, data, cells:Tensor|None=None)->Tensor:
+    "The root mean square over the cells of each gene's encoder input (`input_moments`): how much a first-layer weight on it can move a neuron."
+    return input_moments(model, data, cells)[1]
 
 
 # %% ../nbs/06_zipo.ipynb #ac8dfaab
@@ -368,10 +380,10 @@ class GradualPruning(Callback):
         if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
             raise ValueError(f"fraction must be a number in (0, 1), got {fraction!r}")
         if isinstance(ramp, bool) or not isinstance(ramp, int) or ramp < 1: raise ValueError(f"ramp must be an integer >= 1, got {ramp!r}")
-        self.fraction, self.ramp, self.s0, self.scale, self.mask = float(fraction), ramp, None, None, None
+        self.fraction, self.ramp, self.s0, self.scale, self.mean, self.mask = float(fraction), ramp, None, None, None, None
     def before_fit(self, run):
         if self.s0 is None: self.s0 = sparsity(run.model)  # a resumed fit keeps its own start
-        self.scale = input_rms(run.model, run.data, ~run.valid if run.has_valid else None)
+        self.mean, self.scale = input_moments(run.model, run.data, ~run.valid if run.has_valid else None)
     def target(self, epoch:int)->float:                    # the fraction after `epoch` epochs: s0 at 0, `fraction` from `ramp` on
         return self.fraction + (self.s0 - self.fraction) * (1 - min(epoch, self.ramp) / self.ramp) ** 3
     def after_step(self, run):
@@ -392,9 +404,9 @@ def prune_gradually(model,                 # a fitted ZiPo
                     patience:int=30,       # early-stopping patience, counted after the ramp
                     lr:float=1e-3,         # Adam's rate during the ramp (the floor of ZiPo's schedule); after it, divided by 10 on each plateau
                     progress:bool=True,    # progress bar
-                    at_once:bool=True,     # with held-out cells: also score the fit pruned at once without retraining, and keep it where it does better on them
+                    at_once:bool=True,     # with held-out cells: also score the fit pruned at once without retraining (its biases corrected), and keep it where it does better on them
                    ):                      # the retraining's history (one row per epoch; `attrs`: kept, valid_nll_at_once, valid_nll_retrained)
-    "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros; with held-out cells, end with whichever of that and the fit pruned at once has the lower held-out NLL."
+    "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros; with held-out cells, end with whichever of that and the fit pruned at once (biases corrected for the mean input) has the lower held-out NLL."
     import copy
     from dataclasses import replace
     from zinb_nb.train import fit, EarlyStopping
@@ -412,7 +424,7 @@ def prune_gradually(model,                 # a fitted ZiPo
     if start is None: return hist
     retrained = (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))
     model.load_state_dict(start)                                  # the fit as it was, pruned at once by the same score
-    prune_fraction(model, fraction, gp.scale)                    # the inputs' norms GradualPruning computed on the training cells
+    prune_fraction(model, fraction, gp.scale, gp.mean)           # the inputs' norms and means GradualPruning computed on the training cells
     once = _held_out_nll(model, data, valid)
     if once >= retrained[0]: model.load_state_dict(retrained[1])
     hist.attrs.update(kept="at once" if once < retrained[0] else "retrained", valid_nll_at_once=once, valid_nll_retrained=retrained[0])
