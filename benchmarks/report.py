@@ -832,11 +832,14 @@ def block_zipo():
            "rows); the last column is what the raised penalty costs the unpruned model (mean relative change of its held-out NLL "
            "against the defaults' on the same seeds):", "", zipo_pruning(rs)]
 
+    def pct(c):       # a relative change to 0.01%, to 0.001% where that alone would hide which side of the target's 0.5% it is on
+        return f"{c:+.3%}" if f"{abs(c):.2%}" == "0.50%" else f"{c:+.2%}"
+
     def gradual(g):
         ch = [(r["heldout_nll"] - r["heldout_nll_dense"]) / r["heldout_nll_dense"] for r in g]
         return (f"first-layer weights zero {mean_pm([r['sparsity_pruned'] for r in g])} (the fit's own before it "
                 f"{mean_pm([r['gradual']['sparsity_before'] for r in g])}); held-out NLL against the same fit before pruning, per seed: "
-                f"{', '.join(f'{c:+.2%}' for c in ch)}; within 0.5% on {sum(c <= 0.005 for c in ch)} of {len(ch)} seeds; epochs of "
+                f"{', '.join(pct(c) for c in ch)}; within 0.5% on {sum(c <= 0.005 for c in ch)} of {len(ch)} seeds; epochs of "
                 f"retraining {'/'.join(str(r['gradual']['epochs']) for r in g)}" + kept(g) + overfit(g))
 
     def kept(g):      # prune_gradually's choice between the retrained model and the fit pruned at once (runs since it compares them)
