@@ -845,8 +845,13 @@ def block_zipo():
     def kept(g):      # prune_gradually's choice between the retrained model and the fit pruned at once (runs since it compares them)
         if g[0]["gradual"].get("road") != "prune_gradually": return ""
         if not all("kept" in r["gradual"] for r in g): return "; run before `prune_gradually` compared the fit pruned at once: the retrained model on every seed"
+        if not all("valid_nll_averaged" in r["gradual"] for r in g):
+            return (f"; run before `prune_gradually` scored the averaged weights; the model kept, per seed: {', '.join(r['gradual']['kept'] for r in g)} "
+                    f"(validation NLL of the fit pruned at once / of the retrained model: "
+                    f"{', '.join(f(r['gradual']['valid_nll_at_once'], 1) + ' / ' + f(r['gradual']['valid_nll_retrained'], 1) for r in g)})")
         return (f"; the model kept, per seed: {', '.join(r['gradual']['kept'] for r in g)} (validation NLL of the fit pruned at once / of the "
-                f"retrained model: {', '.join(f(r['gradual']['valid_nll_at_once'], 1) + ' / ' + f(r['gradual']['valid_nll_retrained'], 1) for r in g)})")
+                f"retrained model / of its weights averaged after the ramp: "
+                f"{', '.join(' / '.join(f(r['gradual'][k], 1) for k in ('valid_nll_at_once', 'valid_nll_retrained', 'valid_nll_averaged')) for r in g)})")
 
     def overfit(g):   # where the retraining goes: the fit's last training against validation NLL, and the validation NLL through the ramp
         if any(r["config"].get("_prune_ramp", 40) != 40 or len(r["gradual"]["valid_nll"]) < 41 or "curve" not in r for r in g): return ""
@@ -871,7 +876,8 @@ def block_zipo():
                 "by 10 after 15 epochs without a 0.1% improvement (ZiPo's plateau rule); in the runs whose notes say which model was kept, it then "
                 "ends with whichever of the retrained model and the fit pruned at once to the same fraction, without retraining (each neuron's "
                 "bias corrected by the mean of what its pruned weights added over the training cells), has the lower "
-                "NLL on the fit's validation cells. `ablation_lr_1e-3_proximal_prune_to_0.95_at_once_1e-4`: "
+                "NLL on the fit's validation cells, and in the runs whose notes give three validation NLLs, of those two and the retrained "
+                "weights averaged over every epoch after the ramp (their BatchNorm statistics recomputed on the training cells) the lowest. `ablation_lr_1e-3_proximal_prune_to_0.95_at_once_1e-4`: "
                 "the same, the fraction reached at once (a ramp of one epoch) and the retraining at a rate of 0.0001 "
                 "(`zipo.prune_gradually(model, data, 0.95, ramp=1, lr=1e-4)`). Mean ± 1.64 SEM over the seeds listed:", ""] + lines
 

@@ -483,7 +483,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         else:
             model.prune_history = prune_gradually(model, data, prune_to, valid=valid if valid.any() else None, progress=progress)
             info["prune_history"] = {c: model.prune_history[c].to_numpy() for c in model.prune_history.columns}
-            info.update({f"prune_{k}": v for k, v in model.prune_history.attrs.items()})   # kept: "retrained" or "at once", and both held-out NLLs
+            info.update({f"prune_{k}": v for k, v in model.prune_history.attrs.items()})   # kept: "retrained", "averaged" or "at once", and each one's held-out NLL
         info["valid_nll_after_pruning"] = _held_out_nll(model, data, valid)
     dense = data.n_cells * data.n_genes * 4 <= max_layer_gb * 2**30
     if refine == "mcv":

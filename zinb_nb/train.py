@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_train.ipynb #2cda82b6
 from __future__ import annotations
-import math, time
+import copy, math, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ from .cells import world, cell_rows, RowAdam, CellStore
 
 # %% auto #0
 __all__ = ['CellCovariates', 'batchnorm_for', 'split_cells', 'FitRun', 'Callback', 'EarlyStopping', 'Converged', 'Checkpoint',
-           'LRSchedule', 'ProgressBar', 'fit']
+           'LRSchedule', 'ProgressBar', 'WeightAveraging', 'recompute_batchnorm', 'fit']
 
 # %% ../nbs/15_train.ipynb #55c13949
 class CellCovariates(torch.nn.Module):
@@ -270,7 +270,7 @@ class Converged(Callback):
 # %% ../nbs/15_train.ipynb #8b8c1ff0
 class Checkpoint(Callback):
     "Write everything the next epoch depends on after every epoch; with `resume`, start from the file when it exists."
-    order = 20                                              # after early stopping, so its new state is saved
+    order = 25                                              # after every callback that changes the run's state (early stopping 10, ZiPo's pruning 20, weight averaging 22), so the next epoch's start is saved
     def __init__(self, path:str|Path, resume:bool=True): self.path, self.resume = Path(path), resume
 
     def _state(self, run):
@@ -319,6 +319,47 @@ class ProgressBar(Callback):
     def after_epoch(self, run):
         self.bar.update(1); self.bar.set_postfix(loss=f"{run.last['loss']:.4g}", valid_nll=f"{run.last['valid_nll']:.4g}")
     def after_fit(self, run): self.bar.close()
+
+# %% ../nbs/15_train.ipynb #7a1c3f90
+class WeightAveraging(Callback):
+    "The running mean of the model's floating-point parameters over the epochs after `start` (`average`, by name, over `n` epochs)."
+    order = 22                                   # after callbacks that change the parameters at an epoch's end (ZiPo's pruning: 20), before the checkpoint (25)
+    def __init__(self, start:int=0):             # epochs 1..start are not averaged
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0: raise ValueError(f"start must be an integer >= 0, got {start!r}")
+        self.start, self.average, self.n = start, None, 0
+    @torch.no_grad()
+    def after_epoch(self, run):
+        if run.epoch <= self.start: return
+        self.n += 1
+        p = {k: v.detach() for k, v in run.model.named_parameters() if v.is_floating_point()}
+        if self.average is None: self.average = {k: v.clone() for k, v in p.items()}
+        else:
+            for k, v in p.items(): self.average[k] += (v - self.average[k]) / self.n
+    def state_dict(self): return dict(average=self.average, n=self.n)
+    def load_state_dict(self, sd): self.average, self.n = sd["average"], sd["n"]
+
+@torch.no_grad()
+def recompute_batchnorm(model, data, cells=None)->int:   # `cells`: bool mask over the data's cells (None: all); returns the minibatches used
+    "Reset every BatchNorm layer's running mean and variance to plain averages over the minibatches of `cells` (one pass in training mode), e.g. after averaging weights."
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns: return 0
+    was, moms, saved = model.training, [m.momentum for m in bns], [copy.deepcopy(m.state_dict()) for m in bns]
+    c = None if cells is None else torch.as_tensor(cells, dtype=torch.bool)
+    for m in bns: m.reset_running_stats(); m.momentum = None          # None: a cumulative average, each minibatch counted once
+    model.train(); n = 0
+    try:
+        for x, idx in data.iterate(shuffle=False):
+            if c is not None: s = c.to(idx.device)[idx]; x, idx = x[s], idx[s]
+            if len(x) > 1: _loss(model, x, idx); n += 1                # one cell has no variance to normalise by
+        if n == 0: raise ValueError("recompute_batchnorm needs a minibatch of at least two of the given cells")
+    except BaseException:
+        for m, sd in zip(bns, saved): m.load_state_dict(sd)            # nothing half-done
+        raise
+    finally:
+        for m, mo in zip(bns, moms): m.momentum = mo
+        model.train(was)
+    return n
+
 
 # %% ../nbs/15_train.ipynb #23abe941
 def _check_store(store, optimizer, device):

@@ -405,29 +405,38 @@ def prune_gradually(model,                 # a fitted ZiPo
                     lr:float=1e-3,         # Adam's rate during the ramp (the floor of ZiPo's schedule); after it, divided by 10 on each plateau
                     progress:bool=True,    # progress bar
                     at_once:bool=True,     # with held-out cells: also score the fit pruned at once without retraining (its biases corrected), and keep it where it does better on them
-                   ):                      # the retraining's history (one row per epoch; `attrs`: kept, valid_nll_at_once, valid_nll_retrained)
-    "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros; with held-out cells, end with whichever of that and the fit pruned at once (biases corrected for the mean input) has the lower held-out NLL."
+                    average:bool=True,     # with held-out cells: also score the mean of the weights over the epochs after the ramp (BatchNorm statistics recomputed), and keep it where it does better
+                   ):                      # the retraining's history (one row per epoch; `attrs`: kept, valid_nll_retrained, valid_nll_averaged, valid_nll_at_once)
+    "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros; with held-out cells, end with whichever has the lowest held-out NLL of the retrained model, its weights averaged over the epochs after the ramp, and the fit pruned at once (biases corrected for the mean input)."
     import copy
     from dataclasses import replace
-    from zinb_nb.train import fit, EarlyStopping
+    from zinb_nb.train import fit, EarlyStopping, WeightAveraging, recompute_batchnorm
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0: raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
-    if not isinstance(at_once, bool): raise ValueError(f"at_once must be True or False, got {at_once!r}")
+    for name, v in (("at_once", at_once), ("average", average)):
+        if not isinstance(v, bool): raise ValueError(f"{name} must be True or False, got {v!r}")
     gp, config = GradualPruning(fraction, ramp), model.config
     has_valid = valid is not None and bool(torch.as_tensor(valid).any())
     start = copy.deepcopy(model.state_dict()) if at_once and has_valid else None
+    avg = WeightAveraging(ramp) if average and has_valid else None   # the mask is fixed after the ramp: the average keeps its zeros
     model.config = replace(config, alpha_w=0., proximal=False)   # the mask does the penalty's work; restored afterwards
     try:
         es = EarlyStopping(patience, warmup=ramp) if has_valid else None
         sched = ZiPoSchedule(lr0=lr, lr_min=lr, hold=ramp)           # the rate constant while pruning, then reduced on plateaus
-        hist = fit(model, data, valid=valid, lr=lr, max_epochs=ramp + epochs, early_stopping=es, callbacks=[gp, sched], progress=progress)
+        hist = fit(model, data, valid=valid, lr=lr, max_epochs=ramp + epochs, early_stopping=es, callbacks=[gp, sched] + ([avg] if avg else []), progress=progress)
     finally: model.config = config
-    if start is None: return hist
-    retrained = (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))
-    model.load_state_dict(start)                                  # the fit as it was, pruned at once by the same score
-    prune_fraction(model, fraction, gp.scale, gp.mean)           # the inputs' norms and means GradualPruning computed on the training cells
-    once = _held_out_nll(model, data, valid)
-    if once >= retrained[0]: model.load_state_dict(retrained[1])
-    hist.attrs.update(kept="at once" if once < retrained[0] else "retrained", valid_nll_at_once=once, valid_nll_retrained=retrained[0])
+    if not has_valid or (start is None and (avg is None or avg.n == 0)): return hist
+    v = torch.as_tensor(valid, dtype=torch.bool)
+    cand = {"retrained": (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))}
+    if avg is not None and avg.n > 0:                             # the weights' mean over every epoch after the ramp
+        model.load_state_dict(avg.average, strict=False); recompute_batchnorm(model, data, ~v)
+        cand["averaged"] = (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))
+    if start is not None:                                        # the fit as it was, pruned at once by the same score
+        model.load_state_dict(start)
+        prune_fraction(model, fraction, gp.scale, gp.mean)       # the inputs' norms and means GradualPruning computed on the training cells
+        cand["at once"] = (_held_out_nll(model, data, valid), None)
+    kept = min(cand, key=lambda k: cand[k][0] if math.isfinite(cand[k][0]) else math.inf)   # a NaN never wins; the first of equals: retrained, averaged, at once
+    if cand[kept][1] is not None: model.load_state_dict(cand[kept][1])
+    hist.attrs.update(kept=kept, **{f"valid_nll_{k.replace(' ', '_')}": nll for k, (nll, _) in cand.items()})
     return hist
 
 
