@@ -842,13 +842,8 @@ def block_zipo():
                 f"{', '.join(pct(c) for c in ch)}; within 0.5% on {sum(c <= 0.005 for c in ch)} of {len(ch)} seeds; epochs of "
                 f"retraining {'/'.join(str(r['gradual']['epochs']) for r in g)}" + kept(g) + overfit(g))
 
-    def kept(g):      # prune_gradually's choice between the retrained model and the fit pruned at once (runs since it compares them)
+    def kept(g):      # prune_gradually's choice among the retrained model, its averaged weights and the fit pruned at once
         if g[0]["gradual"].get("road") != "prune_gradually": return ""
-        if not all("kept" in r["gradual"] for r in g): return "; run before `prune_gradually` compared the fit pruned at once: the retrained model on every seed"
-        if not all("valid_nll_averaged" in r["gradual"] for r in g):
-            return (f"; run before `prune_gradually` scored the averaged weights; the model kept, per seed: {', '.join(r['gradual']['kept'] for r in g)} "
-                    f"(validation NLL of the fit pruned at once / of the retrained model: "
-                    f"{', '.join(f(r['gradual']['valid_nll_at_once'], 1) + ' / ' + f(r['gradual']['valid_nll_retrained'], 1) for r in g)})")
         return (f"; the model kept, per seed: {', '.join(r['gradual']['kept'] for r in g)} (validation NLL of the fit pruned at once / of the "
                 f"retrained model / of its weights averaged after the ramp: "
                 f"{', '.join(' / '.join(f(r['gradual'][k], 1) for k in ('valid_nll_at_once', 'valid_nll_retrained', 'valid_nll_averaged')) for r in g)})")
@@ -873,11 +868,11 @@ def block_zipo():
                 "rate. `ablation_lr_1e-3_proximal_prune_to_0.95` (the package's `zipo.prune_gradually`, what `tl.zipo(prune_to=0.95)` "
                 "does after its fit; `..._prune_to_0.98` the same to 98%): every neuron keeps the same number of weights, the largest by |w| times the root mean square of "
                 "the gene's input, the penalty is off while the mask holds the zeros, then up to 120 epochs more with the rate divided "
-                "by 10 after 15 epochs without a 0.1% improvement (ZiPo's plateau rule); in the runs whose notes say which model was kept, it then "
-                "ends with whichever of the retrained model and the fit pruned at once to the same fraction, without retraining (each neuron's "
-                "bias corrected by the mean of what its pruned weights added over the training cells), has the lower "
-                "NLL on the fit's validation cells, and in the runs whose notes give three validation NLLs, of those two and the retrained "
-                "weights averaged over every epoch after the ramp (their BatchNorm statistics recomputed on the training cells) the lowest. `ablation_lr_1e-3_proximal_prune_to_0.95_at_once_1e-4`: "
+                "by 10 after 15 epochs without a 0.1% improvement (ZiPo's plateau rule); it then "
+                "ends with whichever of the retrained model, the retrained weights averaged over every epoch after the ramp (their "
+                "BatchNorm statistics recomputed on the training cells) and the fit pruned at once to the same fraction, without retraining "
+                "(each neuron's bias corrected by the mean of what its pruned weights added over the training cells), has the lowest "
+                "NLL on the fit's validation cells. `ablation_lr_1e-3_proximal_prune_to_0.95_at_once_1e-4`: "
                 "the same, the fraction reached at once (a ramp of one epoch) and the retraining at a rate of 0.0001 "
                 "(`zipo.prune_gradually(model, data, 0.95, ramp=1, lr=1e-4)`). Mean ± 1.64 SEM over the seeds listed:", ""] + lines
 
