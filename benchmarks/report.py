@@ -653,6 +653,13 @@ def block_gpu():
                      f"max rel. log-lik difference {e(x['max_rel_loglik_diff'])}", f"{f(x['seconds_cpu'], 2)} s (first call)",
                      f"{f(x['seconds_warm'], 2)} s warm ({f(x['seconds_first'], 2)} s first call)",
                      f"{f(x['seconds_cpu'] / x['seconds_warm'], 2)}x"])
+    for k, label in (("nb_label", "EM with a design (`fit_zinb_em(design=...)`, NB on `~ label`, size factors), PBMC 4k"),
+                     ("zinb_general", "EM with a design (ZINB; intercept, a random condition and a normal covariate; size factors), PBMC 4k")):
+        x = c.get("em_design", {}).get(k)
+        if not isinstance(x, dict): continue
+        rows.append([f"{label}, {x['genes']:,} genes x {x['cells']:,} cells, {x['columns']} columns", "passed" if x["ok"] else "**failed**",
+                     f"max rel. log-lik difference {e(x['max_rel_loglik_diff'])}", f"{f(x['seconds_cpu'], 2)} s (after the EM above, same process)",
+                     f"{f(x['seconds_warm'], 2)} s warm ({f(x['seconds_first'], 2)} s first call)", f"{f(x['seconds_cpu'] / x['seconds_warm'], 2)}x"])
     if "glmm" in c:
         x = c["glmm"]
         cpu_g = x["seconds_cpu_for_genes_cpu"] / x["genes_cpu"]
@@ -707,6 +714,31 @@ def block_gpu():
         for k, label in (("vae", "VAE (`tl.vae`, `batch_key`)"), ("zipo", "ZiPo (`tl.zipo`, `covariate_keys`)")):
             if k in x: rows.append([f"{label}, CellBench {x['cells']:,} cells x {x['genes']:,} genes, the technology as the batch, 3 epochs", ok("batches"),
                                     f"rel. difference of the last validation loss {e(x[k]['rel_diff'])}", "", "", ""])
+    if isinstance(c.get("zipo", {}).get("refine_mcv"), dict):
+        x = c["zipo"]; m = x["refine_mcv"]; dev = next(k for k in m if k != "cpu")
+        rows.append([f"ZiPo (`tl.zipo(refine=\"mcv\")`), PBMC 4k, 3 epochs, {m['cpu']['steps']} refinement steps", ok("zipo"),
+                     f"rel. difference of the unrefined MCV MSE {e(x['rel_mcv_diff_unrefined'])} (thinning by each device's own generator)", "", "", ""])
+    if isinstance(c.get("zipo", {}).get("prune_to"), dict):
+        x = c["zipo"]; m = x["prune_to"]; dev = next(k for k in m if k != "cpu")
+        rows.append(["ZiPo pruned to a fraction with retraining (`tl.zipo(prune_to=0.9)`), PBMC 4k, 1,000 cells x 500 genes", ok("zipo"),
+                     f"first layer zero: {f(100 * m['cpu']['sparsity'], 1)}% (CPU), {f(100 * m[dev]['sparsity'], 1)}% (GPU); rel. difference of the "
+                     f"validation NLL after the retraining {e(x['rel_nll_diff_prune_to'])} ({m['cpu']['epochs']} and {m[dev]['epochs']} epochs to its early stop)",
+                     "", "", ""])
+    if "gmm" in c:
+        x = c["gmm"]
+        rows.append(["The GMVAE's Gaussian-mixture start (`cluster.gmm_diag`, EM in float64), 800,000 points x 10 dimensions, 4 components", ok("gmm"),
+                     f"rel. log-lik difference {e(x['rel_loglik_diff']) if x['rel_loglik_diff'] else '0 (equal)'}",
+                     f"{f(x['cpu']['seconds'], 2)} s", f"{f(x['gpu']['seconds'], 2)} s", f"{f(x['cpu']['seconds'] / x['gpu']['seconds'], 1)}x"])
+    if "transfer" in c:
+        x = c["transfer"]
+        for k, label, what in (("zinbwave", "ZINB-WaVE (`tl.zinbwave_transform`)", "rel. difference of the new cells' loss"),
+                               ("vae", "VAE (`tl.vae_transform`)", "max difference of the latents, relative to their largest value"),
+                               ("zipo", "ZiPo (`tl.zipo_transform`)", "max difference of the rates, relative to their largest value")):
+            if k not in x: continue
+            y = x[k]
+            rows.append([f"{label}: fitted on the CPU on {x['cells_fitted']:,} CellBench cells, saved, `tl.load(device=...)`, {x['cells_placed']:,} new cells placed",
+                         "passed" if y["ok"] else "**failed**", f"{what} {e(y['rel_diff'])}",
+                         f"{f(y['seconds_cpu'], 3)} s", f"{f(y['seconds_device'], 3)} s", f"{f(y['seconds_cpu'] / y['seconds_device'], 1)}x"])
     sweeps = []
     for k, v in c.get("zinbwave", {}).items():
         m = re.fullmatch(r"batch_size_sweep_(\d+)_cells_x_(\d+)_genes_(\d+)_epochs_lr_([\d.]+)", k)
