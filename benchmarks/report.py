@@ -872,10 +872,17 @@ def block_zipo():
         return (f"first-layer weights zero {mean_pm([r['sparsity_pruned'] for r in g])} (the fit's own before it "
                 f"{mean_pm([r['gradual']['sparsity_before'] for r in g])}); held-out NLL against the same fit before pruning, per seed: "
                 f"{', '.join(pct(c) for c in ch)}; within 0.5% on {sum(c <= 0.005 for c in ch)} of {len(ch)} seeds; epochs of "
-                f"retraining {'/'.join(str(r['gradual']['epochs']) for r in g)}" + kept(g) + overfit(g))
+                f"retraining {'/'.join(str(r['gradual']['epochs']) for r in g)}" + chosen(g) + kept(g) + overfit(g))
+
+    def chosen(g):    # prune_largest: the fraction kept, and what each fraction tried cost on the validation cells
+        if g[0]["gradual"].get("road") != "prune_largest": return ""
+        tried = lambda r: ", ".join(f"{t:.0%} {pct((v - r['gradual']['valid_nll_unpruned']) / r['gradual']['valid_nll_unpruned'])}"
+                                    for t, v in zip(r["gradual"]["fractions_tried"], r["gradual"]["valid_nll_tried"]))
+        return (f"; the fraction kept, per seed: {', '.join(format(r['gradual']['fraction'], '.0%') for r in g)} (the validation NLL of each "
+                f"fraction tried against the unpruned fit's on the same cells: {'; '.join(tried(r) for r in g)})")
 
     def kept(g):      # prune_gradually's choice among the retrained model, its averaged weights and the fit pruned at once
-        if g[0]["gradual"].get("road") != "prune_gradually": return ""
+        if g[0]["gradual"].get("road") not in ("prune_gradually", "prune_largest"): return ""
         return (f"; the model kept, per seed: {', '.join(r['gradual']['kept'] for r in g)} (validation NLL of the fit pruned at once / of the "
                 f"retrained model / of its weights averaged after the ramp: "
                 f"{', '.join(' / '.join(f(r['gradual'][k], 1) for k in ('valid_nll_at_once', 'valid_nll_retrained', 'valid_nll_averaged')) for r in g)})")
@@ -906,7 +913,10 @@ def block_zipo():
                 "(each neuron's bias corrected by the mean of what its pruned weights added over the training cells), has the lowest "
                 "NLL on the fit's validation cells. `ablation_lr_1e-3_proximal_prune_to_0.95_at_once_1e-4`: "
                 "the same, the fraction reached at once (a ramp of one epoch) and the retraining at a rate of 0.0001 "
-                "(`zipo.prune_gradually(model, data, 0.95, ramp=1, lr=1e-4)`). Mean ± 1.64 SEM over the seeds listed:", ""] + lines
+                "(`zipo.prune_gradually(model, data, 0.95, ramp=1, lr=1e-4)`). `ablation_lr_1e-3_proximal_prune_to_0.95_or_0.98`: "
+                "`tl.zipo(prune_to=[0.95, 0.98])` (`zipo.prune_largest`): the fit pruned to 98% as above, kept if the validation NLL of the "
+                "model kept is within 0.5% of the unpruned fit's on the same validation cells, otherwise pruned again from the unpruned fit "
+                "to 95% (the same minibatches as a run at 95% alone). Mean ± 1.64 SEM over the seeds listed:", ""] + lines
 
     def depth(g):
         line = (f"k-means ARI against the labels {mean_pm([r['kmeans_ari'] for r in g])}; with each cell's log total count regressed "

@@ -443,7 +443,8 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          layer:str|None=None,         # use `adata.layers[layer]` instead of X
          device=None,                 # default: CUDA if available, else CPU
          prune:float|None=None,       # prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)
-         prune_to:float|None=None,    # or: prune it to this fraction in (0, 1) after training, gradually with retraining (`zipo.prune_gradually`)
+         prune_to=None,               # or: prune it to this fraction in (0, 1) after training, gradually with retraining (`zipo.prune_gradually`); a list of fractions: the largest that `prune_tol` allows (`zipo.prune_largest`)
+         prune_tol:float=0.005,       # several `prune_to` fractions: keep the largest whose held-out NLL is at most (1 + prune_tol) x the unpruned model's
          return_zi:bool=False,        # also write layers["zipo_zi"] (zip, zinb)
          posterior:bool=False,        # also write layers["zipo_posterior"]: each count's posterior mean given the cell's own counts (`ZiPo.predict`); with refine="mcv" the steps are chosen for it
          refine:int|str=0,            # > 0: each cell's latent refined by that many Adam steps on its own likelihood before the outputs (`ZiPo.refine`); "mcv": the count chosen by molecular cross-validation within the data (`ZiPo.choose_refine`)
@@ -460,14 +461,19 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, library_scale, ...
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
     "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi'], layers['zipo_posterior']) and uns['zipo']."
-    from zinb_nb.zipo import ZiPoConfig, prune as prune_, prune_gradually, sparsity, _held_out_nll
+    from zinb_nb.zipo import ZiPoConfig, prune as prune_, prune_gradually, prune_largest, sparsity, _held_out_nll
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine,
                 refine_cells=refine_cells)
     if not isinstance(posterior, bool): raise ValueError(f"posterior must be True or False, got {posterior!r}")
     if prune is not None and (isinstance(prune, bool) or not isinstance(prune, (int, float)) or not 0 <= prune < 1):
         raise ValueError(f"prune must be None or a number in [0, 1) (delta), got {prune!r}")
-    if prune_to is not None and (isinstance(prune_to, bool) or not isinstance(prune_to, (int, float)) or not 0 < prune_to < 1):
-        raise ValueError(f"prune_to must be None or a number in (0, 1) (the fraction of first-layer weights set to zero), got {prune_to!r}")
+    fracs = None if prune_to is None else list(prune_to) if isinstance(prune_to, (list, tuple)) else [prune_to]
+    if fracs is not None and (not fracs or any(isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1 for f in fracs)):
+        raise ValueError(f"prune_to must be None or a number in (0, 1) (the fraction of first-layer weights set to zero), or a list of such numbers, got {prune_to!r}")
+    if isinstance(prune_tol, bool) or not isinstance(prune_tol, (int, float)) or not 0 <= prune_tol < float("inf"):
+        raise ValueError(f"prune_tol must be a number >= 0, got {prune_tol!r}")
+    if fracs is not None and len(fracs) > 1 and not valid_frac > 0:
+        raise ValueError("prune_to with several fractions chooses among them on the held-out cells: valid_frac must be > 0")
     if prune is not None and prune_to is not None: raise ValueError("give prune (a threshold) or prune_to (a fraction), not both")
     config = ZiPoConfig(likelihood=likelihood, n_latent=n_latent, proximal=proximal, **model_kw)
     if return_zi and config.likelihood not in ("zip", "zinb"): raise ValueError(f"return_zi needs a zero-inflated likelihood ('zip' or 'zinb'), not {likelihood!r}")
@@ -481,7 +487,8 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         info["valid_nll_before_pruning"] = _held_out_nll(model, data, valid)
         if prune is not None: prune_(model, prune)
         else:
-            model.prune_history = prune_gradually(model, data, prune_to, valid=valid if valid.any() else None, progress=progress)
+            model.prune_history = (prune_gradually(model, data, fracs[0], valid=valid if valid.any() else None, progress=progress) if len(fracs) == 1 else
+                                   prune_largest(model, data, fracs, valid=valid, tol=prune_tol, progress=progress))   # the fraction kept, every one tried and its held-out NLL
             info["prune_history"] = {c: model.prune_history[c].to_numpy() for c in model.prune_history.columns}
             info.update({f"prune_{k}": v for k, v in model.prune_history.attrs.items()})   # kept: "retrained", "averaged" or "at once", and each one's held-out NLL
         info["valid_nll_after_pruning"] = _held_out_nll(model, data, valid)
@@ -495,7 +502,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     model.var_names, model.covariate_levels = [str(g) for g in adata.var_names], _covariate_levels(adata, covariate_keys)   # for new cells (`zipo_transform`) and `save`
     model.refine_steps = info["refine_steps"]
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
-                covariate_keys=covariate_keys, prune=prune, prune_to=prune_to, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
+                covariate_keys=covariate_keys, prune=prune, prune_to=fracs if fracs is not None and len(fracs) > 1 else prune_to, prune_tol=prune_tol, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
     return model
 

@@ -15,7 +15,8 @@ from .train import Callback, CellCovariates, batchnorm_for
 # %% auto #0
 __all__ = ['ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty', 'log_library_penalty',
            'sparsity', 'prune', 'soft_threshold', 'ratio_l1_weights', 'adam_prox_l1_', 'ProximalRatio', 'ZiPoSchedule',
-           'init_library', 'prune_fraction', 'input_moments', 'input_rms', 'GradualPruning', 'prune_gradually']
+           'init_library', 'prune_fraction', 'input_moments', 'input_rms', 'GradualPruning', 'prune_gradually',
+           'prune_largest']
 
 # %% ../nbs/06_zipo.ipynb #e4b853f8
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "gelu": nn.GELU, "relu": nn.ReLU}
@@ -439,6 +440,35 @@ def prune_gradually(model,                 # a fitted ZiPo
     hist.attrs.update(kept=kept, **{f"valid_nll_{k.replace(' ', '_')}": nll for k, (nll, _) in cand.items()})
     return hist
 
+
+# %% ../nbs/06_zipo.ipynb #c7e1a2f1
+def prune_largest(model,                 # a fitted ZiPo
+                  data,                  # `CellBatches` of the cells it was fitted on
+                  fractions=(0.95, 0.98),  # candidate shares of the first layer's weights set to zero, each in (0, 1)
+                  valid=None,            # bool mask of the held-out cells: they choose the fraction (required)
+                  tol:float=0.005,       # keep the largest fraction whose held-out NLL is at most (1 + tol) x the unpruned model's
+                  progress:bool=True,    # progress bars
+                  **kw,                  # `prune_gradually`'s settings (ramp, epochs, patience, lr, at_once, average)
+                 ):                      # the kept attempt's history; `attrs`: its `prune_gradually` attrs, fraction, fractions_tried, valid_nll_tried, valid_nll_unpruned, tol
+    "Prune a fitted ZiPo's first layer to the largest of `fractions` that costs at most `tol` of held-out NLL (`prune_gradually` at each, largest first, each from the unpruned fit); the smallest where none does."
+    import copy
+    fr = list(fractions) if isinstance(fractions, (list, tuple)) else [fractions]
+    if not fr or not all(isinstance(f, numbers.Real) and not isinstance(f, bool) and 0 < f < 1 for f in fr):
+        raise ValueError(f"fractions must be one or more numbers in (0, 1), got {fractions!r}")
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (0 <= tol < math.inf): raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+    if valid is None or not bool(torch.as_tensor(valid).any()): raise ValueError("prune_largest needs held-out cells (valid) to choose the fraction")
+    fr = sorted({float(f) for f in fr}, reverse=True)
+    start, rng = copy.deepcopy(model.state_dict()), copy.deepcopy(data.rng.bit_generator.state)
+    unpruned = _held_out_nll(model, data, valid)
+    tried = []
+    for i, f in enumerate(fr):
+        if i: model.load_state_dict(start)                               # every attempt from the unpruned fit
+        data.rng.bit_generator.state = copy.deepcopy(rng)                # ... with the same minibatches
+        hist = prune_gradually(model, data, f, valid=valid, progress=progress, **kw)
+        tried.append(_held_out_nll(model, data, valid))
+        if tried[-1] <= unpruned + tol * abs(unpruned): break            # the largest fraction within tol
+    hist.attrs.update(fraction=f, fractions_tried=fr[:len(tried)], valid_nll_tried=tried, valid_nll_unpruned=unpruned, tol=float(tol))
+    return hist
 
 # %% ../nbs/06_zipo.ipynb #f6adee6f
 def _is_int(v, lo:int)->bool:
