@@ -754,9 +754,11 @@ def block_gpu():
            table(["check", "result", "GPU vs CPU agreement", "CPU", "GPU", "CPU time / GPU time"], rows)]
     if isinstance(s, dict):
         v = c["vae"]["gpu"]["sec_per_epoch"]
+        gm = c.get("gmvae", {}).get("gpu", {}).get("sec_per_epoch")
         out += ["", f"- scvi-tools {s['version']} SCVI on the same GPU and data: {f(s['sec_per_epoch'], 3)} s/epoch (3 epochs, its `train()` call "
                     f"timed as a whole, trainer set-up included) against {f(v, 3)} s/epoch for our VAE (from the fit's history): "
-                    f"{ratio(s['sec_per_epoch'], v, 1)}. Both sides time 3 epochs only, so start-up weighs on both."]
+                    f"{ratio(s['sec_per_epoch'], v, 1)}" + (f", and {f(gm, 3)} s/epoch for the GMVAE: {ratio(s['sec_per_epoch'], gm, 1)}" if gm else "")
+                + ". Both sides time 3 epochs only, so start-up weighs on both."]
     elif isinstance(s, str): out += ["", f"- SCVI: {s}"]
     return "\n".join(out + sweeps)
 

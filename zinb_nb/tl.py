@@ -502,7 +502,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     model.var_names, model.covariate_levels = [str(g) for g in adata.var_names], _covariate_levels(adata, covariate_keys)   # for new cells (`zipo_transform`) and `save`
     model.refine_steps = info["refine_steps"]
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
-                covariate_keys=covariate_keys, prune=prune, prune_to=fracs if fracs is not None and len(fracs) > 1 else prune_to, prune_tol=prune_tol, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
+                covariate_keys=covariate_keys, prune=prune, prune_to=fracs if fracs is None or len(fracs) > 1 else fracs[0], prune_tol=prune_tol, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
     return model
 
