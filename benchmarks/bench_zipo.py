@@ -268,18 +268,18 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
     from zinb_nb.zipo import prune, sparsity
     dense, gradual = None, None
     if config.get("_gradual") or config.get("_prune_to"):   # pruned to that fraction with retraining: every score below is the pruned model's
+        several = isinstance(config.get("_prune_to"), (list, tuple))   # tl.zipo(prune_to=[...]): the largest fraction within 0.5% on the validation cells
         dense, sp0, t2 = nll_ours(model, x1[held], None if C is None else C[held]), sparsity(model), time.perf_counter()
         if config.get("_gradual"): hg = gradual_prune(model, x1[~held], seed, config["_gradual"])
         else:                            # what tl.zipo(prune_to=...) does after its fit: the same validation cells, the defaults of prune_gradually
             from zinb_nb.zipo import prune_gradually, prune_largest
             from zinb_nb.train import split_cells
             from zinb_nb.data import CellBatches
-            several = isinstance(config["_prune_to"], (list, tuple))   # tl.zipo(prune_to=[...]): the largest fraction within 0.5% on the validation cells
             hg = (prune_largest if several else prune_gradually)(model, CellBatches(x1[~held], batch_size=128, seed=seed, device="cpu"), config["_prune_to"],
                                  valid=split_cells(int((~held).sum()), 0.1, seed), progress=False,
                                  **{k: config[f"_prune_{k}"] for k in ("ramp", "lr") if f"_prune_{k}" in config})
         gradual = dict(fraction=config.get("_gradual") or config["_prune_to"], sparsity_before=sp0, epochs=int(len(hg)),
-                       seconds=time.perf_counter() - t2, valid_nll=hg.valid_nll.tolist(), road="gradual_prune" if config.get("_gradual") else "prune_largest" if isinstance(config["_prune_to"], (list, tuple)) else "prune_gradually")
+                       seconds=time.perf_counter() - t2, valid_nll=hg.valid_nll.tolist(), road="gradual_prune" if config.get("_gradual") else "prune_largest" if several else "prune_gradually")
         gradual.update(hg.attrs)         # prune_gradually: which model it kept and each candidate's held-out NLL; prune_largest: also the fraction kept, every one tried and its validation NLL
     refine, choice, output = config.get("_refine", 0), None, config.get("_output", "expected")
     t1 = time.perf_counter()

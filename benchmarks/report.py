@@ -715,7 +715,7 @@ def block_gpu():
             if k in x: rows.append([f"{label}, CellBench {x['cells']:,} cells x {x['genes']:,} genes, the technology as the batch, 3 epochs", ok("batches"),
                                     f"rel. difference of the last validation loss {e(x[k]['rel_diff'])}", "", "", ""])
     if isinstance(c.get("zipo", {}).get("refine_mcv"), dict):
-        x = c["zipo"]; m = x["refine_mcv"]; dev = next(k for k in m if k != "cpu")
+        x = c["zipo"]; m = x["refine_mcv"]
         rows.append([f"ZiPo (`tl.zipo(refine=\"mcv\")`), PBMC 4k, 3 epochs, {m['cpu']['steps']} refinement steps", ok("zipo"),
                      f"rel. difference of the unrefined MCV MSE {e(x['rel_mcv_diff_unrefined'])} (thinning by each device's own generator)", "", "", ""])
     if isinstance(c.get("zipo", {}).get("prune_to"), dict):

@@ -232,7 +232,7 @@ def _candidates(cast):
         return vals[0] if len(vals) == 1 else vals
     return parse
 
-_epsilon_W_arg, _n_latent_arg, _prune_to_arg = _candidates(float), _candidates(int), _candidates(float)   # `--epsilon-W`, `--n-latent` (zinbwave's candidates)
+_epsilon_W_arg, _n_latent_arg, _prune_to_arg = _candidates(float), _candidates(int), _candidates(float)   # `--epsilon-W`, `--n-latent` (zinbwave's candidates), `--prune-to` (zipo's fractions)
 
 def _model_options(g):
     "One option per argument of the `tl` functions; its help says which models take it."
