@@ -878,10 +878,14 @@ def block_zipo():
 
     def chosen(g):    # prune_largest: the fraction kept, and what each fraction tried cost on the validation cells
         if g[0]["gradual"].get("road") != "prune_largest": return ""
+        bound = all(r["gradual"].get("confidence", 0.5) > 0.5 for r in g)   # the rule: the upper confidence bound of the change within tol
         tried = lambda r: ", ".join(f"{t:.0%} {pct((v - r['gradual']['valid_nll_unpruned']) / r['gradual']['valid_nll_unpruned'])}"
-                                    for t, v in zip(r["gradual"]["fractions_tried"], r["gradual"]["valid_nll_tried"]))
+                                    + (f" (bound {pct(b)})" if bound else "")
+                                    for t, v, b in zip(r["gradual"]["fractions_tried"], r["gradual"]["valid_nll_tried"],
+                                                       r["gradual"].get("valid_change_bound_tried", r["gradual"]["valid_nll_tried"])))
+        what = (f"the mean change and its one-sided {g[0]['gradual']['confidence']:.0%} upper bound" if bound else "the mean change")
         return (f"; the fraction kept, per seed: {', '.join(format(r['gradual']['fraction'], '.0%') for r in g)} (the validation NLL of each "
-                f"fraction tried against the unpruned fit's on the same cells: {'; '.join(tried(r) for r in g)})")
+                f"fraction tried against the unpruned fit's on the same cells, {what}: {'; '.join(tried(r) for r in g)})")
 
     def kept(g):      # prune_gradually's choice among the retrained model, its averaged weights and the fit pruned at once
         if g[0]["gradual"].get("road") not in ("prune_gradually", "prune_largest"): return ""
@@ -918,7 +922,10 @@ def block_zipo():
                 "(`zipo.prune_gradually(model, data, 0.95, ramp=1, lr=1e-4)`). `ablation_lr_1e-3_proximal_prune_to_0.95_or_0.98`: "
                 "`tl.zipo(prune_to=[0.95, 0.98])` (`zipo.prune_largest`): the fit pruned to 98% as above, kept if the validation NLL of the "
                 "model kept is within 0.5% of the unpruned fit's on the same validation cells, otherwise pruned again from the unpruned fit "
-                "to 95% (the same minibatches as a run at 95% alone). Mean ± 1.64 SEM over the seeds listed:", ""] + lines
+                "to 95% (the same minibatches as a run at 95% alone). `ablation_lr_1e-3_proximal_prune_to_0.95_or_0.98_bound`: the same at "
+                "the package's default `confidence=0.95`: 98% kept if the one-sided 95% upper confidence bound of its mean change on the "
+                "validation cells (from each cell's change, a paired comparison: mean + 1.645 standard errors) is within 0.5% of the unpruned "
+                "fit's NLL; the row before it is the same rule at `confidence=0.5`, the mean change alone. Mean ± 1.64 SEM over the seeds listed:", ""] + lines
 
     def depth(g):
         line = (f"k-means ARI against the labels {mean_pm([r['kmeans_ari'] for r in g])}; with each cell's log total count regressed "

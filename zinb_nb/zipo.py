@@ -363,15 +363,20 @@ def input_rms(model, data, cells:Tensor|None=None)->Tensor:
 
 # %% ../nbs/06_zipo.ipynb #ac8dfaab
 @torch.no_grad()
-def _held_out_nll(model, data, valid)->float:
-    "Mean NLL per held-out cell (`valid`: bool mask over the cells of `data`), each in evaluation mode; NaN without held-out cells."
+def _held_out_nlls(model, data, valid)->Tensor:
+    "The NLL of every held-out cell (`valid`: bool mask over the cells of `data`), in evaluation mode, float64, in the cells' order; empty without held-out cells."
     v = torch.as_tensor(valid, dtype=torch.bool).to(data.device)
-    if not v.any(): return float("nan")
-    tot, n = 0., 0
+    out, at = [], []
     for x, idx in data.iterate(shuffle=False):
         s = v[idx]
-        if s.any(): tot += model.loss(x[s], idx[s], held_out=True)[1].sum().item(); n += int(s.sum())
-    return tot / n
+        if s.any(): out.append(model.loss(x[s], idx[s], held_out=True)[1].double().cpu()); at.append(idx[s].cpu())
+    if not out: return torch.zeros(0, dtype=torch.float64)
+    return torch.cat(out)[torch.argsort(torch.cat(at))]
+
+def _held_out_nll(model, data, valid)->float:
+    "Mean NLL per held-out cell (`valid`: bool mask over the cells of `data`), each in evaluation mode; NaN without held-out cells."
+    nll = _held_out_nlls(model, data, valid)
+    return nll.mean().item() if len(nll) else float("nan")
 
 class GradualPruning(Callback):
     "Prune ZiPo's first layer to `fraction` over `ramp` epochs on Zhu and Gupta's cubic schedule (`prune_fraction` by |w| times each input's RMS), the pruned weights held at zero after every step."
@@ -446,28 +451,38 @@ def prune_largest(model,                 # a fitted ZiPo
                   data,                  # `CellBatches` of the cells it was fitted on
                   fractions=(0.95, 0.98),  # candidate shares of the first layer's weights set to zero, each in (0, 1)
                   valid=None,            # bool mask of the held-out cells: they choose the fraction (required)
-                  tol:float=0.005,       # keep the largest fraction whose held-out NLL is at most (1 + tol) x the unpruned model's
+                  tol:float=0.005,       # keep the largest fraction whose held-out NLL is at most (1 + tol) x the unpruned model's ...
+                  confidence:float=0.95, # ... at this one-sided confidence, from the cells' paired differences (0.5: the mean difference alone)
                   progress:bool=True,    # progress bars
                   **kw,                  # `prune_gradually`'s settings (ramp, epochs, patience, lr, at_once, average)
-                 ):                      # the kept attempt's history; `attrs`: its `prune_gradually` attrs, fraction, fractions_tried, valid_nll_tried, valid_nll_unpruned, tol
-    "Prune a fitted ZiPo's first layer to the largest of `fractions` that costs at most `tol` of held-out NLL (`prune_gradually` at each, largest first, each from the unpruned fit); the smallest where none does."
+                 ):                      # the kept attempt's history; `attrs`: its `prune_gradually` attrs, fraction, fractions_tried, valid_nll_tried, valid_change_bound_tried, valid_nll_unpruned, tol, confidence
+    "Prune a fitted ZiPo's first layer to the largest of `fractions` that costs at most `tol` of held-out NLL at `confidence` (`prune_gradually` at each, largest first, each from the unpruned fit); the smallest where none does."
     import copy
+    from statistics import NormalDist
     fr = list(fractions) if isinstance(fractions, (list, tuple)) else [fractions]
     if not fr or not all(isinstance(f, numbers.Real) and not isinstance(f, bool) and 0 < f < 1 for f in fr):
         raise ValueError(f"fractions must be one or more numbers in (0, 1), got {fractions!r}")
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (0 <= tol < math.inf): raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0.5 <= confidence < 1:
+        raise ValueError(f"confidence must be a number in [0.5, 1), got {confidence!r}")
     if valid is None or not bool(torch.as_tensor(valid).any()): raise ValueError("prune_largest needs held-out cells (valid) to choose the fraction")
     fr = sorted({float(f) for f in fr}, reverse=True)
+    z = NormalDist().inv_cdf(confidence)                                 # one-sided: 1.645 at 0.95, 0 at 0.5
     start, rng = copy.deepcopy(model.state_dict()), copy.deepcopy(data.rng.bit_generator.state)
-    unpruned = _held_out_nll(model, data, valid)
-    tried = []
+    base = _held_out_nlls(model, data, valid); unpruned = base.mean().item()
+    tried, bounds = [], []
     for i, f in enumerate(fr):
         if i: model.load_state_dict(start)                               # every attempt from the unpruned fit
         data.rng.bit_generator.state = copy.deepcopy(rng)                # ... with the same minibatches
         hist = prune_gradually(model, data, f, valid=valid, progress=progress, **kw)
-        tried.append(_held_out_nll(model, data, valid))
-        if tried[-1] <= unpruned + tol * abs(unpruned): break            # the largest fraction within tol
-    hist.attrs.update(fraction=f, fractions_tried=fr[:len(tried)], valid_nll_tried=tried, valid_nll_unpruned=unpruned, tol=float(tol))
+        after = _held_out_nlls(model, data, valid)
+        d = after - base                                                 # each held-out cell's change: a paired comparison
+        se = d.std().item() / math.sqrt(len(d)) if len(d) > 1 else math.inf
+        tried.append(after.mean().item())
+        bounds.append((d.mean().item() + (z * se if z > 0 else 0.)) / abs(unpruned))   # upper bound of the relative change
+        if bounds[-1] <= tol: break                                      # the largest fraction within tol
+    hist.attrs.update(fraction=f, fractions_tried=fr[:len(tried)], valid_nll_tried=tried, valid_change_bound_tried=bounds, valid_nll_unpruned=unpruned,
+                      tol=float(tol), confidence=float(confidence))
     return hist
 
 # %% ../nbs/06_zipo.ipynb #f6adee6f
