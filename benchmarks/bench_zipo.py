@@ -269,7 +269,7 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
     from zinb_nb.zipo import prune, sparsity
     dense, gradual = None, None
     if config.get("_gradual") or config.get("_prune_to"):   # pruned to that fraction with retraining: every score below is the pruned model's
-        several = isinstance(config.get("_prune_to"), (list, tuple))   # tl.zipo(prune_to=[...]): the largest fraction within 0.5% on the validation cells
+        several = isinstance(config.get("_prune_to"), (list, tuple))   # tl.zipo(prune_to=[...]): the largest fraction within 0.5% on the validation cells (at `_prune_confidence`, else the package's default)
         dense, sp0, t2 = nll_ours(model, x1[held], None if C is None else C[held]), sparsity(model), time.perf_counter()
         if config.get("_gradual"): hg = gradual_prune(model, x1[~held], seed, config["_gradual"])
         else:                            # what tl.zipo(prune_to=...) does after its fit: the same validation cells, the defaults of prune_gradually
