@@ -2,8 +2,10 @@
 
     python benchmarks/bench_cluster.py run --dataset pbmc4k --seed 0     # all methods, one dataset, one seed
     python benchmarks/bench_cluster.py run --dataset all --seed 0        # the seven datasets in turn
+    python benchmarks/bench_cluster.py gpu                               # on a CUDA machine: ZINB-WaVE and SCVI-50 on PBMC 4k, seeds 0-2
 
-Each (dataset, method, seed) writes benchmarks/results/cluster_<dataset>_<method>_seed<seed>.json; `report.py` builds the
+`gpu` writes benchmarks/results/gpu_cluster_<dataset>.json (every setting of GPU_ZINBWAVE and SCVI for 50 epochs, on one GPU).
+Each (dataset, method, seed) of `run` writes benchmarks/results/cluster_<dataset>_<method>_seed<seed>.json; `report.py` builds the
 README table from them. Datasets: PBMC 4k, PBMC 3k (the 2,638 labelled cells), human kidney, mouse bladder, worm
 neurons, CellBench (CEL-seq2 + Drop-seq, three cell lines), CellBench's five cell lines on three CEL-seq2 plates
 (every cell, doublet calls included, as the loaders return them). Every method sees the same cells and genes: datasets with
@@ -56,7 +58,7 @@ equal the columns' files (the GMVAE's only on the machine that ran its column).
 k-means: scikit-learn KMeans(k, n_init=10), median ARI/NMI over random_state 0, 1, 2 (`_common.cluster_metrics`).
 One torch thread per process; times are wall seconds of each fit in a warm process (imports and data loading excluded).
 """
-import argparse, json, sys, time
+import argparse, json, os, sys, time
 from pathlib import Path
 import numpy as np, torch
 from _common import cluster_metrics, kmeans_runs, meta, save, RESULTS
@@ -69,13 +71,14 @@ EXTRA = ("confusion", "gmvae_warmup", "gmvae_gmm", "gmvae_auto", "scvi50", "zinb
 
 def load(name):
     "The dataset as AnnData with obs['label'] (and obs['batch']), on the genes every method sees."
-    import scanpy as sc, scipy.sparse as sp
+    import scipy.sparse as sp
     from zinb_nb import datasets
     a = datasets.pbmc3k(labelled_only=True) if name == "pbmc3k" else getattr(datasets, name)()
     a.X = sp.csr_matrix(a.X, dtype=np.float32)
     a = a[:, np.asarray(a.X.sum(0)).ravel() > 0].copy()
     a.uns["hvg_span"] = None
     if a.n_vars > 2500:
+        import scanpy as sc
         for span in (0.3, 0.5, 1.0):   # scanpy's default span first; its loess fails on very sparse data (worm neurons)
             try: sc.pp.highly_variable_genes(a, n_top_genes=2000, flavor="seurat_v3", span=span); break
             except ValueError as e: print(f"  seurat_v3 with span {span}: {e}; trying a wider span", flush=True)
@@ -105,14 +108,16 @@ def ridge_balance(m, valid_cells):
     return dict(ridge_pair_per_cell=pair(m), ridge_pair_min_per_cell=pair(balanced))
 
 
-def run_zinbwave(a, seed, batch, max_epochs=None, init=None, optimizer=None, epsilon_W=None, n_latent=None):
+def run_zinbwave(a, seed, batch, max_epochs=None, init=None, optimizer=None, epsilon_W=None, n_latent=None, batch_size=None, lr=None, tol=None, device="cpu"):
     from zinb_nb import tl
-    kw = {k: v for k, v in dict(max_epochs=max_epochs, init=init, optimizer=optimizer, epsilon_W=epsilon_W, n_latent=n_latent).items() if v is not None}
+    kw = {k: v for k, v in dict(max_epochs=max_epochs, init=init, optimizer=optimizer, epsilon_W=epsilon_W, n_latent=n_latent,
+                                batch_size=batch_size, lr=lr, tol=tol).items() if v is not None}
     t = time.perf_counter()
-    m = tl.zinbwave(a, batch_key=batch, seed=seed, device="cpu", progress=False, **kw)
+    m = tl.zinbwave(a, batch_key=batch, seed=seed, device=device, progress=False, **kw)
     secs = time.perf_counter() - t
+    m = m.to("cpu")   # the scores below on the CPU, whichever device fitted
     log_lib = np.log(np.asarray(a.X.sum(1)).ravel())
-    return dict(seconds=secs, epochs=len(m.history), n_latent=int(m.W.shape[1]), init=a.uns["zinbwave"]["params"]["init"], optimizer=a.uns["zinbwave"]["params"]["optimizer"],
+    return dict(seconds=secs, epochs=len(m.history), batch_size=int(a.uns["zinbwave"]["params"]["batch_size"]), n_latent=int(m.W.shape[1]), init=a.uns["zinbwave"]["params"]["init"], optimizer=a.uns["zinbwave"]["params"]["optimizer"],
                 best_valid_nll=a.uns["zinbwave"]["best_valid_nll"], epsilon_W=a.uns["zinbwave"]["epsilon"]["W"],
                 **({"epsilon_W_search": {k: v.tolist() for k, v in a.uns["zinbwave"]["search"].items()}} if "search" in a.uns["zinbwave"] else {}),
                 gamma_pi_sd=float(a.obsm["zinbwave_gamma_pi"][:, 0].std()),    # spread of the cells' own zero-inflation intercepts
@@ -178,11 +183,11 @@ def scvi_version():
     return scvi.__version__
 
 
-def scvi50_check(a, seed, batch):
+def scvi50_check(a, seed, batch, accelerator="cpu"):
     "SCVI trained for 50 epochs on its own: its k-means ARI should equal the epoch-50 snapshot's; its wall time is a 50-epoch fit's."
     m, d = _scvi(a, seed, batch)
     t = time.perf_counter()
-    m.train(max_epochs=50, accelerator="cpu", enable_progress_bar=False)
+    m.train(max_epochs=50, accelerator=accelerator, enable_progress_bar=False)
     secs = time.perf_counter() - t
     return dict(scvi_version=scvi_version(), epochs=50, seconds=secs, **scores(m.get_latent_representation(d), a.obs["label"].to_numpy()))
 
@@ -256,10 +261,59 @@ def run(args):
             save(out.stem, {**m, **info, "method": method, **r})
 
 
+# ZINB-WaVE on one GPU, in the order run: its defaults (1,024 cells per minibatch on an accelerator), the CPU's default of 256,
+# 4,096 (every training cell of PBMC 4k in one step); the same block sizes for Newton's steps, and 16,384
+GPU_ZINBWAVE = {"zinbwave": {}, "zinbwave_b256": dict(batch_size=256), "zinbwave_b4096": dict(batch_size=4096),
+                "zinbwave_newton": dict(optimizer="newton"), "zinbwave_newton_b256": dict(optimizer="newton", batch_size=256),
+                "zinbwave_newton_b16384": dict(optimizer="newton", batch_size=16384)}
+
+
+def gpu(args):
+    """ZINB-WaVE (each setting of GPU_ZINBWAVE) and SCVI for 50 epochs on the same GPU, the same cells and genes as the CPU
+    columns, seed after seed in one warm process; one results file, written after every fit so that a run cut short keeps
+    what it measured."""
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit("bench_cluster gpu: no CUDA device here (torch.cuda.is_available() is False); --device cpu --quick runs it on a CPU")
+    dev = torch.device(args.device)
+    torch.set_num_threads(1)
+    a = load(args.dataset)
+    if args.quick: a = a[:400].copy()
+    batch = "batch" if a.obs["batch"].nunique() > 1 else None
+    res = dict(meta("one process, one torch thread on the CPU side; seconds: wall time of each fit call in a warm process (CUDA and "
+                    "both packages warmed up by a small fit first; imports, data loading and k-means excluded); SCVI: its train() call, "
+                    "trainer set-up included", packages=["torch", "numpy", "scikit-learn", "scanpy", "scvi-tools"]),
+               device=str(dev), gpu=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+               dataset=args.dataset, n_cells=a.n_obs, n_genes=a.n_vars, n_labels=int(a.obs["label"].nunique()), batch_key=batch,
+               settings={k: v for k, v in GPU_ZINBWAVE.items()}, quick=args.quick, runs=[])
+    ep = dict(max_epochs=2) if args.quick else {}
+    from zinb_nb import tl
+    small = a[:300].copy()   # warm-up: CUDA's context and kernels, scvi-tools' and lightning's first call
+    tl.zinbwave(small.copy(), device=dev, max_epochs=1, progress=False)
+    tl.zinbwave(small.copy(), device=dev, max_epochs=1, progress=False, optimizer="newton")
+    m, d = _scvi(small, 0, batch); m.train(max_epochs=1, accelerator="gpu" if dev.type == "cuda" else "cpu", enable_progress_bar=False)
+    out = Path(args.out)
+    for seed in args.seeds:
+        jobs = [("scvi50", lambda: scvi50_check(a.copy(), seed, batch, accelerator="gpu" if dev.type == "cuda" else "cpu"))]
+        jobs += [(name, lambda kw=kw: run_zinbwave(a.copy(), seed, batch, device=dev, **{**kw, **ep})) for name, kw in GPU_ZINBWAVE.items()]
+        for name, f in jobs:
+            torch.set_num_threads(1)
+            r = dict(method=name, seed=seed, **f())
+            r.pop("epsilon_W_search", None)
+            res["runs"].append(r)
+            print(f"  seed {seed} {name}: " + ", ".join(f"{k}={v:.3f}" for k, v in r.items() if isinstance(v, float)), flush=True)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps({**res, "load_after": os.getloadavg()[0]}, indent=1, default=float))
+    print(f"wrote {out}")
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser(); sp = p.add_subparsers(dest="cmd", required=True)
     q = sp.add_parser("run"); q.add_argument("--dataset", default="all", choices=("all",) + DATASETS)
     q.add_argument("--method", default="all", choices=("all",) + METHODS + EXTRA)
     q.add_argument("--seed", type=int, default=0); q.add_argument("--force", action="store_true")
+    q = sp.add_parser("gpu", help="ZINB-WaVE and SCVI (50 epochs) on one GPU: time to a clustering")
+    q.add_argument("--dataset", default="pbmc4k", choices=DATASETS); q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    q.add_argument("--device", default="cuda"); q.add_argument("--quick", action="store_true", help="400 cells, 2 epochs: a smoke test")
+    q.add_argument("--out", default=str(RESULTS / "gpu_cluster_pbmc4k.json"))
     a = p.parse_args()
-    run(a)
+    run(a) if a.cmd == "run" else gpu(a)

@@ -136,7 +136,7 @@ def check_zinbwave(dev, quick):
     from zinb_nb.data import CellBatches
     a = pbmc4k()
     if quick: a = a[:500, :300].copy()
-    kw = dict(max_epochs=3, patience=None, progress=False, seed=0)
+    kw = dict(max_epochs=3, patience=None, progress=False, seed=0, batch_size=256)   # the same minibatches on both (the default differs by device)
     h_cpu = tl.zinbwave(a.copy(), device="cpu", **kw).history
     h_gpu = tl.zinbwave(a.copy(), device=dev, **kw).history
     rel = float(np.max(np.abs(h_gpu.nll.to_numpy() - h_cpu.nll.to_numpy()) / h_cpu.nll.to_numpy()))

@@ -190,6 +190,10 @@ def _mcv_nll(model:ZINBWaVE, data:CellBatches, valid:np.ndarray, seed:int, max_c
     other = torch.from_numpy(rows - half).to(model.W.device)
     with torch.no_grad(): return float(new.nll(other, torch.arange(len(cells), device=model.W.device)).mean())
 
+def _zinbwave_batch_size(device)->int:
+    "ZINB-WaVE's default cells per minibatch: 256 on a CPU; 1,024 on an accelerator, where a step costs about the same for either (kernel launches, not arithmetic)."
+    return 256 if torch.device(device).type == "cpu" else 1024
+
 def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be backed (`ad.read_h5ad(p, backed="r")`)
              n_latent=10,                # K, dimensions of the latent W; or several (a list, or "auto": 10, 20 and 30), chosen as epsilon_W is
              batch_key:str|None=None,    # `.obs` column: batch indicators join X (ZINB-WaVE's cell covariates)
@@ -197,7 +201,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              size_factors=None,          # None (a learnt per-cell intercept), "total", "median_ratio", or one value per cell: offset log s
              device=None,                # default: CUDA if available, else CPU
              max_epochs:int=100,         # passes over the data
-             batch_size:int=256,         # cells per minibatch (Newton's steps: cells per block read at a time)
+             batch_size:int|None=None,   # cells per minibatch (Newton's steps: cells per block read at a time); None: 256 on a CPU, 1,024 on an accelerator
              lr:float=0.05,              # Adam learning rate (not used by Newton's steps)
              optimizer:str="adam",       # "adam", "newton" (alternating Newton steps per gene and per cell) or "lbfgs" (full batch, small data)
              tol:float=1e-3,             # optimizer="newton": stop after an epoch that improves the held-out NLL by less than this fraction
@@ -213,8 +217,10 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              cell_store=None,            # directory: per-cell parameters and their Adam state in memory-mapped files there (CPU)
             )->ZINBWaVE:                 # the fitted model (`.history` holds the training curve)
     "Fit ZINB-WaVE by minibatch gradient descent (or alternating Newton steps); writes obsm['X_zinbwave'] (W), obsm['X_zinbwave_mu'] (for distances), varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
-    _check_args(max_epochs=max_epochs, batch_size=batch_size, lr=lr, tol=tol, optimizer=optimizer, valid_frac=valid_frac, patience=patience, init=init)
+    _check_args(max_epochs=max_epochs, lr=lr, tol=tol, optimizer=optimizer, valid_frac=valid_frac, patience=patience, init=init,
+                **({} if batch_size is None else dict(batch_size=batch_size)))
     device = resolve_device(device)
+    if batch_size is None: batch_size = _zinbwave_batch_size(device)
     grid = [(k, e) for k in _n_latent_grid(n_latent) for e in _epsilon_W_grid(epsilon_W, (adata.n_vars if epsilon is None else epsilon) / max(adata.n_obs, 1))]
     if len(grid) > 1 and (cell_store is not None or checkpoint is not None):
         raise ValueError("several candidates (n_latent, epsilon_W) are fitted in turn in memory: not with cell_store or checkpoint (choose them on a subsample, then fit once)")
