@@ -31,6 +31,9 @@ Checks (each: the CUDA result against the CPU result on the same data, to the to
   written by `tl.save`, read onto the device by `tl.load(device=...)`, and new cells (every other cell) placed there by
   `tl.zinbwave_transform`, `tl.vae_transform` and `tl.zipo_transform`: the latents and rates equal to the CPU's
   placement to 1e-3 (ZINB-WaVE: the new cells' loss to 1e-4 relative, an optimisation on each device).
+- Blocks (`--only blocks`, run on its own: `--out results/gpu_blocks.json`): one epoch of ZINB-WaVE on 1,000,000 simulated
+  cells x 1,000 genes held on the device at 1,024 to 65,536 cells per minibatch (Adam) or per block (Newton's steps): the
+  time, the training loss, and the peak device memory, whose growth per cell sets the default block of Newton's steps.
 Timings use torch.cuda.synchronize(); every figure goes to the results file with the machine, versions and date.
 The GPU machine needs zinb_nb's dependencies: anndata and fastcore are not in every CUDA image; carry them as wheels.
 """
@@ -222,7 +225,7 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the script (no results file)")
     ap.add_argument("--out", default=str(HERE / "results" / "gpu_check.json"))
-    ap.add_argument("--only", nargs="*", help="run only these checks (em em_design glmm glmm_nb zinbwave vae gmvae gmm batches transfer zipo)")
+    ap.add_argument("--only", nargs="*", help="run only these checks (em em_design glmm glmm_nb zinbwave vae gmvae gmm batches transfer zipo blocks)")
     a = ap.parse_args()
     import torch
     sys.path.insert(0, str(HERE)); from _common import versions
@@ -234,7 +237,7 @@ def main():
     dev = resolve_device(a.device)
     torch.set_num_threads(1 if dev.type == "cpu" else torch.get_num_threads())
     checks = dict(em=check_em, em_design=check_em_design, glmm=check_glmm, glmm_nb=check_glmm_nb, zinbwave=check_zinbwave, vae=check_vae,
-                  gmvae=lambda d, q: check_vae(d, q, n_components=8), gmm=check_gmm, batches=check_batches, transfer=check_transfer)
+                  gmvae=lambda d, q: check_vae(d, q, n_components=8), gmm=check_gmm, batches=check_batches, transfer=check_transfer, blocks=check_blocks)
     try:
         import zinb_nb.zipo  # noqa: F401
         from zinb_nb import tl
@@ -333,6 +336,42 @@ def check_gmm(dev, quick):
         out[str(d)] = dict(loglik=f["loglik"], seconds=time.perf_counter() - t)
     rel = abs(out[str(dev)]["loglik"] - out["cpu"]["loglik"]) / abs(out["cpu"]["loglik"])
     return dict(cpu=out["cpu"], gpu=out[str(dev)], rel_loglik_diff=rel, ok=rel < 1e-6)
+
+
+
+def check_blocks(dev, quick):
+    """ZINB-WaVE's time for one epoch and its peak device memory by cells per minibatch (Adam) and per block (Newton's
+    steps), on simulated counts held on the device: what a default size on an accelerator can afford. The slope of the
+    peak against the size is the memory a cell of a minibatch or block costs."""
+    import torch
+    from zinb_nb.zinbwave import ZINBWaVE
+    from zinb_nb.train import fit
+    from zinb_nb.data import CellBatches
+    n, J = (3_000, 100) if quick else (1_000_000, 1_000)
+    g = torch.Generator(device=dev).manual_seed(0)
+    x = torch.poisson(torch.exp(torch.randn(n, 5, device=dev, generator=g) @ (0.3 * torch.randn(5, J, device=dev, generator=g))), generator=g)
+    cuda = dev.type == "cuda"
+    for opt in ("adam", "newton"):   # warm-up: the kernels of both optimizers loaded before anything is timed
+        fit(ZINBWaVE(500, J, 10), CellBatches(x[:500], batch_size=256, seed=0, device=dev, validate=False), optimizer=opt, max_epochs=1, early_stopping=None, progress=False)
+    runs = []
+    for opt in ("adam", "newton"):
+        for bs in ((256, 1024) if quick else (1024, 4096, 16384, 65536)):
+            if cuda: torch.cuda.synchronize(dev); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(dev)
+            base = torch.cuda.memory_allocated(dev) if cuda else 0
+            m = ZINBWaVE(n, J, 10)
+            h = fit(m, CellBatches(x, batch_size=bs, seed=0, device=dev, validate=False), optimizer=opt, max_epochs=1, lr=0.05, early_stopping=None, progress=False)
+            runs.append(dict(optimizer=opt, cells_per_step=bs, sec_per_epoch=float(h.seconds.iloc[-1]), train_loss=float(h.loss.iloc[-1] if "loss" in h else h.nll.iloc[-1]),
+                             peak_mb=(torch.cuda.max_memory_allocated(dev) - base) / 2**20 if cuda else None))
+            print(f"  {opt} {bs}: {runs[-1]}", flush=True)
+            del m
+    slope = {}
+    for opt in ("adam", "newton"):
+        r = [q for q in runs if q["optimizer"] == opt and q["peak_mb"] is not None]
+        if len(r) > 1:   # least squares of peak on cells per step: bytes per cell, and per count of a cell
+            b = np.polyfit([q["cells_per_step"] for q in r], [q["peak_mb"] * 2**20 for q in r], 1)[0]
+            slope[opt] = dict(bytes_per_cell=float(b), bytes_per_count=float(b / J))
+    del x
+    return dict(cells=n, genes=J, runs=runs, memory_slope=slope, ok=all(math.isfinite(q["train_loss"]) for q in runs))
 
 
 if __name__ == "__main__":

@@ -994,7 +994,7 @@ def block_zipo():
 GPU_CLUSTER_LABEL = {"scvi50": "SCVI, 50 epochs (its defaults otherwise)", "zinbwave": "ZINB-WaVE at its defaults (on an accelerator: 1,024 cells per minibatch)",
                      "zinbwave_b256": "ZINB-WaVE, 256 cells per minibatch (the CPU's default)",
                      "zinbwave_b4096": "ZINB-WaVE, 4,096 cells per minibatch (every training cell: one step per epoch)",
-                     "zinbwave_newton": "ZINB-WaVE by Newton's steps (`optimizer=\"newton\"`; blocks of 1,024 cells, the default on an accelerator)",
+                     "zinbwave_newton": "ZINB-WaVE by Newton's steps (`optimizer=\"newton\"`), blocks of 1,024 cells",
                      "zinbwave_newton_b256": "ZINB-WaVE by Newton's steps, blocks of 256 cells", "zinbwave_newton_b16384": "ZINB-WaVE by Newton's steps, blocks of 16,384 cells"}
 
 
@@ -1029,11 +1029,33 @@ def block_gpu_cluster():
     return "\n".join(out)
 
 
+
+def block_gpu_blocks():
+    "ZINB-WaVE's epoch time and peak device memory by cells per minibatch (Adam) and per block (Newton's steps)."
+    r = one("gpu_blocks.json")
+    if r is None: return missing("`gpu_check.py --only blocks`")
+    b = r["checks"]["blocks"]
+    if "runs" not in b: return f"`gpu_blocks.json`: the check failed ({b.get('error', 'no runs recorded')})."
+    rows, J = [], b["genes"]
+    for opt in ("adam", "newton"):
+        rs = [q for q in b["runs"] if q["optimizer"] == opt]
+        for i, q in enumerate(rs):
+            step = "" if i == 0 else f((q["peak_mb"] - rs[i - 1]["peak_mb"]) * 2**20 / (q["cells_per_step"] - rs[i - 1]["cells_per_step"]) / J, 0)
+            rows.append(["Adam (cells per minibatch)" if opt == "adam" else "Newton's steps (cells per block)", f"{q['cells_per_step']:,}",
+                         f(q["sec_per_epoch"], 2), f(q["train_loss"], 1), f(q["peak_mb"], 0), step])
+    sl = b.get("memory_slope", {})
+    return (f"`gpu_blocks.json`: {r['gpu']} ({r['when']}; torch {r['torch']}), {b['cells']:,} simulated cells x {J:,} genes held on the device, "
+            "one epoch from the same start for each size (after a small warm-up fit of each optimizer).\n\n"
+            + table(["optimizer", "cells per step", "s for the epoch", "training loss after it", "peak device memory, MB (above the counts)",
+                     "added bytes per count from the size above"], rows)
+            + "\n\n(a least-squares line through all sizes: " + "; ".join(f"{'Adam' if k == 'adam' else 'Newton'} {f(v['bytes_per_count'], 0)} bytes per count" for k, v in sl.items()) + ")")
+
+
 BLOCKS = dict(log_zinb=block_log_zinb, em_pscl=block_em_pscl, em_speed=block_em_speed, glmm=block_glmm, vae=block_vae,
-              zinbwave=block_zinbwave, scale=block_scale, rzinbwave=block_rzinbwave, gpu=block_gpu, gpu_cluster=block_gpu_cluster, zipo=block_zipo, cluster=block_cluster)
+              zinbwave=block_zinbwave, scale=block_scale, rzinbwave=block_rzinbwave, gpu=block_gpu, gpu_cluster=block_gpu_cluster, gpu_blocks=block_gpu_blocks, zipo=block_zipo, cluster=block_cluster)
 USES = dict(log_zinb=["log_zinb_*.json", "log_nb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json", "em_design_*.json", "em_pooled_*.json"], glmm=["glmm.json"],
             vae=["vae_*_seed*.json"], zinbwave=["zinbwave_pbmc_*.json", "zinbwave_cellbench_*.json"],
-            scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"], gpu_cluster=["gpu_cluster_*.json"],
+            scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"], gpu_cluster=["gpu_cluster_*.json"], gpu_blocks=["gpu_blocks.json"],
             zipo=["zipo_*.json"], cluster=["cluster_*_seed*.json", "confusion_*_seed*.json"])
 
 

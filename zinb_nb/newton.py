@@ -48,11 +48,13 @@ def newton_direction(g:Tensor,              # (G, P) gradients of the objective 
                      rel_floor:float=1e-10, # eigenvalues of |H| below rel_floor * max |eigenvalue| are raised to it
                      abs_floor:float=0.,    # ... and below abs_floor too
                      max_step:float|None=None, # shorten steps whose largest |coordinate| exceeds this (direction kept)
+                     chunk:int=32768,       # matrices per batched eigendecomposition (cuSOLVER's batched solver fails from 65,536 at once)
                     )->tuple:               # (d (G, P) ascent directions, bad (G,) bool: non-finite input, no step)
     "Saddle-free Newton directions |H|^-1 g, batched: Newton's step where H is negative definite, an ascent direction everywhere."
     bad = ~(torch.isfinite(H).all(-1).all(-1) & torch.isfinite(g).all(-1))
     eye = torch.eye(H.shape[-1], dtype=H.dtype, device=H.device)
-    ev, V = torch.linalg.eigh(torch.where(bad[:, None, None], eye, -H))
+    A = torch.where(bad[:, None, None], eye, -H)
+    ev, V = torch.linalg.eigh(A) if len(A) <= chunk else map(torch.cat, zip(*(torch.linalg.eigh(A[i:i + chunk]) for i in range(0, len(A), chunk))))
     lam = ev.abs()
     lam = lam.clamp(min=rel_floor * lam.amax(-1, keepdim=True)).clamp(min=max(abs_floor, 1e-300))
     gt = torch.where(bad[:, None], 0., g)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_tl.ipynb #c175264a
 from __future__ import annotations
-import warnings
+import math, warnings
 import numpy as np
 import pandas as pd
 import torch
@@ -190,9 +190,16 @@ def _mcv_nll(model:ZINBWaVE, data:CellBatches, valid:np.ndarray, seed:int, max_c
     other = torch.from_numpy(rows - half).to(model.W.device)
     with torch.no_grad(): return float(new.nll(other, torch.arange(len(cells), device=model.W.device)).mean())
 
-def _zinbwave_batch_size(device)->int:
-    "ZINB-WaVE's default cells per minibatch: 256 on a CPU; 1,024 on an accelerator, where a step costs about the same for either (kernel launches, not arithmetic)."
-    return 256 if torch.device(device).type == "cpu" else 1024
+_NEWTON_BYTES_PER_COUNT = 700   # peak device memory per count of a block of Newton's steps (686 bytes measured on an H200: 1,000 genes, K = 10)
+
+def _zinbwave_batch_size(device, optimizer:str="adam", n_genes:int=1, free_bytes=None)->int:
+    "ZINB-WaVE's default cells per minibatch (Adam) or per block (Newton's steps): 256 on a CPU. On an accelerator a step costs about the same for a few hundred cells as for thousands (kernel launches, not arithmetic): Adam takes 1,024; Newton's steps, whose fit does not depend on the block, the largest power of two from 256 to 16,384 whose block needs at most a quarter of the device's free memory (8 GiB taken as free where torch cannot tell)."
+    device = torch.device(device)
+    if device.type == "cpu": return 256
+    if optimizer != "newton": return 1024
+    if free_bytes is None: free_bytes = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else 2**33
+    cells = free_bytes / 4 / (_NEWTON_BYTES_PER_COUNT * max(int(n_genes), 1))
+    return int(min(16384, max(256, 2 ** math.floor(math.log2(max(cells, 1.))))))
 
 def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be backed (`ad.read_h5ad(p, backed="r")`)
              n_latent=10,                # K, dimensions of the latent W; or several (a list, or "auto": 10, 20 and 30), chosen as epsilon_W is
@@ -201,7 +208,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              size_factors=None,          # None (a learnt per-cell intercept), "total", "median_ratio", or one value per cell: offset log s
              device=None,                # default: CUDA if available, else CPU
              max_epochs:int=100,         # passes over the data
-             batch_size:int|None=None,   # cells per minibatch (Newton's steps: cells per block read at a time); None: 256 on a CPU, 1,024 on an accelerator
+             batch_size:int|None=None,   # cells per minibatch (Newton's steps: cells per block read at a time); None: 256 on a CPU, on an accelerator 1,024 (Adam) or as many as a quarter of its free memory holds, up to 16,384 (Newton)
              lr:float=0.05,              # Adam learning rate (not used by Newton's steps)
              optimizer:str="adam",       # "adam", "newton" (alternating Newton steps per gene and per cell) or "lbfgs" (full batch, small data)
              tol:float=1e-3,             # optimizer="newton": stop after an epoch that improves the held-out NLL by less than this fraction
@@ -220,7 +227,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
     _check_args(max_epochs=max_epochs, lr=lr, tol=tol, optimizer=optimizer, valid_frac=valid_frac, patience=patience, init=init,
                 **({} if batch_size is None else dict(batch_size=batch_size)))
     device = resolve_device(device)
-    if batch_size is None: batch_size = _zinbwave_batch_size(device)
+    if batch_size is None: batch_size = _zinbwave_batch_size(device, optimizer, adata.n_vars)
     grid = [(k, e) for k in _n_latent_grid(n_latent) for e in _epsilon_W_grid(epsilon_W, (adata.n_vars if epsilon is None else epsilon) / max(adata.n_obs, 1))]
     if len(grid) > 1 and (cell_store is not None or checkpoint is not None):
         raise ValueError("several candidates (n_latent, epsilon_W) are fitted in turn in memory: not with cell_store or checkpoint (choose them on a subsample, then fit once)")
