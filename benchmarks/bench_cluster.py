@@ -290,10 +290,14 @@ def gpu(args):
     small = a[:300].copy()   # warm-up: CUDA's context and kernels, scvi-tools' and lightning's first call
     tl.zinbwave(small.copy(), device=dev, max_epochs=1, progress=False)
     tl.zinbwave(small.copy(), device=dev, max_epochs=1, progress=False, optimizer="newton")
-    m, d = _scvi(small, 0, batch); m.train(max_epochs=1, accelerator="gpu" if dev.type == "cuda" else "cpu", enable_progress_bar=False)
+    try: import scvi  # noqa: F401
+    except ImportError:
+        if not args.quick: raise
+        scvi = None   # the smoke test on a machine without scvi-tools: ZINB-WaVE's settings only
+    if scvi: m, d = _scvi(small, 0, batch); m.train(max_epochs=1, accelerator="gpu" if dev.type == "cuda" else "cpu", enable_progress_bar=False)
     out = Path(args.out)
     for seed in args.seeds:
-        jobs = [("scvi50", lambda: scvi50_check(a.copy(), seed, batch, accelerator="gpu" if dev.type == "cuda" else "cpu"))]
+        jobs = [("scvi50", lambda: scvi50_check(a.copy(), seed, batch, accelerator="gpu" if dev.type == "cuda" else "cpu"))] if scvi else []
         jobs += [(name, lambda kw=kw: run_zinbwave(a.copy(), seed, batch, device=dev, **{**kw, **ep})) for name, kw in GPU_ZINBWAVE.items()]
         for name, f in jobs:
             torch.set_num_threads(1)

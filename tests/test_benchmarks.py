@@ -22,6 +22,23 @@ def test_gpu_check_cpu_smoke():
     for name in ("em", "em_design", "glmm", "zinbwave", "vae", "gmvae", "gmm", "transfer", "zipo", "blocks"): assert f"{name}: ok" in r.stdout, name
 
 
+def test_bench_cluster_gpu_cpu_smoke(tmp_path):
+    "`bench_cluster.py gpu` runs every ZINB-WaVE setting (on 400 cells, 2 epochs): the CPU's default minibatch is recorded, and Newton's steps give the same fit whatever the block, as they read every cell before each step."
+    import json
+    out = tmp_path / "g.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_cluster.py"), "gpu", "--device", "cpu", "--quick", "--seeds", "0", "--out", str(out)],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    runs = {q["method"]: q for q in json.loads(out.read_text())["runs"]}
+    assert {"zinbwave", "zinbwave_b256", "zinbwave_b4096", "zinbwave_newton", "zinbwave_newton_b256", "zinbwave_newton_b16384"} <= set(runs)
+    assert runs["zinbwave"]["batch_size"] == 256 and runs["zinbwave_b4096"]["batch_size"] == 4096
+    assert runs["zinbwave"]["best_valid_nll"] == runs["zinbwave_b256"]["best_valid_nll"]            # the default on a CPU is 256, bit for bit
+    nl = [runs[k]["best_valid_nll"] for k in ("zinbwave_newton", "zinbwave_newton_b256", "zinbwave_newton_b16384")]
+    assert max(nl) - min(nl) < 1e-4 * abs(nl[0]), nl
+    assert all(0 <= q["kmeans_ARI"] <= 1 for q in runs.values())
+
+
 def _report(*args):
     return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
