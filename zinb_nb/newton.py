@@ -48,7 +48,7 @@ def newton_direction(g:Tensor,              # (G, P) gradients of the objective 
                      rel_floor:float=1e-10, # eigenvalues of |H| below rel_floor * max |eigenvalue| are raised to it
                      abs_floor:float=0.,    # ... and below abs_floor too
                      max_step:float|None=None, # shorten steps whose largest |coordinate| exceeds this (direction kept)
-                     chunk:int=32768,       # matrices per batched eigendecomposition (cuSOLVER's batched solver fails from 65,536 at once)
+                     chunk:int=32768,       # matrices per batched eigendecomposition (cuSOLVER's batched solver failed on 65,536 at once on an H200)
                     )->tuple:               # (d (G, P) ascent directions, bad (G,) bool: non-finite input, no step)
     "Saddle-free Newton directions |H|^-1 g, batched: Newton's step where H is negative definite, an ascent direction everywhere."
     bad = ~(torch.isfinite(H).all(-1).all(-1) & torch.isfinite(g).all(-1))
