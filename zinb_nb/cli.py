@@ -247,7 +247,7 @@ def _model_options(g):
     opt("n_latent", type=_n_latent_arg, help="zinbwave, vae, zipo: latent dimensions (default 10; zipo 128); zinbwave also several, comma-separated, or auto (10, 20 and 30): each fitted, the one that predicts held-out cells best kept")
     opt("batch_key", help="zinbwave, vae: obs column with batches (zinbwave: cell covariates; vae: read by the decoder)")
     opt("max_epochs", type=int, help="zinbwave, vae, zipo: passes over the data")
-    opt("batch_size", type=int, help="zinbwave, vae, zipo: cells per minibatch")
+    opt("batch_size", type=int, help="zinbwave, vae, zipo: cells per minibatch (zinbwave by default: 256 on a CPU, more on a GPU)")
     opt("lr", type=float, help="zinbwave, vae, zipo: learning rate (zipo: the first rate of its schedule, default 0.001; the paper's is 0.0212)")
     opt("init", choices=["svd", "random"], help="zinbwave: the latent's start: an SVD of the log-normalised counts (default) or random")
     opt("optimizer", choices=["adam", "newton", "lbfgs"], help="zinbwave: minibatch Adam (default), alternating Newton steps per gene and per cell, or full-batch L-BFGS")
