@@ -261,8 +261,9 @@ def run(args):
             save(out.stem, {**m, **info, "method": method, **r})
 
 
-# ZINB-WaVE on one GPU, in the order run: its defaults (1,024 cells per minibatch on an accelerator), the CPU's default of 256,
-# 4,096 (every training cell of PBMC 4k in one step); the same block sizes for Newton's steps, and 16,384
+# ZINB-WaVE on one GPU, in the order run: Adam at its defaults (1,024 cells per minibatch on an accelerator), at the CPU's default
+# of 256 and at 4,096 (every training cell of PBMC 4k in one step); Newton's steps at their defaults (on an accelerator the block
+# that a quarter of the free memory holds), in blocks of 256 and of 16,384. Each run records the size it used.
 GPU_ZINBWAVE = {"zinbwave": {}, "zinbwave_b256": dict(batch_size=256), "zinbwave_b4096": dict(batch_size=4096),
                 "zinbwave_newton": dict(optimizer="newton"), "zinbwave_newton_b256": dict(optimizer="newton", batch_size=256),
                 "zinbwave_newton_b16384": dict(optimizer="newton", batch_size=16384)}
@@ -284,7 +285,7 @@ def gpu(args):
                     "trainer set-up included", packages=["torch", "numpy", "scikit-learn", "scanpy", "scvi-tools"]),
                device=str(dev), gpu=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
                dataset=args.dataset, n_cells=a.n_obs, n_genes=a.n_vars, n_labels=int(a.obs["label"].nunique()), batch_key=batch,
-               settings={k: v for k, v in GPU_ZINBWAVE.items()}, quick=args.quick, runs=[])
+               settings=dict(GPU_ZINBWAVE), quick=args.quick, runs=[])
     ep = dict(max_epochs=2) if args.quick else {}
     from zinb_nb import tl
     small = a[:300].copy()   # warm-up: CUDA's context and kernels, scvi-tools' and lightning's first call

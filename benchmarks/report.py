@@ -991,11 +991,14 @@ def block_zipo():
     return "\n".join(out)
 
 
-GPU_CLUSTER_LABEL = {"scvi50": "SCVI, 50 epochs (its defaults otherwise)", "zinbwave": "ZINB-WaVE at its defaults (on an accelerator: 1,024 cells per minibatch)",
-                     "zinbwave_b256": "ZINB-WaVE, 256 cells per minibatch (the CPU's default)",
-                     "zinbwave_b4096": "ZINB-WaVE, 4,096 cells per minibatch (every training cell: one step per epoch)",
-                     "zinbwave_newton": "ZINB-WaVE by Newton's steps (`optimizer=\"newton\"`), blocks of 1,024 cells",
-                     "zinbwave_newton_b256": "ZINB-WaVE by Newton's steps, blocks of 256 cells", "zinbwave_newton_b16384": "ZINB-WaVE by Newton's steps, blocks of 16,384 cells"}
+def _gpu_cluster_label(meth, settings, xs):
+    "A row's name from what the run recorded: the optimizer, the cells per minibatch or block (per seed where they differ), defaults or not."
+    if meth == "scvi50": return "SCVI, 50 epochs (its defaults otherwise)"
+    kw = settings.get(meth, {})
+    sizes = ", ".join(f"{v:,}" for v in sorted({x["batch_size"] for x in xs.values()}))
+    what = (f"ZINB-WaVE by Newton's steps (`optimizer=\"newton\"`), blocks of {sizes} cells" if kw.get("optimizer") == "newton"
+            else f"ZINB-WaVE, Adam, {sizes} cells per minibatch" + (f", lr {kw['lr']}" if "lr" in kw else ""))
+    return what + (" (`batch_size` not given: the default of the code that ran)" if "batch_size" not in kw else "")
 
 
 def block_gpu_cluster():
@@ -1015,7 +1018,7 @@ def block_gpu_cluster():
         for meth, xs in by.items():
             v = [xs[s] for s in seeds if s in xs]
             paired = [s for s in seeds if s in xs and s in scvi]   # the ratio over the seeds both ran
-            rows.append([GPU_CLUSTER_LABEL.get(meth, f"`{meth}`"), ", ".join(str(s) for s in seeds if s in xs),
+            rows.append([_gpu_cluster_label(meth, r.get("settings", {}), xs), ", ".join(str(s) for s in seeds if s in xs),
                          mean_pm([x["seconds"] for x in v], 1) + " s", mean_pm([x["epochs"] for x in v], 0),
                          mean_pm([x.get("best_valid_nll") for x in v], 1), change(xs), mean_pm([x["kmeans_ARI"] for x in v], 3),
                          "" if meth == "scvi50" or not paired else
