@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #335d7f7a
 from __future__ import annotations
-import argparse, sys
+import argparse, sys, warnings
 from pathlib import Path
 
 # %% auto #0
@@ -141,6 +141,13 @@ _MODELS = {   # --model -> the tl function and the options it takes (beyond --la
 }
 _SAVED = ("zinbwave", "vae", "zipo")   # the models `tl.save` writes and `zinb-nb transform` reads
 
+def _read_h5ad(path, backed:bool=False):
+    "The AnnData in `path`, or an error naming the file: missing, or not a file anndata can read."
+    import anndata as ad
+    if not Path(path).is_file(): raise FileNotFoundError(f"{path}: no such .h5ad file")
+    try: return ad.read_h5ad(path, backed="r" if backed else None)
+    except Exception as e: raise ValueError(f"{path}: not a readable .h5ad file ({type(e).__name__}: {e})") from e
+
 def fit_h5ad(path:str|Path,              # input .h5ad with raw counts
              out:str|Path,               # output .h5ad (input + results)
              model:str="zinbwave",       # one of `_MODELS`
@@ -153,8 +160,7 @@ def fit_h5ad(path:str|Path,              # input .h5ad with raw counts
     from zinb_nb import tl
     if model not in _MODELS: raise ValueError(f"unknown model {model!r}; available: {list(_MODELS)}")
     if save_model is not None and model not in _SAVED: raise ValueError(f"--save-model applies to --model {' or '.join(_SAVED)}, not {model}")
-    if not Path(path).is_file(): raise FileNotFoundError(f"{path}: no such .h5ad file")
-    adata = ad.read_h5ad(path, backed="r" if backed else None)
+    adata = _read_h5ad(path, backed)
     fitted = getattr(tl, _MODELS[model][0])(adata, **kw)
     if save_model is not None: Path(save_model).parent.mkdir(parents=True, exist_ok=True); tl.save(fitted, save_model)
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
@@ -178,7 +184,7 @@ def transform_h5ad(path:str|Path,            # input .h5ad with the new cells' r
     m = tl.load(model_file, device=device)
     kind = type(m).__name__
     if batch_key is not None and kind != "ZINBWaVE": raise ValueError(f"--batch-key applies to a ZINB-WaVE model; this {kind} reads the covariates it was fitted with")
-    adata = ad.read_h5ad(path, backed="r" if backed else None)
+    adata = _read_h5ad(path, backed)
     if kind == "ZINBWaVE": tl.zinbwave_transform(adata, m, batch_key=batch_key or getattr(m, "batch_key", None), layer=layer, device=device)
     elif kind == "CountVAE": tl.vae_transform(adata, m, layer=layer, device=device)
     else: tl.zipo_transform(adata, m, layer=layer, device=device)
@@ -319,11 +325,15 @@ def main(argv:list[str]|None=None)->int:  # process exit status
     if extra:                                # an option no sub-command knows: named with the help of the sub-command given
         print(f"zinb-nb {args.command}: error: unrecognized arguments: {' '.join(extra)} (see zinb-nb {args.command} --help)", file=sys.stderr)
         return 2
+    def one_line(message, *_):               # a warning (e.g. all-zero genes kept) as one line, without Python's source line
+        print(f"zinb-nb {args.command}: warning: {message}", file=sys.stderr)
     try:
-        if args.command == "demo": _demo(args)
-        elif args.command == "transform":
-            print(f"wrote {transform_h5ad(args.input, args.out, args.model_file, backed=args.backed, batch_key=args.batch_key, layer=args.layer, device=args.device)}")
-        else: print(f"wrote {fit_h5ad(args.input, args.out, model=args.model, backed=args.backed, save_model=args.save_model, **_model_kwargs(args))}")
+        with warnings.catch_warnings():
+            if not args.debug: warnings.showwarning = one_line
+            if args.command == "demo": _demo(args)
+            elif args.command == "transform":
+                print(f"wrote {transform_h5ad(args.input, args.out, args.model_file, backed=args.backed, batch_key=args.batch_key, layer=args.layer, device=args.device)}")
+            else: print(f"wrote {fit_h5ad(args.input, args.out, model=args.model, backed=args.backed, save_model=args.save_model, **_model_kwargs(args))}")
     except (ValueError, FileNotFoundError, KeyError, OSError) as e:
         if args.debug: raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
