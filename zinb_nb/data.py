@@ -141,7 +141,7 @@ def _to_float(X, where):
         if X.dtype.kind not in "biuf": raise ValueError(f"{where} has dtype {X.dtype}; counts must be numbers")
         if X.dtype in (np.float32, np.float64): return X
         vmax = (X.data if sp.issparse(X) else X).max(initial=0)
-    if vmax > _EXACT: raise ValueError(f"{where} holds values up to {vmax}, not exact in float32; convert it to float64 first")
+    if float(vmax) > _EXACT: raise ValueError(f"{where} holds values up to {vmax}, not exact in float32; convert it to float64 first")   # float(): 2**24 overflows float16
     return X.float() if isinstance(X, torch.Tensor) else X.astype(np.float32)
 
 def _row_blocks(X, rows=None):
