@@ -282,8 +282,7 @@ def block_cluster():
         if info is None: continue
         g = lambda m, k: [r[k] for r in by.get((ds, m), []) if k in r]
         seeds = lambda m: ",".join(str(r["seed"]) for r in sorted(by.get((ds, m), []), key=lambda r: r["seed"]))
-        best_scvi = max([mean_v for mean_v in (statistics.mean(g("scvi", "epoch50_kmeans_ARI")) if g("scvi", "epoch50_kmeans_ARI") else None,
-                                               statistics.mean(g("scvi", "kmeans_ARI")) if g("scvi", "kmeans_ARI") else None) if mean_v is not None], default=None)
+        best_scvi = scvi_best(by, ds)
         cell = lambda m, k: mean_pm(g(m, k), 3) + (f" ({seeds(m)})" if g(m, k) else "not run")
         rows.append([f"{ds} ({info['n_cells']:,} x {info['n_genes']:,}, {info['n_labels']} labels{', batch' if info.get('batch_key') else ''})",
                      cell("zinbwave", "kmeans_ARI")] + ([cell("zinbwave_random", "kmeans_ARI")] if zwr else [])
@@ -403,8 +402,8 @@ def block_cluster():
             any_mu |= bool(q)
             row += ([mean_pm([r["kmeans_ARI"] for r in q], 3), mean_pm([r["kmeans_ARI_mu"] for r in q], 3)] if q else ["not run", "not run"])
         if not any_mu: continue
-        sc = [statistics.mean(x) for x in ([r[k] for r in by.get((ds, "scvi"), []) if k in r] for k in ("epoch50_kmeans_ARI", "kmeans_ARI")) if x]
-        mu_rows.append(row + [f(max(sc), 3) if sc else ""])
+        sc = scvi_best(by, ds)
+        mu_rows.append(row + [f(sc, 3) if sc is not None else ""])
     two = sorted({(r["dataset"], r["method"]) for r in rs if two_threads(r)}, key=lambda q: (order.index(q[0]), q[1]))
     if two:   # files whose fits ran with torch's OpenMP team at every core (a dataset loaded after another, before the benchmark reset it)
         notes.append("- Times marked * include fits that ran with two torch threads (the files' `torch_threads`), two processes "
@@ -1054,12 +1053,142 @@ def block_gpu_blocks():
             + "\n\n(a least-squares line through all sizes: " + "; ".join(f"{'Adam' if k == 'adam' else 'Newton'} {f(v['bytes_per_count'], 0)} bytes per count" for k, v in sl.items()) + ")")
 
 
+# ------------------------------------------------------------------ the summary at the top
+def _span(v, d=1, unit="x"):
+    "min-max of the values as '1.2-3.4x' (one value: '1.2x'), '' for none."
+    v = [x for x in v if isinstance(x, (int, float)) and math.isfinite(x)]
+    if not v: return ""
+    lo, hi = f(min(v), d), f(max(v), d)
+    return f"{lo}{unit}" if lo == hi else f"{lo}-{hi}{unit}"
+
+
+def scvi_best(by, ds):
+    "SCVI + k-means on one dataset: the better of its 50-epoch and 400-epoch mean ARI over the seeds (None if neither ran)."
+    m = [statistics.mean(x) for x in ([r[k] for r in by.get((ds, "scvi"), []) if k in r] for k in ("epoch50_kmeans_ARI", "kmeans_ARI")) if x]
+    return max(m) if m else None
+
+
+def block_summary():
+    "One line per comparison, each figure from the results files of the section it names: where zinb_nb is ahead and where it is behind."
+    rows = []
+    lz = [r for _, r in load("log_zinb_*.json")]
+    if lz:
+        fb = [r["passes"]["forward+backward"]["scvi_over_zinb_nb"] for r in lz]; fw = [r["passes"]["forward"]["scvi_over_zinb_nb"] for r in lz]
+        acc = next((r["accuracy"] for r in lz if r.get("accuracy")), None)
+        rows.append(["ZINB log-likelihood, forward + backward, CPU", "`log_zinb`", "scvi-tools `log_zinb_positive`", "simulated and PBMC 4k counts, float32 and float64",
+                     f"**faster**, {_span(fb, 2)} (scvi-tools' time / ours); the forward pass alone {_span(fw, 2)}, **slower** in float32"
+                     + (f"; worst relative error of log P {e(acc['worst_rel_error_zinb_nb'])} against scvi-tools' {e(acc['worst_rel_error_scvi_tools'])}" if acc else ""),
+                     "Distributions"])
+    ln = [r for _, r in load("log_nb_*.json")]
+    if ln:
+        rows.append(["NB log-likelihood, CPU", "`log_nb`", "scvi-tools `log_nb_positive`", "simulated and PBMC 4k counts, float32",
+                     f"**faster**: forward {_span([r['passes']['forward']['scvi_over_zinb_nb'] for r in ln], 2)}, forward + backward "
+                     f"{_span([r['passes']['forward+backward']['scvi_over_zinb_nb'] for r in ln], 2)}", "Distributions"])
+    zi, nb, below = [], [], 0
+    for _, r in load("em_speed_*.json"):
+        for sf, lab in (("no_size_factors", "no size factors"), ("size_factors", "size factors")):
+            part = r.get(sf)
+            if not part: continue
+            if "zinb" in part:
+                p, o = part["zinb"]["pscl"], part["zinb"]["ours"]; below += p["ours_lower"]
+                zi.append(f"{r['data']} ({r['cells']:,} x {r['genes']:,}), {lab}: {ratio(p['fresh_wall_s'], o['fresh_wall_s'])}")
+            for mode in ("default", "mle"):
+                g = part["nb"][f"glmGamPoi_{mode}"]; nb.append((g["glm_gp_cpu_s"] / part["nb"]["ours"]["warm_cpu_s"], g["ours_lower"]))
+    if zi:
+        rows.append(["ZINB per gene, every gene, fresh process both", "`fit_zinb_em`", "R pscl `zeroinfl`, one gene at a time", "PBMC 4k; simulation",
+                     "**faster**: " + "; ".join(zi) + f"; log-likelihood below pscl's on {below} genes (by > 1e-6 relative). On the simulation most of our time "
+                     "is start-up (the interpreter, `import torch`)", "EM"])
+    des = [(r[f"glmGamPoi_{m}"]["glm_gp_cpu_s"] / r["ours"]["warm_cpu_s"], r[f"glmGamPoi_{m}"]["ours_lower"]) for _, r in load("em_design_*.json") for m in ("default", "mle")]
+    if nb:
+        rows.append(["NB per gene (GLM), fit call, CPU", "`fit_zinb_em(dist=\"nb\")`", "glmGamPoi `glm_gp`, default and MLE modes", "PBMC 4k; simulation",
+                     f"**faster**: {_span([x for x, _ in nb])} intercept only" + (f", {_span([x for x, _ in des])} with a design matrix and size factors" if des else "")
+                     + f"; log-likelihood below glmGamPoi's on {sum(n for _, n in nb + des)} genes", "EM"])
+    g = one("glmm.json")
+    if g:
+        R, o = g.get("r", {}), g["ours_poisson"]
+        parts = [f"{peer} {ratio(R[k]['cpu_s'], o['cold_cpu_s'])}" for peer, k in (("lme4", "lme4"), ("glmmTMB", "glmmTMB")) if k in R]
+        if "glmmTMB_nb" in R and "ours_nb_fresh" in g: parts.append(f"NB: glmmTMB `nbinom2` {ratio(R['glmmTMB_nb']['cpu_s'], g['ours_nb_fresh']['cpu_s'])} (our NB fit alone in a fresh process)")
+        rows.append(["GLMM, one fit, CPU time", "`glmm`", "lme4 `glmer`, glmmTMB", f"{g['cells']:,} simulated cells (`{g['model']}`)",
+                     "**faster**, Poisson against our first call of a process: " + "; ".join(parts), "GLMM"])
+    cl = [r for _, r in load("cluster_*_seed*.json")]
+    if cl:
+        by = {}
+        for r in cl: by.setdefault((r["dataset"], r["method"]), []).append(r)
+        dss = sorted({r["dataset"] for r in cl})
+        sp_d, sp_n = [], []
+        for ds in dss:
+            sc50 = [r for r in by.get((ds, "scvi50"), []) if "seconds" in r]
+            if not sc50: continue
+            t = statistics.mean(r["seconds"] for r in sc50)
+            for m, out in (("zinbwave", sp_d), ("zinbwave_newton", sp_n)):
+                q = [r["seconds"] for r in by.get((ds, m), []) if r["machine"] == sc50[0]["machine"]]
+                if q: out.append(t / statistics.mean(q))
+        gc = one("gpu_cluster_pbmc4k.json")
+        gpu = ""
+        if gc:
+            gb = {}
+            for x in gc["runs"]: gb.setdefault(x["method"], []).append(x["seconds"])
+            s50 = sum(gb.get("scvi50", [])) / max(len(gb.get("scvi50", [])), 1)
+            mean = lambda m: sum(gb[m]) / len(gb[m])
+            newt = sorted((gc["settings"][m]["batch_size"], s50 / mean(m)) for m in gb
+                          if gc["settings"].get(m, {}).get("optimizer") == "newton" and "batch_size" in gc["settings"][m])
+            gpu = (f"; on one {gc.get('gpu') or gc['device']}, PBMC 4k: {ratio(s50, mean('zinbwave'))} at the defaults, by Newton's steps "
+                   + ", ".join(f"{f(x, 1)}x (blocks of {b:,} cells)" for b, x in newt) if "zinbwave" in gb and s50 else "")
+        rows.append(["ZINB-WaVE, fit time to a clustering", "`tl.zinbwave`", "scvi-tools SCVI trained for 50 epochs", f"{len(sp_d)} labelled datasets, 3 seeds",
+                     f"**faster**: on a CPU {_span(sp_d)} at the defaults, {_span(sp_n)} by Newton's steps (one thread each)" + gpu, "Clustering; GPU"])
+        for lab, m, k in (("ZINB-WaVE at its defaults + k-means", "zinbwave", "kmeans_ARI"), ("GMVAE at its defaults, argmax q(y|x)", "gmvae", "argmax_ARI"),
+                          ("GMVAE, start chosen without labels, argmax q(y|x)", "gmvae_auto", "argmax_ARI")):
+            ahead, behind = [], []
+            for ds in dss:
+                a, b = [r[k] for r in by.get((ds, m), []) if k in r], scvi_best(by, ds)
+                if a and b is not None: (ahead if round(statistics.mean(a), 3) >= round(b, 3) else behind).append(f"{ds} {f(statistics.mean(a), 3)} vs {f(b, 3)}")
+            if ahead or behind:
+                rows.append([f"Clustering: k-means ARI against the labels", lab, "SCVI + k-means, the better of 50 and 400 epochs", f"{len(ahead) + len(behind)} labelled datasets, 3 seeds",
+                             f"at or above SCVI's on {len(ahead)} of {len(ahead) + len(behind)}; **behind** on " + (", ".join(behind) if behind else "none"), "Clustering"])
+    zp = [r for _, r in load("zipo_*_seed*.json") if isinstance(r, dict) and "method" in r and "dataset" in r]
+    if zp:
+        groups = {}
+        for r in zp: groups.setdefault((r["dataset"], r["method"]), []).append(r)
+        def verdicts(ours, peer, key):   # datasets where ZiPo's score is lower on every seed both ran / on average only / not
+            out = {"every": [], "average": [], "no": []}
+            for ds in sorted({d for d, _ in groups}):
+                a = {r["seed"]: r.get(key) for r in groups.get((ds, ours), [])}; b = {r["seed"]: r.get(key) for r in groups.get((ds, peer), [])}
+                s = [x for x in a if x in b and isinstance(a[x], (int, float)) and isinstance(b[x], (int, float))]
+                if not s: continue
+                w = sum(a[x] < b[x] for x in s)
+                out["every" if w == len(s) else "average" if statistics.mean(a[x] for x in s) < statistics.mean(b[x] for x in s) else "no"].append(ds)
+            return out
+        zds = sorted({d for d, _ in groups})
+        nseeds = max(len(g) for (d, m), g in groups.items() if m == "zipo_lr1e-3_proximal")
+        def say(v):
+            n = sum(len(x) for x in v.values())
+            return (f"lower on every seed on {len(v['every'])} of {n}" + (f", on average on {', '.join(v['average'])}" if v["average"] else "")
+                    + (f", **not** on {', '.join(v['no'])}" if v["no"] else ""))
+        for what, key, ours, label, peers in (
+                ("held-out NLL per cell", "heldout_nll", "zipo_lr1e-3_proximal", "`tl.zipo` at its defaults (ZIP)", (("zipDCA", "zipdca"), ("the DCA configuration (ZINB)", "dca"), ("SCVI (ZINB)", "scvi"))),
+                ("held-out NLL per cell", "heldout_nll", "zipo_zinb_proximal_posterior", "`tl.zipo(likelihood=\"zinb\")`", (("the DCA configuration", "dca"), ("SCVI", "scvi"))),
+                ("held-out NLL per cell", "heldout_nll", "ablation_zinb_lr_1e-3_proximal_observed", "`tl.zipo(likelihood=\"zinb\", library=\"observed\")`", (("the DCA configuration", "dca"), ("SCVI", "scvi"))),
+                ("MCV error of rates", "mcv_mse", "zipo_lr1e-3_proximal", "`tl.zipo` at its defaults", (("the DCA configuration", "dca"), ("SCVI", "scvi"), ("MAGIC", "magic"))),
+                ("MCV error of rates", "mcv_mse", "zipo_zinb_proximal_posterior", "`tl.zipo(likelihood=\"zinb\", refine=\"mcv\", posterior=True)`", (("MAGIC", "magic"),))):
+            parts = [f"against {p}: {say(v)}" for p, peer in peers if any((v := verdicts(ours, peer, key)).values())]
+            if parts: rows.append([f"Denoising: {what}", label, ", ".join(p for p, _ in peers), f"{', '.join(zds)}; {nseeds} seeds", "; ".join(parts), "ZiPo"])
+    sc = [s for n, s in load("zinbwave_scale_*.json") if isinstance(s, list) and s and "mode" in s[0] and n.startswith("zinbwave_scale_1") and "before" not in n]
+    if sc:
+        st = sorted((r for r in sc[0] if r["mode"] == "store"), key=lambda r: r["n_cells"])
+        if st: rows.append(["Scale", "`tl.zinbwave` on a backed `.h5ad`, per-cell state in files", "(no peer run at this size)", f"simulated, {st[-1]['n_genes']:,} genes, one CPU thread",
+                            "; ".join(f"{r['n_cells']:,} cells: {f(r['seconds_per_epoch'], 1)} s per epoch, peak {f(r['peak_mb'], 0)} MB" for r in st), "Scale"])
+    if not rows: return missing("any benchmark")
+    return table(["comparison", "zinb_nb", "peer", "data", "where zinb_nb stands", "section"], rows)
+
+
 BLOCKS = dict(log_zinb=block_log_zinb, em_pscl=block_em_pscl, em_speed=block_em_speed, glmm=block_glmm, vae=block_vae,
-              zinbwave=block_zinbwave, scale=block_scale, rzinbwave=block_rzinbwave, gpu=block_gpu, gpu_cluster=block_gpu_cluster, gpu_blocks=block_gpu_blocks, zipo=block_zipo, cluster=block_cluster)
+              zinbwave=block_zinbwave, scale=block_scale, rzinbwave=block_rzinbwave, gpu=block_gpu, gpu_cluster=block_gpu_cluster, gpu_blocks=block_gpu_blocks, zipo=block_zipo, cluster=block_cluster,
+              summary=block_summary)
 USES = dict(log_zinb=["log_zinb_*.json", "log_nb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json", "em_design_*.json", "em_pooled_*.json"], glmm=["glmm.json"],
             vae=["vae_*_seed*.json"], zinbwave=["zinbwave_pbmc_*.json", "zinbwave_cellbench_*.json"],
             scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"], gpu_cluster=["gpu_cluster_*.json"], gpu_blocks=["gpu_blocks.json"],
-            zipo=["zipo_*.json"], cluster=["cluster_*_seed*.json", "confusion_*_seed*.json"])
+            zipo=["zipo_*.json"], cluster=["cluster_*_seed*.json", "confusion_*_seed*.json"],
+            summary=["log_zinb_*.json", "log_nb_*.json", "em_speed_*.json", "em_design_*.json", "glmm.json", "cluster_*_seed*.json", "gpu_cluster_*.json", "zipo_*.json", "zinbwave_scale_*.json"])
 
 
 def block_files():
