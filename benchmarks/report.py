@@ -1172,6 +1172,18 @@ def block_summary():
                 ("MCV error of rates", "mcv_mse", "zipo_zinb_proximal_posterior", "`tl.zipo(likelihood=\"zinb\", refine=\"mcv\", posterior=True)`", (("MAGIC", "magic"),))):
             parts = [f"against {p}: {say(v)}" for p, peer in peers if any((v := verdicts(ours, peer, key)).values())]
             if parts: rows.append([f"Denoising: {what}", label, ", ".join(p for p, _ in peers), f"{', '.join(zds)}; {nseeds} seeds", "; ".join(parts), "ZiPo"])
+        pr = [r for (d, m), g in groups.items() if m == "ablation_lr_1e-3_proximal_prune_to_0.95_or_0.98_bound" for r in g]
+        if pr:
+            ok = [r["sparsity_pruned"] >= 0.95 and (r["heldout_nll"] - r["heldout_nll_dense"]) / r["heldout_nll_dense"] <= 0.005 for r in pr]
+            rows.append(["Sparsity: first-layer weights pruned", "`tl.zipo(prune_to=[0.95, 0.98])` (the validation cells choose the fraction)", "(ZiPo's own unpruned fit)",
+                         f"{', '.join(sorted({r['dataset'] for r in pr}))}; {len(pr)} fits", f"at least 95% of the weights zero and the held-out NLL within 0.5% of the unpruned fit's "
+                         f"on {sum(ok)} of {len(ok)} fits (98% kept on {sum(r['sparsity_pruned'] >= 0.98 for r in pr)})", "ZiPo"])
+        eq = one("zipo_speed_equal_width.json")
+        if eq and eq.get("scvi_128_10_sec_per_epoch"):
+            t = eq["scvi_128_10_sec_per_epoch"]
+            rows.append(["ZiPo, time per epoch at equal width (128 hidden, 10 latent), CPU", "`zinb_nb.zipo.ZiPo`", "scvi-tools SCVI",
+                         f"{eq['n_cells']:,} cells x {eq['n_genes']:,} genes", f"**faster**: {ratio(t, eq['zipo_zip_128_10_sec_per_epoch'])} (ZIP), "
+                         f"{ratio(t, eq['zipo_zinb_128_10_sec_per_epoch'])} (ZINB)", "ZiPo"])
     sc = [s for n, s in load("zinbwave_scale_*.json") if isinstance(s, list) and s and "mode" in s[0] and n.startswith("zinbwave_scale_1") and "before" not in n]
     if sc:
         st = sorted((r for r in sc[0] if r["mode"] == "store"), key=lambda r: r["n_cells"])
@@ -1188,7 +1200,8 @@ USES = dict(log_zinb=["log_zinb_*.json", "log_nb_*.json"], em_pscl=["em_pscl.jso
             vae=["vae_*_seed*.json"], zinbwave=["zinbwave_pbmc_*.json", "zinbwave_cellbench_*.json"],
             scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"], gpu_cluster=["gpu_cluster_*.json"], gpu_blocks=["gpu_blocks.json"],
             zipo=["zipo_*.json"], cluster=["cluster_*_seed*.json", "confusion_*_seed*.json"],
-            summary=["log_zinb_*.json", "log_nb_*.json", "em_speed_*.json", "em_design_*.json", "glmm.json", "cluster_*_seed*.json", "gpu_cluster_*.json", "zipo_*.json", "zinbwave_scale_*.json"])
+            summary=["log_zinb_*.json", "log_nb_*.json", "em_speed_*.json", "em_design_*.json", "glmm.json", "cluster_*_seed*.json", "gpu_cluster_*.json", "zipo_*.json",
+                     "zinbwave_scale_*.json"])
 
 
 def block_files():
