@@ -71,25 +71,15 @@ def _marker_figure(tab, out):
     fig.colorbar(im, ax=ax, label="mean log(1 + 10^4 x / total)")
     fig.tight_layout(); fig.savefig(out / "pbmc3k_markers.png", dpi=120)
 
-# %% ../nbs/90_cli.ipynb #05459c45
-def _pca2(Z):
-    "First two principal components of the rows of Z."
-    import numpy as np
-    Zc = Z - Z.mean(0)
-    return Zc @ np.linalg.svd(Zc, full_matrices=False)[2][:2].T
-
 # %% ../nbs/90_cli.ipynb #97277275
-def _latent_figure(Z, labels, history, secs, n_latent, out):
+def _latent_figure(adata, model, secs, n_latent, out):
     "Latent PCs by cell type and the training curve, saved as pbmc3k_zinbwave.png."
     from matplotlib.figure import Figure
-    pc, h = _pca2(Z), history
+    from zinb_nb import pl
     fig = Figure(figsize=(12, 4.4)); ax = fig.subplots(1, 2)
-    for k in labels.cat.categories:
-        s = (labels == k).to_numpy(); ax[0].scatter(pc[s, 0], pc[s, 1], s=3, label=f"{k} ({s.sum()})")
-    ax[0].set(xlabel="PC 1 of the latent term W alpha_mu (X_zinbwave_mu)", ylabel="PC 2", title=f"PBMC 3k, ZINB-WaVE K={n_latent}, by cell type")
-    ax[0].legend(markerscale=4, fontsize=7, title="cell type")
-    ax[1].plot(h.epoch, h.nll, "o-", label="training cells"); ax[1].plot(h.epoch, h.valid_nll, "s-", label="held-out cells (10%)")
-    ax[1].set(xlabel="epoch", ylabel="NLL per cell", title=f"training curve ({secs:.0f} s)"); ax[1].legend()
+    pl.latent(adata, "X_zinbwave_mu", "cell_type", ax=ax[0], title=f"PBMC 3k, ZINB-WaVE K={n_latent}, by cell type")
+    ax[0].set_xlabel("PC 1 of the latent term W alpha_mu (X_zinbwave_mu)")
+    pl.history(model, ax=ax[1], title=f"training curve ({secs:.0f} s)")
     fig.tight_layout(); fig.savefig(out / "pbmc3k_zinbwave.png", dpi=120)
 
 # %% ../nbs/90_cli.ipynb #38396146
@@ -123,7 +113,7 @@ def demo(out:str|Path="zinb_nb_demo",  # output folder (created if missing)
     secs, Z, labels = time.perf_counter() - t0, adata.obsm["X_zinbwave_mu"], adata.obs["cell_type"]
     scores = _latent_scores(Z, labels)
     adata.obs["zinbwave_kmeans"] = pd.Categorical(scores.pop("kmeans"))
-    _latent_figure(Z, labels, model.history, secs, n_latent, out)
+    _latent_figure(adata, model, secs, n_latent, out)
     adata.write_h5ad(out / "pbmc3k_zinbwave.h5ad")
     return {"figure": out / "pbmc3k_zero_fractions.png", "table": out / "pbmc3k_zero_fractions.csv", "markers": out / "pbmc3k_markers.png",
             "latent_figure": out / "pbmc3k_zinbwave.png", "h5ad": out / "pbmc3k_zinbwave.h5ad",

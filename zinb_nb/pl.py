@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['zero_fractions']
+__all__ = ['zero_fractions', 'history', 'latent']
 
 # %% ../nbs/21_pl.ipynb #308ec237
 def _axes(ax, figsize):
@@ -30,4 +30,78 @@ def zero_fractions(table:pd.DataFrame,  # `zinb_nb.em.zero_fraction_table`: colu
     ax.plot(o["mean"], o["nb"].rolling(25, center=True, min_periods=1).median(), lw=1.5, label="NB (running median)")
     ax.set_xscale("log"); ax.set_xlabel("mean count per cell (size-factor adjusted)"); ax.set_ylabel("fraction of zeros")
     ax.set_title(title); ax.legend()
+    return ax
+
+# %% ../nbs/21_pl.ipynb #09e396bf
+_FITS = {"zinbwave": "NLL per cell", "vae": "negative ELBO per cell", "zipo": "NLL per cell"}   # uns keys with a training curve, and what it measures
+
+def _history(data, key):
+    "(the training curve as a DataFrame, the name of its fit) from an AnnData's uns or a fitted model's `.history`."
+    if hasattr(data, "uns"):
+        have = [k for k in _FITS if isinstance(data.uns.get(k), dict) and "history" in data.uns[k]]
+        if key is None and len(have) == 1: key = have[0]
+        elif key is None: raise ValueError(f"this AnnData holds training curves of {have}: name one with key=" if have else
+                                           "this AnnData holds no training curve: fit a model with zinb_nb.tl.zinbwave, tl.vae or tl.zipo first")
+        if key not in have: raise ValueError(f"no training curve under uns[{key!r}]; this AnnData holds {have or 'none'}")
+        return pd.DataFrame({c: np.asarray(v) for c, v in data.uns[key]["history"].items()}), key
+    h = getattr(data, "history", None)
+    if not isinstance(h, pd.DataFrame): raise ValueError(f"expected an AnnData fitted through zinb_nb.tl or a fitted model with .history, got {type(data).__name__}")
+    return h, key or type(data).__name__
+
+def history(data,             # an AnnData fitted through `zinb_nb.tl`, or a fitted model (its `.history`)
+            key:str|None=None,  # "zinbwave", "vae" or "zipo": which fit (needed when the AnnData holds several)
+            ax=None,            # matplotlib Axes (default: a new figure)
+            title:str|None=None,
+           ):                   # the Axes
+    "Training curve: the NLL per cell (a VAE's negative ELBO) of the training and of the held-out cells by epoch."
+    h, key = _history(data, key)
+    ax = _axes(ax, (6, 4))
+    x = np.arange(1, len(h) + 1)                                       # epochs counted across stages
+    ax.plot(x, h["nll"].to_numpy(float), "o-", ms=3, label="training cells")
+    v = h["valid_nll"].to_numpy(float) if "valid_nll" in h else np.full(len(h), np.nan)
+    if np.isfinite(v).any(): ax.plot(x, v, "s-", ms=3, label="held-out cells")
+    if "stage" in h:
+        st = h["stage"].astype(str).to_numpy()
+        for i in np.flatnonzero(st[1:] != st[:-1]): ax.axvline(i + 1.5, ls="--", lw=1, c="0.5", label=f"{st[i + 1]} starts")
+    ax.set(xlabel="epoch", ylabel=_FITS.get(key, "NLL per cell"), title=title or f"training curve: {key}")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))            # epochs are whole numbers
+    ax.legend()
+    return ax
+
+# %% ../nbs/21_pl.ipynb #57335b32
+def _pcs(Z:np.ndarray, n:int=2)->np.ndarray:
+    "The first `n` principal components of the rows of Z (cells x n; zeros beyond Z's own dimension)."
+    Zc = Z - Z.mean(0)
+    out = np.zeros((Z.shape[0], n))
+    k = min(n, Z.shape[1])
+    out[:, :k] = Zc @ np.linalg.svd(Zc, full_matrices=False)[2][:k].T
+    return out
+
+def latent(adata,                   # AnnData with a latent space in `obsm`
+           basis:str="X_zinbwave",  # the `obsm` key
+           color:str|None=None,     # an `obs` column: categories (one colour each) or numbers (a colour bar)
+           ax=None,                 # matplotlib Axes (default: a new figure)
+           title:str|None=None,
+           s:float=3.,              # marker size
+          ):                        # the Axes
+    "Cells on the first two principal components of `adata.obsm[basis]`, coloured by `adata.obs[color]`."
+    if basis not in adata.obsm: raise ValueError(f"unknown basis {basis!r}; adata.obsm holds {list(adata.obsm)}")
+    if color is not None and color not in adata.obs: raise ValueError(f"unknown color {color!r}; adata.obs has the columns {list(adata.obs.columns)}")
+    Z = np.asarray(adata.obsm[basis], dtype=np.float64)
+    if Z.ndim != 2 or not np.isfinite(Z).all(): raise ValueError(f"adata.obsm[{basis!r}] must be a finite cells x dimensions array")
+    pc, ax = _pcs(Z), _axes(ax, (6, 5))
+    if color is None: ax.scatter(pc[:, 0], pc[:, 1], s=s, c="0.4")
+    elif pd.api.types.is_numeric_dtype(adata.obs[color]) and not pd.api.types.is_bool_dtype(adata.obs[color]):
+        sc = ax.scatter(pc[:, 0], pc[:, 1], s=s, c=adata.obs[color].to_numpy(float), cmap="viridis", plotnonfinite=True)
+        ax.figure.colorbar(sc, ax=ax, label=color)
+    else:
+        v = adata.obs[color]
+        groups = list(v.cat.categories) if isinstance(v.dtype, pd.CategoricalDtype) else sorted(v.dropna().unique(), key=str)
+        lab = v.astype(object).where(v.notna(), "NA").to_numpy()
+        for k in groups + (["NA"] if v.isna().any() else []):
+            m = lab == k
+            if m.any(): ax.scatter(pc[m, 0], pc[m, 1], s=s, label=f"{k} ({m.sum():,})", **({"c": "0.7"} if k == "NA" and v.isna().any() else {}))
+        ax.legend(markerscale=4, fontsize=7, title=color)
+    ax.set(xlabel=f"PC 1 of {basis}", ylabel="PC 2", title=title or (basis if color is None else f"{basis} by {color}"))
     return ax
