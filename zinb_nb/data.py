@@ -240,7 +240,11 @@ def read_counts(x,                     # AnnData (also backed), the path of an .
         return x
     X, where, obs, var = _resolve(x, layer)
     if _is_backed(X): return Counts(_check_backed(X, where), where, obs, var, checked=False)
-    return Counts(_check_memory(_as_matrix(X, where), where, obs, var, warn_empty), where, obs, var)
+    try: return Counts(_check_memory(_as_matrix(X, where), where, obs, var, warn_empty), where, obs, var)
+    except ValueError as e:                                             # normalised X beside raw counts in a layer (scanpy's habit): name the layers
+        names = list(getattr(x, "layers", {}).keys()) if layer is None and isinstance(x, ad.AnnData) else []
+        if not names or "is not a count matrix" not in str(e): raise
+        raise ValueError(f"{e} adata.layers holds {names}: if one of them has the raw counts, choose it with layer= (--layer on the command line).") from None
 
 # %% ../nbs/10_data.ipynb #fbb4642a
 def check_obs_keys(obs:pd.DataFrame,   # adata.obs (or any table of cells)
