@@ -79,13 +79,14 @@ def _pcs(Z:np.ndarray, n:int=2)->np.ndarray:
     return out
 
 def latent(adata,                   # AnnData with a latent space in `obsm`
-           basis:str="X_zinbwave",  # the `obsm` key
+           basis:str="X_zinbwave",  # the `obsm` key (as in scanpy, "zinbwave" finds "X_zinbwave")
            color:str|None=None,     # an `obs` column: categories (one colour each) or numbers (a colour bar)
            ax=None,                 # matplotlib Axes (default: a new figure)
            title:str|None=None,
            s:float=3.,              # marker size
           ):                        # the Axes
     "Cells on the first two principal components of `adata.obsm[basis]`, coloured by `adata.obs[color]`."
+    if basis not in adata.obsm and f"X_{basis}" in adata.obsm: basis = f"X_{basis}"   # scanpy's spelling: "zinbwave" for "X_zinbwave"
     if basis not in adata.obsm: raise ValueError(f"unknown basis {basis!r}; adata.obsm holds {list(adata.obsm)}")
     if color is not None and color not in adata.obs: raise ValueError(f"unknown color {color!r}; adata.obs has the columns {list(adata.obs.columns)}")
     Z = np.asarray(adata.obsm[basis], dtype=np.float64)
