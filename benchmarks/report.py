@@ -1032,12 +1032,20 @@ def block_gpu_cluster():
 
 
 
+def _gpu_check_part(check):
+    "(results file, the check's part) of `gpu_check.py --only <check>`'s file, or the text to print in their place."
+    name = f"gpu_{check}.json"
+    r = one(name)
+    if r is None: return None, missing(f"`gpu_check.py --only {check}`")
+    part = r["checks"][check]
+    if "runs" not in part: return None, f"`{name}`: the check failed ({part.get('error', 'no runs recorded')})."
+    return r, part
+
+
 def block_gpu_blocks():
     "ZINB-WaVE's epoch time and peak device memory by cells per minibatch (Adam) and per block (Newton's steps)."
-    r = one("gpu_blocks.json")
-    if r is None: return missing("`gpu_check.py --only blocks`")
-    b = r["checks"]["blocks"]
-    if "runs" not in b: return f"`gpu_blocks.json`: the check failed ({b.get('error', 'no runs recorded')})."
+    r, b = _gpu_check_part("blocks")
+    if r is None: return b
     rows, J = [], b["genes"]
     for opt in ("adam", "newton"):
         rs = [q for q in b["runs"] if q["optimizer"] == opt]
@@ -1051,6 +1059,20 @@ def block_gpu_blocks():
             + table(["optimizer", "cells per step", "s for the epoch", "training loss after it", "peak device memory, MB (above the counts)",
                      "added bytes per count from the size above"], rows)
             + "\n\n(a least-squares line through all sizes: " + "; ".join(f"{'Adam' if k == 'adam' else 'Newton'} {f(v['bytes_per_count'], 0)} bytes per count" for k, v in sl.items()) + ")")
+
+
+def block_gpu_adam_scale():
+    "ZINB-WaVE by Adam at several minibatch sizes and learning rates, each given the same wall-clock budget on a GPU."
+    r, b = _gpu_check_part("adam_scale")
+    if r is None: return b
+    marks = [t for t in (5, 10, 20, 30, 60) if t <= b["budget_s"]]
+    def at(q, t):   # the held-out NLL of the last epoch finished by time t
+        v = [nll for s, nll in zip(q["seconds"], q["valid_nll"]) if s <= t]
+        return f(v[-1], 2) if v else "-"
+    rows = [[f"{q['cells_per_step']:,}", q["lr"], q["epochs"], f(q["sec_per_epoch"], 2)] + [at(q, t) for t in marks] + [f(q["best_valid_nll"], 2)] for q in b["runs"]]
+    return (f"`gpu_adam_scale.json`: {r['gpu']} ({r['when']}; torch {r['torch']}), {b['cells']:,} simulated cells x {b['genes']:,} genes held on the device, "
+            f"10% held out, each setting from the same start for {f(b['budget_s'], 0)} s of wall time.\n\n"
+            + table(["cells per minibatch", "lr", "epochs", "s per epoch"] + [f"held-out NLL by {t} s" for t in marks] + ["best held-out NLL"], rows))
 
 
 # ------------------------------------------------------------------ the summary at the top
@@ -1195,10 +1217,10 @@ def block_summary():
 
 BLOCKS = dict(log_zinb=block_log_zinb, em_pscl=block_em_pscl, em_speed=block_em_speed, glmm=block_glmm, vae=block_vae,
               zinbwave=block_zinbwave, scale=block_scale, rzinbwave=block_rzinbwave, gpu=block_gpu, gpu_cluster=block_gpu_cluster, gpu_blocks=block_gpu_blocks, zipo=block_zipo, cluster=block_cluster,
-              summary=block_summary)
+              summary=block_summary, gpu_adam_scale=block_gpu_adam_scale)
 USES = dict(log_zinb=["log_zinb_*.json", "log_nb_*.json"], em_pscl=["em_pscl.json"], em_speed=["em_speed_*.json", "em_design_*.json", "em_pooled_*.json"], glmm=["glmm.json"],
             vae=["vae_*_seed*.json"], zinbwave=["zinbwave_pbmc_*.json", "zinbwave_cellbench_*.json"],
-            scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"], gpu_cluster=["gpu_cluster_*.json"], gpu_blocks=["gpu_blocks.json"],
+            scale=["zinbwave_scale_*.json"], rzinbwave=["rzinbwave_*.json"], gpu=["gpu_check.json"], gpu_cluster=["gpu_cluster_*.json"], gpu_blocks=["gpu_blocks.json"], gpu_adam_scale=["gpu_adam_scale.json"],
             zipo=["zipo_*.json"], cluster=["cluster_*_seed*.json", "confusion_*_seed*.json"],
             summary=["log_zinb_*.json", "log_nb_*.json", "em_speed_*.json", "em_design_*.json", "glmm.json", "cluster_*_seed*.json", "gpu_cluster_*.json", "zipo_*.json",
                      "zinbwave_scale_*.json"])
