@@ -34,6 +34,7 @@ def zero_fractions(table:pd.DataFrame,  # `zinb_nb.em.zero_fraction_table`: colu
 
 # %% ../nbs/21_pl.ipynb #09e396bf
 _FITS = {"zinbwave": "NLL per cell", "vae": "negative ELBO per cell", "zipo": "NLL per cell"}   # uns keys with a training curve, and what it measures
+_KINDS = {"ZINBWaVE": "zinbwave", "CountVAE": "vae", "ZiPo": "zipo"}   # a fitted model's class -> its uns key
 
 def _history(data, key):
     "(the training curve as a DataFrame, the name of its fit) from an AnnData's uns or a fitted model's `.history`."
@@ -46,7 +47,7 @@ def _history(data, key):
         return pd.DataFrame({c: np.asarray(v) for c, v in data.uns[key]["history"].items()}), key
     h = getattr(data, "history", None)
     if not isinstance(h, pd.DataFrame): raise ValueError(f"expected an AnnData fitted through zinb_nb.tl or a fitted model with .history, got {type(data).__name__}")
-    return h, key or type(data).__name__
+    return h, key or _KINDS.get(type(data).__name__, type(data).__name__)
 
 def history(data,             # an AnnData fitted through `zinb_nb.tl`, or a fitted model (its `.history`)
             key:str|None=None,  # "zinbwave", "vae" or "zipo": which fit (needed when the AnnData holds several)
