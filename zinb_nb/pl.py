@@ -104,6 +104,7 @@ def latent(adata,                   # AnnData with a latent space in `obsm`
         for k in groups + (["NA"] if v.isna().any() else []):
             m = lab == k
             if m.any(): ax.scatter(pc[m, 0], pc[m, 1], s=s, label=f"{k} ({m.sum():,})", **({"c": "0.7"} if k == "NA" and v.isna().any() else {}))
-        ax.legend(markerscale=4, fontsize=7, title=color)
+        outside = dict(loc="center left", bbox_to_anchor=(1.01, 0.5)) if len(groups) > 10 else {}   # many groups: beside the plot, not over it
+        ax.legend(markerscale=4, fontsize=7, title=color, **outside)
     ax.set(xlabel=f"PC 1 of {basis}", ylabel="PC 2", title=title or (basis if color is None else f"{basis} by {color}"))
     return ax
