@@ -184,6 +184,9 @@ def _fixed_variables(fixed:str, formula:str)->set:
 def _fixed_design(fixed:str, data:pd.DataFrame, formula:str)->tuple:
     "The fixed-effect matrix (n, p) float64 built by formulaic, and its column names; finite and of full rank."
     import formulaic
+    unused = {c: data[c].cat.remove_unused_categories() for c in data.columns   # a level no row has (left by subsetting): no column of zeros
+              if isinstance(data[c].dtype, pd.CategoricalDtype) and len(data[c].cat.categories) > data[c].nunique()}
+    if unused: data = data.assign(**unused)
     try: X = formulaic.model_matrix(fixed, data, na_action="raise")
     except formulaic.errors.FormulaicError as e: _formulaic_error(e, fixed, formula)
     Xn, names = np.asarray(X, dtype=np.float64), list(X.columns)
