@@ -46,6 +46,10 @@ def _with_levels(adata:ad.AnnData, key:str, levels, what:str="levels")->pd.Categ
     if unknown: raise ValueError(f"adata.obs[{key!r}] has {what} the model was not fitted on: {unknown[:5]}; its {what} are {lv}")
     return pd.Categorical(v, categories=lv)
 
+def _observed_levels(adata:ad.AnnData, key:str)->pd.Categorical:
+    "adata.obs[key] as a categorical of the levels some cell has: a category with no cell (left by subsetting) gets no column and no coefficient."
+    return pd.Categorical(adata.obs[key]).remove_unused_categories()
+
 def batch_design(adata:ad.AnnData,        # cells in rows
                  batch_key:str|None=None, # column of `adata.obs` with the batch of each cell
                  levels:list|None=None,   # the batches of a fitted model, in its order (new cells must be among them)
@@ -54,7 +58,7 @@ def batch_design(adata:ad.AnnData,        # cells in rows
     n = adata.n_obs
     if batch_key is None: return np.ones((n, 1), np.float32), ["intercept"]
     check_obs_keys(adata.obs, [batch_key], "batch_key")
-    b = pd.Categorical(adata.obs[batch_key]) if levels is None else _with_levels(adata, batch_key, levels, "batches")
+    b = _observed_levels(adata, batch_key) if levels is None else _with_levels(adata, batch_key, levels, "batches")
     cols = [np.ones(n, np.float32)] + [(b.codes == k).astype(np.float32) for k in range(1, len(b.categories))]
     return np.stack(cols, 1), ["intercept"] + [f"{batch_key}={c}" for c in b.categories[1:]]
 
@@ -262,7 +266,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
         if model is None or search[-1][2] < min(r[2] for r in search[:-1]): model = m
         del m
     model.var_names, model.batch_key = [str(g) for g in adata.var_names], batch_key   # for new cells (`zinbwave_transform`) and `save`
-    model.batch_levels = None if batch_key is None else [str(c) for c in pd.Categorical(adata.obs[batch_key]).categories]   # for new cells
+    model.batch_levels = None if batch_key is None else [str(c) for c in _observed_levels(adata, batch_key).categories]   # for new cells
     _write_zinbwave(adata, model, valid, xnames, dict(n_latent=int(model.W.shape[1]), batch_key=batch_key, layer=layer, max_epochs=max_epochs,
                     batch_size=batch_size, lr=lr, optimizer=optimizer, tol=tol if optimizer == "newton" else None, valid_frac=valid_frac, patience=patience,
                     zero_inflation=zero_inflation, init=init, size_factors=None if size_factors is None else (size_factors if isinstance(size_factors, str) else "given"),
@@ -339,14 +343,14 @@ def _covariate_design(adata:ad.AnnData, keys, what:str="covariate_keys",
     check_obs_keys(adata.obs, keys, what)
     cols, names = [], []
     for k in keys:
-        c = pd.Categorical(adata.obs[k]) if levels is None else _with_levels(adata, k, levels[k])
+        c = _observed_levels(adata, k) if levels is None else _with_levels(adata, k, levels[k])
         cols.append(np.eye(len(c.categories), dtype=np.float32)[c.codes]); names += [f"{k}={v}" for v in c.categories]
     return np.concatenate(cols, 1), names
 
 def _covariate_levels(adata:ad.AnnData, keys)->dict:  # {column: its levels, in the design's order}
     "The levels of each covariate column as `_covariate_design` codes them: what a fitted model keeps to code new cells the same way."
     if keys is None: return {}
-    return {k: [str(c) for c in pd.Categorical(adata.obs[k]).categories] for k in ([keys] if isinstance(keys, str) else list(keys))}
+    return {k: [str(c) for c in _observed_levels(adata, k).categories] for k in ([keys] if isinstance(keys, str) else list(keys))}
 
 
 # %% ../nbs/20_tl.ipynb #f9f58377
