@@ -710,11 +710,14 @@ def _select_genes(genes, c:Counts)->tuple:
     if sel.dtype.kind in "iu":
         out = (sel < 0) | (sel >= c.n_genes)
         if out.any(): raise ValueError(f"gene positions {sel[out][:5].tolist()} are out of range for {c.n_genes} genes")
-        return sel.astype(np.int64), names[sel]
-    index = pd.Index(names)
-    if not index.is_unique: raise ValueError("the gene names are not unique; select genes by a boolean mask or by position")
-    pos = index.get_indexer(sel.astype(str))
-    if (pos < 0).any(): raise ValueError(f"unknown genes: {sel[pos < 0][:5].tolist()} ({int((pos < 0).sum())} of {len(sel)} not in the gene names)")
+        pos = sel.astype(np.int64)
+    else:
+        index = pd.Index(names)
+        if not index.is_unique: raise ValueError("the gene names are not unique; select genes by a boolean mask or by position")
+        pos = index.get_indexer(sel.astype(str))
+        if (pos < 0).any(): raise ValueError(f"unknown genes: {sel[pos < 0][:5].tolist()} ({int((pos < 0).sum())} of {len(sel)} not in the gene names)")
+    u, k = np.unique(pos, return_counts=True)
+    if (k > 1).any(): raise ValueError(f"genes names some genes more than once: {names[u[k > 1]][:5].tolist()}")
     return pos, names[pos]
 
 # %% ../nbs/02_glmm.ipynb #5d2c2576
