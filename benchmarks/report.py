@@ -264,6 +264,13 @@ def two_threads(r):
     return r.get("torch_threads", 1) != 1 and not r["method"].startswith("scvi")
 
 
+def _vs_scvi50(by, ds, m):
+    "(SCVI-50's mean fit seconds, method m's) on dataset ds, m's fits taken on the machine of SCVI-50's first seed; None where either is missing."
+    sc50 = sorted((r for r in by.get((ds, "scvi50"), []) if "seconds" in r), key=lambda r: r["seed"])
+    q = [r["seconds"] for r in by.get((ds, m), []) if sc50 and r["machine"] == sc50[0]["machine"]]
+    return (statistics.mean(r["seconds"] for r in sc50), statistics.mean(q)) if q else None
+
+
 def block_cluster():
     rs = [r for _, r in load("cluster_*_seed*.json")]
     if not rs: return missing("`bench_cluster.py`")
@@ -370,23 +377,17 @@ def block_cluster():
         parts = []
         for ds in order:
             sc50 = sorted([r for r in timed if r["dataset"] == ds], key=lambda r: r["seed"])
-            zw = [r for r in by.get((ds, "zinbwave"), []) if sc50 and r["machine"] == sc50[0]["machine"]]
             if not sc50: continue
             snap = {q["seed"]: q for q in by.get((ds, "scvi"), []) if "epoch50_kmeans_ARI" in q}
             where = sorted({snap[r["seed"]]["machine"] for r in sc50 if r["seed"] in snap} - {sc50[0]["machine"]})
             part = (f"{ds}: {f(statistics.mean(r['seconds'] for r in sc50), 1)} s, k-means ARI {mean_pm([r['kmeans_ARI'] for r in sc50], 3)} "
                     f"(the epoch-50 snapshots of the same seeds{', fitted on ' + ' and '.join(where) if where else ''}: "
                     f"{', '.join(f(snap[r['seed']]['epoch50_kmeans_ARI'], 3) for r in sc50 if r['seed'] in snap)})")
-            if zw: part += (f"; ZINB-WaVE at its defaults {f(statistics.mean(r['seconds'] for r in zw), 1)} s, "
-                            f"**{statistics.mean(r['seconds'] for r in sc50) / statistics.mean(r['seconds'] for r in zw):.1f}x** faster")
-            zn = [r for r in by.get((ds, "zinbwave_newton"), []) if sc50 and r["machine"] == sc50[0]["machine"]]
-            if zn: part += (f"; by Newton's steps {f(statistics.mean(r['seconds'] for r in zn), 1)} s, "
-                            f"**{statistics.mean(r['seconds'] for r in sc50) / statistics.mean(r['seconds'] for r in zn):.1f}x** faster")
-            for m, lab in (("zinbwave_auto", "with the ridge on W chosen (two fits)"), ("zinbwave_newton_auto", "by Newton's steps with the ridge on W chosen (two fits)"),
-                           ("zinbwave_newton_kauto", "by Newton's steps with K and the ridge chosen (six fits)")):
-                za = [r for r in by.get((ds, m), []) if sc50 and r["machine"] == sc50[0]["machine"]]
-                if za: part += (f"; {lab} {f(statistics.mean(r['seconds'] for r in za), 1)} s, "
-                                f"**{statistics.mean(r['seconds'] for r in sc50) / statistics.mean(r['seconds'] for r in za):.1f}x**")
+            for m, lab, faster in (("zinbwave", "ZINB-WaVE at its defaults", " faster"), ("zinbwave_newton", "by Newton's steps", " faster"),
+                                   ("zinbwave_auto", "with the ridge on W chosen (two fits)", ""), ("zinbwave_newton_auto", "by Newton's steps with the ridge on W chosen (two fits)", ""),
+                                   ("zinbwave_newton_kauto", "by Newton's steps with K and the ridge chosen (six fits)", "")):
+                t = _vs_scvi50(by, ds, m)
+                if t: part += f"; {lab} {f(t[1], 1)} s, **{t[0] / t[1]:.1f}x**{faster}"
             parts.append(part)
         ms50 = sorted({r["machine"] for r in timed})
         notes.append(f"- SCVI trained for 50 epochs on its own (`scvi50`, seeds {','.join(sorted({str(r['seed']) for r in timed}))}, "
@@ -772,6 +773,15 @@ def worst_change(g):
     return e(max(v, key=abs)) if v else ""
 
 
+def _seedwise(groups, ds, ours, peer, key):
+    "ZiPo row `ours` against `peer` on score `key` (lower is better) over the seeds both ran on ds: (seeds where ours is lower, seeds, our mean, the peer's); None if none."
+    a = {r["seed"]: r.get(key) for r in groups.get((ds, ours), [])}
+    b = {r["seed"]: r.get(key) for r in groups.get((ds, peer), [])}
+    seeds = sorted(s for s in a if s in b and isinstance(a[s], (int, float)) and isinstance(b[s], (int, float)))
+    if not seeds: return None
+    return sum(a[s] < b[s] for s in seeds), len(seeds), statistics.mean(a[s] for s in seeds), statistics.mean(b[s] for s in seeds)
+
+
 def zipo_targets(groups):
     """The ZiPo benchmark's targets, seed by seed on the same held-out cells and the same thinned halves: for each dataset, a
     ZiPo row against a peer on one score (lower is better for every score here), the means and on how many of the seeds both
@@ -790,15 +800,12 @@ def zipo_targets(groups):
     rows = []
     for ds in sorted({d for d, _ in groups}):
         for what, key, ours, peer in comps:
-            a = {r["seed"]: r.get(key) for r in groups.get((ds, ours), [])}
-            b = {r["seed"]: r.get(key) for r in groups.get((ds, peer), [])}
-            seeds = sorted(s for s in a if s in b and isinstance(a[s], (int, float)) and isinstance(b[s], (int, float)))
-            if not seeds: continue
+            c = _seedwise(groups, ds, ours, peer, key)
+            if c is None: continue
+            wins, n, ma, mb = c
+            verdict = "on every seed" if wins == n else ("on average" if ma < mb else "no")
             d = 1 if key == "heldout_nll" else 3
-            wins = sum(a[s] < b[s] for s in seeds)
-            ma, mb = statistics.mean(a[s] for s in seeds), statistics.mean(b[s] for s in seeds)
-            verdict = "on every seed" if wins == len(seeds) else ("on average" if ma < mb else "no")
-            rows.append([ds, what, f"`{ours}`", f"`{peer}`", f(ma, d), f(mb, d), f"{wins} of {len(seeds)}", verdict])
+            rows.append([ds, what, f"`{ours}`", f"`{peer}`", f(ma, d), f(mb, d), f"{wins} of {n}", verdict])
     return table(["data", "score", "ZiPo", "peer", "ZiPo's mean", "peer's mean", "seeds where ZiPo is lower", "ZiPo lower"], rows)
 
 
@@ -1000,6 +1007,12 @@ def _gpu_cluster_label(meth, settings, xs):
     return what + (" (`batch_size` not given: the default of the code that ran)" if "batch_size" not in kw else "")
 
 
+def _paired_seconds(scvi, xs):
+    "(SCVI's summed wall seconds, the method's) over the seeds both ran (dicts seed -> run)."
+    paired = [s for s in xs if s in scvi]
+    return sum(scvi[s]["seconds"] for s in paired), sum(xs[s]["seconds"] for s in paired)
+
+
 def block_gpu_cluster():
     "ZINB-WaVE and SCVI (50 epochs) on one GPU: wall time of the fit, held-out NLL, k-means ARI, over seeds."
     rs = load("gpu_cluster_*.json")
@@ -1020,8 +1033,7 @@ def block_gpu_cluster():
             rows.append([_gpu_cluster_label(meth, r.get("settings", {}), xs), ", ".join(str(s) for s in seeds if s in xs),
                          mean_pm([x["seconds"] for x in v], 1) + " s", mean_pm([x["epochs"] for x in v], 0),
                          mean_pm([x.get("best_valid_nll") for x in v], 1), change(xs), mean_pm([x["kmeans_ARI"] for x in v], 3),
-                         "" if meth == "scvi50" or not paired else
-                         ratio(sum(scvi[s]["seconds"] for s in paired), sum(xs[s]["seconds"] for s in paired), 1)])
+                         "" if meth == "scvi50" or not paired else ratio(*_paired_seconds(scvi, xs), 1)])
         out += [f"`{name}`: {r['dataset']}, {r['n_cells']:,} cells x {r['n_genes']:,} genes, on {r.get('gpu') or r['device']} "
                 f"({r['date']}; machine {r['machine']}; {', '.join(f'{k} {v}' for k, v in r['versions'].items())}). {r['timing']}.", "",
                 table(["method", "seeds", "fit, wall", "epochs", "best held-out NLL / cell", "its change from 256 cells per minibatch", "k-means ARI",
@@ -1137,26 +1149,20 @@ def block_summary():
         by = {}
         for r in cl: by.setdefault((r["dataset"], r["method"]), []).append(r)
         dss = sorted({r["dataset"] for r in cl})
-        sp_d, sp_n = [], []
-        for ds in dss:
-            sc50 = [r for r in by.get((ds, "scvi50"), []) if "seconds" in r]
-            if not sc50: continue
-            t = statistics.mean(r["seconds"] for r in sc50)
-            for m, out in (("zinbwave", sp_d), ("zinbwave_newton", sp_n)):
-                q = [r["seconds"] for r in by.get((ds, m), []) if r["machine"] == sc50[0]["machine"]]
-                if q: out.append(t / statistics.mean(q))
+        nseed = len({r["seed"] for r in cl})
+        sp_d, sp_n = ([t[0] / t[1] for ds in dss if (t := _vs_scvi50(by, ds, m))] for m in ("zinbwave", "zinbwave_newton"))
         gc = one("gpu_cluster_pbmc4k.json")
         gpu = ""
         if gc:
             gb = {}
-            for x in gc["runs"]: gb.setdefault(x["method"], []).append(x["seconds"])
-            s50 = sum(gb.get("scvi50", [])) / max(len(gb.get("scvi50", [])), 1)
-            mean = lambda m: sum(gb[m]) / len(gb[m])
-            newt = sorted((gc["settings"][m]["batch_size"], s50 / mean(m)) for m in gb
+            for x in gc["runs"]: gb.setdefault(x["method"], {})[x["seed"]] = x
+            sc = gb.get("scvi50", {})
+            speed = lambda m: (lambda a, b: a / b if b else None)(*_paired_seconds(sc, gb[m]))
+            newt = sorted((gc["settings"][m]["batch_size"], speed(m)) for m in gb
                           if gc["settings"].get(m, {}).get("optimizer") == "newton" and "batch_size" in gc["settings"][m])
-            gpu = (f"; on one {gc.get('gpu') or gc['device']}, PBMC 4k: {ratio(s50, mean('zinbwave'))} at the defaults, by Newton's steps "
-                   + ", ".join(f"{f(x, 1)}x (blocks of {b:,} cells)" for b, x in newt) if "zinbwave" in gb and s50 else "")
-        rows.append(["ZINB-WaVE, fit time to a clustering", "`tl.zinbwave`", "scvi-tools SCVI trained for 50 epochs", f"{len(sp_d)} labelled datasets, 3 seeds",
+            gpu = (f"; on one {gc.get('gpu') or gc['device']}, PBMC 4k: {f(speed('zinbwave'), 1)}x at the defaults, by Newton's steps "
+                   + ", ".join(f"{f(x, 1)}x (blocks of {b:,} cells)" for b, x in newt) if "zinbwave" in gb and sc else "")
+        rows.append(["ZINB-WaVE, fit time to a clustering", "`tl.zinbwave`", "scvi-tools SCVI trained for 50 epochs", f"{len(sp_d)} labelled datasets, {nseed} seeds",
                      f"**faster**: on a CPU {_span(sp_d)} at the defaults, {_span(sp_n)} by Newton's steps (one thread each)" + gpu, "Clustering; GPU"])
         for lab, m, k in (("ZINB-WaVE at its defaults + k-means", "zinbwave", "kmeans_ARI"), ("GMVAE at its defaults, argmax q(y|x)", "gmvae", "argmax_ARI"),
                           ("GMVAE, start chosen without labels, argmax q(y|x)", "gmvae_auto", "argmax_ARI")):
@@ -1165,7 +1171,7 @@ def block_summary():
                 a, b = [r[k] for r in by.get((ds, m), []) if k in r], scvi_best(by, ds)
                 if a and b is not None: (ahead if round(statistics.mean(a), 3) >= round(b, 3) else behind).append(f"{ds} {f(statistics.mean(a), 3)} vs {f(b, 3)}")
             if ahead or behind:
-                rows.append([f"Clustering: k-means ARI against the labels", lab, "SCVI + k-means, the better of 50 and 400 epochs", f"{len(ahead) + len(behind)} labelled datasets, 3 seeds",
+                rows.append([f"Clustering: k-means ARI against the labels", lab, "SCVI + k-means, the better of 50 and 400 epochs", f"{len(ahead) + len(behind)} labelled datasets, {nseed} seeds",
                              f"at or above SCVI's on {len(ahead)} of {len(ahead) + len(behind)}; **behind** on " + (", ".join(behind) if behind else "none"), "Clustering"])
     zp = [r for _, r in load("zipo_*_seed*.json") if isinstance(r, dict) and "method" in r and "dataset" in r]
     if zp:
@@ -1174,11 +1180,8 @@ def block_summary():
         def verdicts(ours, peer, key):   # datasets where ZiPo's score is lower on every seed both ran / on average only / not
             out = {"every": [], "average": [], "no": []}
             for ds in sorted({d for d, _ in groups}):
-                a = {r["seed"]: r.get(key) for r in groups.get((ds, ours), [])}; b = {r["seed"]: r.get(key) for r in groups.get((ds, peer), [])}
-                s = [x for x in a if x in b and isinstance(a[x], (int, float)) and isinstance(b[x], (int, float))]
-                if not s: continue
-                w = sum(a[x] < b[x] for x in s)
-                out["every" if w == len(s) else "average" if statistics.mean(a[x] for x in s) < statistics.mean(b[x] for x in s) else "no"].append(ds)
+                c = _seedwise(groups, ds, ours, peer, key)
+                if c: out["every" if c[0] == c[1] else "average" if c[2] < c[3] else "no"].append(ds)
             return out
         zds = sorted({d for d, _ in groups})
         nseeds = max(len(g) for (d, m), g in groups.items() if m == "zipo_lr1e-3_proximal")
