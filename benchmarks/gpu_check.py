@@ -158,9 +158,7 @@ def check_zinbwave(dev, quick):
     out["ok"] = out["ok"] and out["newton"]["ok"]
     for n in ((2_000,) if quick else (100_000, 1_000_000)):
         J = 100 if quick else 1_000
-        g = torch.Generator(device=dev).manual_seed(0)
-        mu = torch.exp(torch.randn(n, 5, device=dev, generator=g) @ (0.3 * torch.randn(5, J, device=dev, generator=g)))
-        x = torch.poisson(mu, generator=g)
+        x = _sim_counts(dev, n, J)
         m = ZINBWaVE(n, J, 10)
         h = fit(m, CellBatches(x, batch_size=1024, seed=0, device=dev, validate=False), max_epochs=2, lr=0.05, early_stopping=None, progress=False)
         out[f"sec_per_epoch_{n}_cells_x_{J}_genes"] = float(h.seconds.iloc[-1] - h.seconds.iloc[0])   # the second epoch (warm)
@@ -175,7 +173,7 @@ def check_zinbwave(dev, quick):
                 h = fit(m, CellBatches(x, batch_size=bs, seed=0, device=dev, validate=False), max_epochs=3, lr=0.05, early_stopping=None, progress=False)
                 sweep[str(bs)] = dict(sec_per_epoch=h.seconds.diff().fillna(h.seconds).tolist(), train_nll=h.nll.tolist())
             out[f"batch_size_sweep_{n}_cells_x_{J}_genes_3_epochs_lr_0.05"] = sweep
-        del x, mu, m
+        del x, m
     return out
 
 
@@ -345,6 +343,13 @@ def check_gmm(dev, quick):
 
 
 
+def _sim_counts(dev, n, J):
+    "Poisson counts of n cells x J genes on a 5-dimensional log-linear latent, generated on the device (seeded) and held there."
+    import torch
+    g = torch.Generator(device=dev).manual_seed(0)
+    return torch.poisson(torch.exp(torch.randn(n, 5, device=dev, generator=g) @ (0.3 * torch.randn(5, J, device=dev, generator=g))), generator=g)
+
+
 def check_blocks(dev, quick):
     """ZINB-WaVE's time for one epoch and its peak device memory by cells per minibatch (Adam) and per block (Newton's
     steps), on simulated counts held on the device: what a default size on an accelerator can afford. The slope of the
@@ -354,8 +359,7 @@ def check_blocks(dev, quick):
     from zinb_nb.train import fit
     from zinb_nb.data import CellBatches
     n, J = (3_000, 100) if quick else (1_000_000, 1_000)
-    g = torch.Generator(device=dev).manual_seed(0)
-    x = torch.poisson(torch.exp(torch.randn(n, 5, device=dev, generator=g) @ (0.3 * torch.randn(5, J, device=dev, generator=g))), generator=g)
+    x = _sim_counts(dev, n, J)
     cuda = dev.type == "cuda"
     for opt in ("adam", "newton"):   # warm-up: the kernels of both optimizers loaded before anything is timed
         fit(ZINBWaVE(500, J, 10), CellBatches(x[:500], batch_size=256, seed=0, device=dev, validate=False), optimizer=opt, max_epochs=1, early_stopping=None, progress=False)
@@ -393,8 +397,7 @@ def check_adam_scale(dev, quick, budget_s=None):
     from zinb_nb.data import CellBatches
     n, J = (3_000, 100) if quick else (1_000_000, 1_000)
     budget_s = budget_s or (1.0 if quick else 30.0)
-    g = torch.Generator(device=dev).manual_seed(0)
-    x = torch.poisson(torch.exp(torch.randn(n, 5, device=dev, generator=g) @ (0.3 * torch.randn(5, J, device=dev, generator=g))), generator=g)
+    x = _sim_counts(dev, n, J)
     valid = split_cells(n, 0.1, 0)
 
     fit(ZINBWaVE(500, J, 10), CellBatches(x[:500], batch_size=256, seed=0, device=dev, validate=False), max_epochs=1, early_stopping=None, progress=False)   # warm-up
