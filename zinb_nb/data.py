@@ -242,7 +242,7 @@ def read_counts(x,                     # AnnData (also backed), the path of an .
     if _is_backed(X): return Counts(_check_backed(X, where), where, obs, var, checked=False)
     try: return Counts(_check_memory(_as_matrix(X, where), where, obs, var, warn_empty), where, obs, var)
     except ValueError as e:                                             # normalised X beside raw counts in a layer (scanpy's habit): name the layers
-        names = list(getattr(x, "layers", {}).keys()) if layer is None and isinstance(x, ad.AnnData) else []
+        names = list(x.layers.keys()) if layer is None and isinstance(x, ad.AnnData) else []
         if not names or "is not a count matrix" not in str(e): raise
         raise ValueError(f"{e} adata.layers holds {names}: if one of them has the raw counts, choose it with layer= (--layer on the command line).") from None
 
