@@ -3,8 +3,9 @@
     python benchmarks/bench_cluster.py run --dataset pbmc4k --seed 0     # all methods, one dataset, one seed
     python benchmarks/bench_cluster.py run --dataset all --seed 0        # the seven datasets in turn
     python benchmarks/bench_cluster.py gpu                               # on a CUDA machine: ZINB-WaVE and SCVI-50 on PBMC 4k, seeds 0-2
+    python benchmarks/bench_cluster.py gpu --dataset all --settings zinbwave zinbwave_newton_b16384   # the same on every dataset, two settings
 
-`gpu` writes benchmarks/results/gpu_cluster_<dataset>.json (every setting of GPU_ZINBWAVE and SCVI for 50 epochs, on one GPU).
+`gpu` writes benchmarks/results/gpu_cluster_<dataset>.json per dataset named (the settings of GPU_ZINBWAVE named by `--settings`, all by default, and SCVI for 50 epochs, on one GPU).
 Each (dataset, method, seed) of `run` writes benchmarks/results/cluster_<dataset>_<method>_seed<seed>.json; `report.py` builds the
 README table from them. Datasets: PBMC 4k, PBMC 3k (the 2,638 labelled cells), human kidney, mouse bladder, worm
 neurons, CellBench (CEL-seq2 + Drop-seq, three cell lines), CellBench's five cell lines on three CEL-seq2 plates
@@ -270,45 +271,55 @@ GPU_ZINBWAVE = {"zinbwave": {}, "zinbwave_b256": dict(batch_size=256), "zinbwave
 
 
 def gpu(args):
-    """ZINB-WaVE (each setting of GPU_ZINBWAVE) and SCVI for 50 epochs on the same GPU, the same cells and genes as the CPU
-    columns, seed after seed in one warm process; one results file, written after every fit so that a run cut short keeps
-    what it measured."""
+    """ZINB-WaVE (each setting of GPU_ZINBWAVE named in --settings) and SCVI for 50 epochs on the same GPU, the same cells and genes as
+    the CPU columns, seed after seed in one warm process; one results file per dataset, written after every fit so that a run cut short
+    keeps what it measured."""
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("bench_cluster gpu: no CUDA device here (torch.cuda.is_available() is False); --device cpu --quick runs it on a CPU")
+    names = list(DATASETS) if "all" in args.dataset else list(dict.fromkeys(args.dataset))
+    if len(names) > 1 and "{dataset}" not in args.out:
+        sys.exit("bench_cluster gpu: --out must contain {dataset} when more than one dataset is named")
+    settings = {k: GPU_ZINBWAVE[k] for k in (args.settings or GPU_ZINBWAVE)}
     dev = torch.device(args.device)
     torch.set_num_threads(1)
-    a = load(args.dataset)
-    if args.quick: a = a[:400].copy()
-    batch = "batch" if a.obs["batch"].nunique() > 1 else None
-    res = dict(meta("one process, one torch thread on the CPU side; seconds: wall time of each fit call in a warm process (CUDA and "
-                    "both packages warmed up by a small fit first; imports, data loading and k-means excluded); SCVI: its train() call, "
-                    "trainer set-up included", packages=["torch", "numpy", "scikit-learn", "scanpy", "scvi-tools"]),
-               device=str(dev), gpu=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-               dataset=args.dataset, n_cells=a.n_obs, n_genes=a.n_vars, n_labels=int(a.obs["label"].nunique()), batch_key=batch,
-               settings=dict(GPU_ZINBWAVE), quick=args.quick, runs=[])
     ep = dict(max_epochs=2) if args.quick else {}
+    acc = "gpu" if dev.type == "cuda" else "cpu"
     from zinb_nb import tl
-    small = a[:300].copy()   # warm-up: CUDA's context and kernels, scvi-tools' and lightning's first call
-    tl.zinbwave(small.copy(), device=dev, max_epochs=1, progress=False)
-    tl.zinbwave(small.copy(), device=dev, max_epochs=1, progress=False, optimizer="newton")
     try: import scvi  # noqa: F401
     except ImportError:
         if not args.quick: raise
         scvi = None   # the smoke test on a machine without scvi-tools: ZINB-WaVE's settings only
-    if scvi: m, d = _scvi(small, 0, batch); m.train(max_epochs=1, accelerator="gpu" if dev.type == "cuda" else "cpu", enable_progress_bar=False)
-    out = Path(args.out)
-    for seed in args.seeds:
-        jobs = [("scvi50", lambda: scvi50_check(a.copy(), seed, batch, accelerator="gpu" if dev.type == "cuda" else "cpu"))] if scvi else []
-        jobs += [(name, lambda kw=kw: run_zinbwave(a.copy(), seed, batch, device=dev, **{**kw, **ep})) for name, kw in GPU_ZINBWAVE.items()]
-        for name, f in jobs:
-            torch.set_num_threads(1)
-            r = dict(method=name, seed=seed, **f())
-            r.pop("epsilon_W_search", None)
-            res["runs"].append(r)
-            print(f"  seed {seed} {name}: " + ", ".join(f"{k}={v:.3f}" for k, v in r.items() if isinstance(v, float)), flush=True)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps({**res, "load_after": os.getloadavg()[0]}, indent=1, default=float))
-    print(f"wrote {out}")
+    warm = False
+    for name in names:
+        a = load(name)
+        if args.quick: a = a[:400].copy()
+        batch = "batch" if a.obs["batch"].nunique() > 1 else None
+        if not warm:   # once per process: CUDA's context and kernels, scvi-tools' and lightning's first call
+            small = a[:300].copy()
+            tl.zinbwave(small.copy(), device=dev, max_epochs=1, progress=False)
+            tl.zinbwave(small.copy(), device=dev, max_epochs=1, progress=False, optimizer="newton")
+            if scvi: m, d = _scvi(small, 0, batch); m.train(max_epochs=1, accelerator=acc, enable_progress_bar=False)
+            warm = True
+        res = dict(meta("one process, one torch thread on the CPU side; seconds: wall time of each fit call in a warm process (CUDA and "
+                        "both packages warmed up by a small fit first; imports, data loading and k-means excluded); SCVI: its train() call, "
+                        "trainer set-up included", packages=["torch", "numpy", "scikit-learn", "scanpy", "scvi-tools"]),
+                   device=str(dev), gpu=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+                   dataset=name, n_cells=a.n_obs, n_genes=a.n_vars, n_labels=int(a.obs["label"].nunique()), batch_key=batch,
+                   settings=settings, quick=args.quick, runs=[])
+        out = Path(args.out.format(dataset=name))
+        print(f"{name}: {a.n_obs} cells x {a.n_vars} genes -> {out}", flush=True)
+        for seed in args.seeds:
+            jobs = [("scvi50", lambda: scvi50_check(a.copy(), seed, batch, accelerator=acc))] if scvi else []
+            jobs += [(meth, lambda kw=kw: run_zinbwave(a.copy(), seed, batch, device=dev, **{**kw, **ep})) for meth, kw in settings.items()]
+            for meth, f in jobs:
+                torch.set_num_threads(1)
+                r = dict(method=meth, seed=seed, **f())
+                r.pop("epsilon_W_search", None)
+                res["runs"].append(r)
+                print(f"  seed {seed} {meth}: " + ", ".join(f"{k}={v:.3f}" for k, v in r.items() if isinstance(v, float)), flush=True)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps({**res, "load_after": os.getloadavg()[0]}, indent=1, default=float))
+        print(f"wrote {out}", flush=True)
 
 
 if __name__ == "__main__":
@@ -317,8 +328,10 @@ if __name__ == "__main__":
     q.add_argument("--method", default="all", choices=("all",) + METHODS + EXTRA)
     q.add_argument("--seed", type=int, default=0); q.add_argument("--force", action="store_true")
     q = sp.add_parser("gpu", help="ZINB-WaVE and SCVI (50 epochs) on one GPU: time to a clustering")
-    q.add_argument("--dataset", default="pbmc4k", choices=DATASETS); q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    q.add_argument("--dataset", nargs="+", default=["pbmc4k"], choices=("all",) + DATASETS, help="one or more, in turn, in one process")
+    q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    q.add_argument("--settings", nargs="+", choices=tuple(GPU_ZINBWAVE), help="ZINB-WaVE's settings to run (default: all of GPU_ZINBWAVE)")
     q.add_argument("--device", default="cuda"); q.add_argument("--quick", action="store_true", help="400 cells, 2 epochs: a smoke test")
-    q.add_argument("--out", default=str(RESULTS / "gpu_cluster_pbmc4k.json"))
+    q.add_argument("--out", default=str(RESULTS / "gpu_cluster_{dataset}.json"), help="results file; {dataset} is replaced by the dataset's name")
     a = p.parse_args()
     run(a) if a.cmd == "run" else gpu(a)

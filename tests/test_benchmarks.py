@@ -39,6 +39,22 @@ def test_bench_cluster_gpu_cpu_smoke(tmp_path):
     assert all(0 <= q["kmeans_ARI"] <= 1 for q in runs.values())
 
 
+def test_bench_cluster_gpu_datasets_and_settings(tmp_path):
+    "`bench_cluster.py gpu` over several datasets writes one file per dataset with only the settings named, each dataset's own batch covariate; several datasets into one file are refused."
+    import json
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_cluster.py"), "gpu", "--device", "cpu", "--quick", "--seeds", "0",
+           "--dataset", "mouse_bladder", "cellbench", "--settings", "zinbwave", "zinbwave_newton_b16384"]
+    r = subprocess.run(cmd + ["--out", str(tmp_path / "one.json")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "{dataset}" in r.stderr and not (tmp_path / "one.json").exists(), r.stderr[-2000:]
+    r = subprocess.run(cmd + ["--out", str(tmp_path / "g_{dataset}.json")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for name, batch in (("mouse_bladder", None), ("cellbench", "batch")):
+        g = json.loads((tmp_path / f"g_{name}.json").read_text())
+        assert g["dataset"] == name and g["batch_key"] == batch and set(g["settings"]) == {"zinbwave", "zinbwave_newton_b16384"}
+        assert {q["method"] for q in g["runs"]} - {"scvi50"} == {"zinbwave", "zinbwave_newton_b16384"}
+        assert next(q for q in g["runs"] if q["method"] == "zinbwave_newton_b16384")["batch_size"] == 16384
+
 def _report(*args):
     return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
