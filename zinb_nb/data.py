@@ -4,15 +4,26 @@
 
 # %% ../nbs/10_data.ipynb #fd0aeb87
 from __future__ import annotations
-import warnings
+import sys, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-import anndata as ad
 import h5py
 from tqdm.auto import tqdm
+
+def _anndata():
+    "anndata, imported on first use: fitting arrays or tensors (EM from a script, say) does not pay for importing it."
+    import anndata
+    return anndata
+
+def _is_anndata(x, kind="AnnData")->bool:
+    "Whether `x` is an instance of anndata's `kind` (e.g. \"abc.CSRDataset\"); without importing anndata, which must already be loaded if `x` is one."
+    m = sys.modules.get("anndata")
+    if m is None: return False
+    for k in kind.split("."): m = getattr(m, k)
+    return isinstance(x, m)
 
 # %% auto #0
 __all__ = ['SIZE_FACTOR_METHODS', 'check_counts', 'as_counts', 'Counts', 'read_counts', 'check_obs_keys', 'library_size',
@@ -99,7 +110,7 @@ def _open_h5ad(path, layer=None):
     key = "X" if layer is None else f"layers/{layer}"
     if key not in f: raise ValueError(f"{path} has no {key}" + (f"; available layers: {list(f['layers'].keys()) if 'layers' in f else []}" if layer else ""))
     el = f[key]
-    X = ad.io.sparse_dataset(el) if isinstance(el, h5py.Group) else el
+    X = _anndata().io.sparse_dataset(el) if isinstance(el, h5py.Group) else el
     return X, f"{path}:{key}", _H5Names(f, "obs"), _h5_index(f, "var")   # gene names: few, read at once
 
 def _h5_index(f, key)->pd.Index:
@@ -110,7 +121,7 @@ def _h5_index(f, key)->pd.Index:
 def _resolve(x, layer=None):
     "The matrix inside `x`, a description of where it came from, and cell/gene names if any."
     if isinstance(x, (str, Path)): return _open_h5ad(x, layer)
-    if isinstance(x, ad.AnnData):
+    if _is_anndata(x):
         if layer is None:
             if x.X is None: raise ValueError(f"adata.X is None; pass `layer=` (available layers: {list(x.layers.keys())})")
             return x.X, "adata.X", x.obs_names, x.var_names
@@ -121,7 +132,7 @@ def _resolve(x, layer=None):
     what = "torch tensor" if isinstance(x, torch.Tensor) else "sparse matrix" if sp.issparse(x) else "array"
     return x, what, None, None
 
-def _is_backed(X): return isinstance(X, (h5py.Dataset, ad.abc.CSRDataset, ad.abc.CSCDataset))
+def _is_backed(X): return isinstance(X, h5py.Dataset) or _is_anndata(X, "abc.CSRDataset") or _is_anndata(X, "abc.CSCDataset")
 
 def _check_shape(X, where):
     "Raise unless `X` is 2-D with at least one cell and one gene."
@@ -160,7 +171,7 @@ def _as_matrix(X, where):
 
 def _check_backed(X, where):
     "Layout checks of a backed (on-disk) matrix; nothing is read."
-    if isinstance(X, ad.abc.CSCDataset):
+    if _is_anndata(X, "abc.CSCDataset"):
         raise ValueError(f"{where} is a backed CSC matrix: reading a block of cells would read the whole file. "
                          "Rewrite it as CSR: `a = ad.read_h5ad(p); a.X = a.X.tocsr(); a.write_h5ad(p2)`")
     _check_shape(X, where)
@@ -242,7 +253,7 @@ def read_counts(x,                     # AnnData (also backed), the path of an .
     if _is_backed(X): return Counts(_check_backed(X, where), where, obs, var, checked=False)
     try: return Counts(_check_memory(_as_matrix(X, where), where, obs, var, warn_empty), where, obs, var)
     except ValueError as e:                                             # normalised X beside raw counts in a layer (scanpy's habit): name the layers
-        names = list(x.layers.keys()) if layer is None and isinstance(x, ad.AnnData) else []
+        names = list(x.layers.keys()) if layer is None and _is_anndata(x) else []
         if not names or "is not a count matrix" not in str(e): raise
         raise ValueError(f"{e} adata.layers holds {names}: if one of them has the raw counts, choose it with layer= (--layer on the command line).") from None
 
@@ -572,8 +583,8 @@ def simulate_zinb(n_cells:int=1000,       # cells
                   pi_range:tuple=(0.05, 0.5),    # zero-inflation probability per gene, uniform on this range
                   zi:str="gene",          # "gene": pi_ij = pi_j; "cell_gene": logit pi_ij also depends on z_i
                   zi_sd:float=1.0,        # "cell_gene": sd of the cell-dependent part of logit pi_ij
-                 )->ad.AnnData:           # integer-valued float32 counts in X, ground truth in layers/obs/var/obsm/varm/uns
-    "Simulate counts from a low-rank zero-inflated negative binomial model with known parameters."
+                 ):
+    "Simulate counts from a low-rank zero-inflated negative binomial model with known parameters: an AnnData with integer-valued float32 counts in X and the ground truth in layers, obs, var, obsm, varm and uns."
     _check_sim(n_cells, n_genes, n_latent, n_clusters, n_batches, theta_range, pi_range, zi)
     rng = np.random.default_rng(seed)
     p = _sim_params(rng, n_cells, n_genes, n_latent, n_clusters, n_batches, cluster_sep, loading_sd,
@@ -598,7 +609,7 @@ def _sim_anndata(x, structural, pi, p, params):
                         "batch": cat(p["batch"], params["n_batches"], "batch"), "size_factor": p["s"]},
                        index=[f"cell_{i}" for i in range(n)])
     var = pd.DataFrame({"theta": p["theta"], "pi": p["pi"], "beta": p["beta"]}, index=[f"gene_{j}" for j in range(g)])
-    a = ad.AnnData(x.astype(np.float32), obs=obs, var=var)
+    a = _anndata().AnnData(x.astype(np.float32), obs=obs, var=var)
     a.layers["true_mu"], a.layers["true_pi"] = p["mu"].astype(np.float32), np.ascontiguousarray(pi, dtype=np.float32)
     a.layers["structural_zero"] = structural
     a.obsm["true_z"], a.varm["true_loadings"], a.varm["batch_shift"] = p["z"], p["W"], p["shift"]
@@ -641,8 +652,8 @@ def simulate_glmm_genes(n_genes:int=1000,     # genes; the first half have no di
                         family:str="poisson", # "poisson" or "nb"
                         theta:float=2.0,      # NB inverse dispersion (family="nb")
                         seed:int=1,           # seed of the numpy Generator
-                       )->ad.AnnData:         # CSR float32 counts; obs patient, cell_group, total_count; var null
-    "Many genes on the cells of `simulate_glmm_table()`: per gene, the ZEB2 group effects shifted and perturbed, and patient effects."
+                       ):
+    "Many genes on the cells of `simulate_glmm_table()`: per gene, the ZEB2 group effects shifted and perturbed, and patient effects. An AnnData: CSR float32 counts; obs patient, cell_group, total_count; var null."
     if family not in ("poisson", "nb"): raise ValueError(f"family must be 'poisson' or 'nb', got {family!r}")
     if n_genes < 1: raise ValueError(f"n_genes must be >= 1, got {n_genes}")
     obs = simulate_glmm_table()[["patient", "cell_group", "total_count"]]
@@ -661,5 +672,5 @@ def simulate_glmm_genes(n_genes:int=1000,     # genes; the first half have no di
         y = rng.poisson(mu if family == "poisson" else rng.gamma(theta, mu / theta))
         cols.append(sp.csc_matrix(y[:, None].astype(np.float32)))
     X = sp.hstack(cols).tocsr()
-    return ad.AnnData(X, obs=obs.set_axis(obs.index.astype(str)), var=pd.DataFrame(
+    return _anndata().AnnData(X, obs=obs.set_axis(obs.index.astype(str)), var=pd.DataFrame(
         {"null": np.arange(n_genes) < n_genes // 2}, index=[f"gene_{j}" for j in range(n_genes)]))
