@@ -3,7 +3,7 @@
     python benchmarks/bench_cluster.py run --dataset pbmc4k --seed 0     # all methods, one dataset, one seed
     python benchmarks/bench_cluster.py run --dataset all --seed 0        # the seven datasets in turn
     python benchmarks/bench_cluster.py gpu                               # on a CUDA machine: ZINB-WaVE and SCVI-50 on PBMC 4k, seeds 0-2
-    python benchmarks/bench_cluster.py gpu --dataset all --settings zinbwave zinbwave_newton_b16384   # the same on every dataset, two settings
+    python benchmarks/bench_cluster.py gpu --dataset pbmc3k cellbench --settings zinbwave zinbwave_newton_b16384   # two datasets, two settings
 
 `gpu` writes benchmarks/results/gpu_cluster_<dataset>.json per dataset named (the settings of GPU_ZINBWAVE named by `--settings`, all by default, and SCVI for 50 epochs, on one GPU).
 Each (dataset, method, seed) of `run` writes benchmarks/results/cluster_<dataset>_<method>_seed<seed>.json; `report.py` builds the
