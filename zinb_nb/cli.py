@@ -4,7 +4,7 @@
 
 # %% ../nbs/90_cli.ipynb #335d7f7a
 from __future__ import annotations
-import argparse, sys, warnings
+import argparse, gc, sys, warnings
 from pathlib import Path
 
 # %% auto #0
@@ -329,3 +329,10 @@ def main(argv:list[str]|None=None)->int:  # process exit status
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"zinb-nb {args.command}: error: {msg}", file=sys.stderr); return 2
     return 0
+
+# %% ../nbs/90_cli.ipynb #7b69aa54
+def _console():
+    "The `zinb-nb` command: `main`, then exit with its status, the garbage collector frozen first (nothing is collected at exit)."
+    status = main()
+    gc.freeze()
+    sys.exit(status)
