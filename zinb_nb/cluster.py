@@ -129,13 +129,20 @@ def choose_start(z:Tensor,            # points, n x d (e.g. a GMVAE's posterior 
                  seed:int=0,          # seeds k-means, the mixture and the restarts
                  n_restarts:int=30,   # single-start k-means runs that map k-means' local optima
                  ratio:float=0.9,     # keep the mixture when its mean ARI to the restarts is at least this fraction of theirs to one another
-                )->dict:              # method, kmeans (centres, labels), gmm (`gmm_diag`'s result), agreement_gmm, agreement_kmeans
+                 max_points:int|None=20_000,  # measure the agreements on at most this many points, drawn at random (None: every point)
+                )->dict:              # method, kmeans (centres, labels), gmm (`gmm_diag`'s result), agreement_gmm, agreement_kmeans, agreement_points
     "Choose, without labels, between k-means' partition of `z` and a diagonal Gaussian mixture's: the mixture if it agrees with k-means' restarts about as well as they agree with one another."
     if n_restarts < 2: raise ValueError(f"n_restarts must be >= 2, got {n_restarts}")
     if not 0 < ratio <= 1: raise ValueError(f"ratio must be in (0, 1], got {ratio}")
-    km, g = kmeans(z, k, seed=seed), gmm_diag(z, k, seed=seed)
-    runs = [kmeans(z, k, n_init=1, seed=seed * 1000 + 1 + r)[1].cpu().numpy() for r in range(n_restarts)]
+    if max_points is not None and max_points < 2 * k: raise ValueError(f"max_points must be at least 2 * k = {2 * k}, got {max_points}")
+    km, g = kmeans(z, k, seed=seed), gmm_diag(z, k, seed=seed)          # both partitions of every point
+    idx = None
+    if max_points is not None and len(z) > max_points:                  # the restarts and their agreements on a random subset
+        idx = np.sort(np.random.default_rng(seed).choice(len(z), max_points, replace=False))
+    zs, gl = (z, g["labels"]) if idx is None else (z[torch.as_tensor(idx, device=z.device)], g["labels"][torch.as_tensor(idx, device=z.device)])
+    runs = [kmeans(zs, k, n_init=1, seed=seed * 1000 + 1 + r)[1].cpu().numpy() for r in range(n_restarts)]
     among = float(np.mean([adjusted_rand_index(runs[i], runs[j]) for i in range(n_restarts) for j in range(i + 1, n_restarts)]))
-    to_g = float(np.mean([adjusted_rand_index(g["labels"].cpu().numpy(), r) for r in runs]))
-    return dict(method="gmm" if to_g >= ratio * among else "kmeans", kmeans=km, gmm=g, agreement_gmm=to_g, agreement_kmeans=among)
+    to_g = float(np.mean([adjusted_rand_index(gl.cpu().numpy(), r) for r in runs]))
+    return dict(method="gmm" if to_g >= ratio * among else "kmeans", kmeans=km, gmm=g, agreement_gmm=to_g, agreement_kmeans=among,
+                agreement_points=idx)
 
