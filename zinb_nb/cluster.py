@@ -58,24 +58,27 @@ def gmm_diag(z:Tensor,          # points, n x d (on any device)
     if not 1 <= k <= len(z0): raise ValueError(f"gmm_diag needs 1 <= k <= n points, got k={k} for {len(z0)} points")
     if n_init < 1 or n_iter < 1: raise ValueError(f"n_init and n_iter must be >= 1, got {n_init}, {n_iter}")
     x = z0.double()
+    shift = x.mean(0)
+    xc = x - shift; xc2 = xc.pow(2)                                    # centred: no digits lost to an offset common to all points
     best = None
     for r in range(n_init):
         resp = torch.nn.functional.one_hot(kmeans(x, k, n_init=1, seed=seed * 1000 + r)[1], k).double()
         prev = -math.inf
         for _ in range(n_iter):
             nk = resp.sum(0) + 1e-12                                   # M step
-            w, mu = nk / len(x), resp.T @ x / nk[:, None]
-            var = (resp.T @ x.pow(2)) / nk[:, None] - mu.pow(2)
+            w, mu = nk / len(x), resp.T @ xc / nk[:, None]
+            var = (resp.T @ xc2) / nk[:, None] - mu.pow(2)
             var = var.clamp_min(0) + reg
-            logp = (-0.5 * ((x[:, None, :] - mu[None]).pow(2) / var[None] + torch.log(2 * math.pi * var)[None]).sum(-1)
-                    + w.log()[None])                                    # E step: log w_j N(x | mu_j, var_j)
+            iv = var.reciprocal()                                       # E step: log w_j N(x | mu_j, var_j), the square expanded into
+            logp = (-0.5 * (xc2 @ iv.T - 2 * (xc @ (mu * iv).T)          # matrix products (no n x k x d temporary)
+                            + ((mu.pow(2) * iv).sum(1) + torch.log(2 * math.pi * var).sum(1))[None]) + w.log()[None])
             ll = torch.logsumexp(logp, 1)
             resp = (logp - ll[:, None]).exp()
             cur = ll.mean().item()
             if cur - prev < tol: break
             prev = cur
         if best is None or cur > best["loglik"]:
-            best = dict(weights=w, means=mu, variances=var, labels=logp.argmax(1), loglik=cur)
+            best = dict(weights=w, means=mu + shift, variances=var, labels=logp.argmax(1), loglik=cur)
     return {key: v.to(z0.dtype) if isinstance(v, Tensor) and v.is_floating_point() else v for key, v in best.items()}
 
 
