@@ -13,6 +13,11 @@ from torch import Tensor
 __all__ = ['kmeans', 'gmm_diag', 'adjusted_rand_index', 'normalized_mutual_info', 'knn_agreement', 'choose_start']
 
 # %% ../nbs/16_cluster.ipynb #91cb50eb
+def _centres(z:Tensor, lab:Tensor, c:Tensor)->Tensor:
+    "Each cluster's mean (a centre with no point keeps its place), from one stable sort: the same numbers as `z[lab == j].mean(0)`, without k passes over the labels."
+    parts = torch.split(z[torch.argsort(lab, stable=True)], torch.bincount(lab, minlength=len(c)).tolist())
+    return torch.stack([p.mean(0) if len(p) else c[j] for j, p in enumerate(parts)])
+
 @torch.no_grad()
 def kmeans(z:Tensor,         # points, n x d (on any device)
            k:int,            # clusters, 1 <= k <= n
@@ -34,7 +39,7 @@ def kmeans(z:Tensor,         # points, n x d (on any device)
             c = torch.cat([c, z[torch.multinomial(d2 / d2.sum() if d2.sum() > 0 else torch.ones_like(d2), 1, generator=g)]])
         for _ in range(n_iter):
             lab = torch.cdist(z, c).argmin(1)
-            new = torch.stack([z[lab == j].mean(0) if (lab == j).any() else c[j] for j in range(k)])
+            new = _centres(z, lab, c)
             if torch.allclose(new, c): break
             c = new
         lab = torch.cdist(z, c).argmin(1)
