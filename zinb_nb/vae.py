@@ -77,7 +77,8 @@ def init_mixture(self:CountVAE, z:Tensor, seed:int=0,
     pre = {}
     if method == "auto":
         pre = choose_start(z, self.n_components, seed=seed)
-        self.start_choice = {k: pre[k] for k in ("method", "agreement_gmm", "agreement_kmeans")}
+        self.start_choice = {**{k: pre[k] for k in ("method", "agreement_gmm", "agreement_kmeans")},
+                             "agreement_points": len(z) if pre["agreement_points"] is None else len(pre["agreement_points"])}   # how many points they were measured on
         method = pre["method"]
     if method == "gmm":
         g = pre.get("gmm") or gmm_diag(z, self.n_components, seed=seed)
