@@ -117,17 +117,20 @@ def normalized_mutual_info(a, b)->float:  # labels of the same cells
 def knn_agreement(Z,            # latent coordinates, cells x dims
                   labels,       # one label per cell
                   k:int=15,     # neighbours per cell
+                  block:int|None=None,  # cells per block of distances (None: at most 1,024, and at most 2**24 distances at once)
                  )->float:      # mean fraction of the k nearest neighbours with the same label
-    "Fraction of each cell's k nearest neighbours (Euclidean, in Z) that share its label, averaged over cells."
+    "Fraction of each cell's k nearest neighbours (Euclidean, in Z) that share its label, averaged over cells. Exact, so its time grows with the square of the number of cells: score a random subset of a large dataset."
     Zt = torch.as_tensor(np.array(Z, dtype=np.float32))
     lab = torch.as_tensor(np.unique(np.asarray(labels), return_inverse=True)[1])
     if len(lab) != len(Zt): raise ValueError(f"{len(Zt)} cells in Z but {len(lab)} labels")
     if not 1 <= k < len(Zt): raise ValueError(f"k must be between 1 and the number of cells - 1 ({len(Zt) - 1}), got {k}")
+    if block is not None and block < 1: raise ValueError(f"block must be >= 1, got {block}")
+    rows = block or max(1, min(1024, 2**24 // len(Zt)))                 # a block's distances: 64 MB at most by default
     hits = 0.
-    for a in range(0, len(Zt), 1024):
-        d = torch.cdist(Zt[a:a + 1024], Zt); d[torch.arange(d.shape[0]), torch.arange(a, a + d.shape[0])] = float("inf")
+    for a in range(0, len(Zt), rows):
+        d = torch.cdist(Zt[a:a + rows], Zt); d[torch.arange(d.shape[0]), torch.arange(a, a + d.shape[0])] = float("inf")
         nn = d.topk(k, largest=False).indices
-        hits += (lab[nn] == lab[a:a + 1024, None]).float().sum().item()
+        hits += (lab[nn] == lab[a:a + rows, None]).float().sum().item()
     return hits / (len(Zt) * k)
 
 # %% ../nbs/16_cluster.ipynb #fa4f77d8
