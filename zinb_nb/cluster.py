@@ -147,10 +147,10 @@ def choose_start(z:Tensor,            # points, n x d (e.g. a GMVAE's posterior 
     if not 0 < ratio <= 1: raise ValueError(f"ratio must be in (0, 1], got {ratio}")
     if max_points is not None and max_points < 2 * k: raise ValueError(f"max_points must be at least 2 * k = {2 * k}, got {max_points}")
     km, g = kmeans(z, k, seed=seed), gmm_diag(z, k, seed=seed)          # both partitions of every point
-    idx = None
+    idx, zs, gl = None, z, g["labels"]
     if max_points is not None and len(z) > max_points:                  # the restarts and their agreements on a random subset
         idx = np.sort(np.random.default_rng(seed).choice(len(z), max_points, replace=False))
-    zs, gl = (z, g["labels"]) if idx is None else (z[torch.as_tensor(idx, device=z.device)], g["labels"][torch.as_tensor(idx, device=z.device)])
+        sel = torch.as_tensor(idx, device=z.device); zs, gl = z[sel], gl[sel]
     runs = [kmeans(zs, k, n_init=1, seed=seed * 1000 + 1 + r)[1].cpu().numpy() for r in range(n_restarts)]
     among = float(np.mean([adjusted_rand_index(runs[i], runs[j]) for i in range(n_restarts) for j in range(i + 1, n_restarts)]))
     to_g = float(np.mean([adjusted_rand_index(gl.cpu().numpy(), r) for r in runs]))

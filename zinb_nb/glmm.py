@@ -717,7 +717,7 @@ def _select_genes(genes, c:Counts)->tuple:
         pos = index.get_indexer(sel.astype(str))
         if (pos < 0).any(): raise ValueError(f"unknown genes: {sel[pos < 0][:5].tolist()} ({int((pos < 0).sum())} of {len(sel)} not in the gene names)")
     u, k = np.unique(pos, return_counts=True)
-    if (k > 1).any(): raise ValueError(f"genes names some genes more than once: {names[u[k > 1]][:5].tolist()}")
+    if (k > 1).any(): raise ValueError(f"`genes` names some genes more than once: {names[u[k > 1]][:5].tolist()}")
     return pos, names[pos]
 
 # %% ../nbs/02_glmm.ipynb #5d2c2576
