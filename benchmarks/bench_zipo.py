@@ -559,6 +559,10 @@ ABLATIONS = {
     "lr_1e-3_proximal_prune_to_0.95_at_once_1e-4": dict(_lr0=1e-3, proximal=True, _prune_to=0.95, _prune_ramp=1, _prune_lr=1e-4),
     # the same for the ZINB fit of `tl.zipo(likelihood="zinb", prune_to=0.95)`, on CellBench where that fit trails DCA's held-out NLL
     "zinb_lr_1e-3_proximal_prune_to_0.95": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log", _prune_to=0.95),
+    # every target at once, by one setting: `tl.zipo(likelihood="zinb", library="observed", refine="mcv", posterior=True, prune_to=[0.95, 0.98])`,
+    # the pruned model's held-out NLL and posterior scored against the peers
+    "zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_bound": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1,
+                                     library_scale="log", library="observed", _refine="mcv", _output="posterior", _prune_to=[0.95, 0.98]),
 }
 
 

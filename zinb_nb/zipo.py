@@ -455,8 +455,8 @@ def prune_largest(model,                 # a fitted ZiPo
                   confidence:float=0.95, # ... at this one-sided confidence, from the cells' paired differences (0.5: the mean difference alone)
                   progress:bool=True,    # progress bars
                   **kw,                  # `prune_gradually`'s settings (ramp, epochs, patience, lr, at_once, average)
-                 ):                      # the kept attempt's history; `attrs`: its `prune_gradually` attrs, fraction, fractions_tried, valid_nll_tried, valid_change_bound_tried, valid_nll_unpruned, tol, confidence
-    "Prune a fitted ZiPo's first layer to the largest of `fractions` that costs at most `tol` of held-out NLL at `confidence` (`prune_gradually` at each, largest first, each from the unpruned fit); the smallest where none does."
+                 ):                      # the kept attempt's history; `attrs`: its `prune_gradually` attrs, fraction, fractions_tried, valid_nll_tried, valid_change_bound_tried, valid_nll_unpruned, tol, confidence, passed
+    "Prune a fitted ZiPo's first layer to the largest of `fractions` that costs at most `tol` of held-out NLL at `confidence` (`prune_gradually` at each, largest first, each from the unpruned fit); where none does, the one whose bound came closest."
     import copy
     from statistics import NormalDist
     fr = list(fractions) if isinstance(fractions, (list, tuple)) else [fractions]
@@ -470,7 +470,7 @@ def prune_largest(model,                 # a fitted ZiPo
     z = NormalDist().inv_cdf(confidence)                                 # one-sided: 1.645 at 0.95, 0 at 0.5
     start, rng = copy.deepcopy(model.state_dict()), copy.deepcopy(data.rng.bit_generator.state)
     base = _held_out_nlls(model, data, valid); unpruned = base.mean().item()
-    tried, bounds = [], []
+    tried, bounds, closest = [], [], None
     for i, f in enumerate(fr):
         if i: model.load_state_dict(start)                               # every attempt from the unpruned fit
         data.rng.bit_generator.state = copy.deepcopy(rng)                # ... with the same minibatches
@@ -481,8 +481,13 @@ def prune_largest(model,                 # a fitted ZiPo
         tried.append(after.mean().item())
         bounds.append((d.mean().item() + (z * se if z > 0 else 0.)) / abs(unpruned))   # upper bound of the relative change
         if bounds[-1] <= tol: break                                      # the largest fraction within tol
+        if closest is None or bounds[-1] < closest[0]:                   # none within tol so far: the attempt that came closest (the larger on a tie)
+            closest = (bounds[-1], f, hist, copy.deepcopy(model.state_dict()) if i < len(fr) - 1 else None)
+    else:                                                                # none passed: keep the closest, put back unless it is the last attempt
+        _, f, hist, state = closest
+        if state is not None: model.load_state_dict(state)
     hist.attrs.update(fraction=f, fractions_tried=fr[:len(tried)], valid_nll_tried=tried, valid_change_bound_tried=bounds, valid_nll_unpruned=unpruned,
-                      tol=float(tol), confidence=float(confidence))
+                      tol=float(tol), confidence=float(confidence), passed=bool(bounds[-1] <= tol))
     return hist
 
 # %% ../nbs/06_zipo.ipynb #f6adee6f
