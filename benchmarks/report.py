@@ -1241,8 +1241,7 @@ def block_summary():
                          f"on {sum(ok)} of {len(ok)} fits (98% kept on {sum(_at_least(r['sparsity_pruned'], 0.98) for r in pr)})", "ZiPo"])
         pr1 = sorted({d for d, m in groups if m == ONE_SETTING})
         if pr1:          # every target by one setting: its pruned model against the peers, and against its own unpruned fit
-            def every(peer, key):   # datasets where the setting's score is lower on every seed both ran
-                return [ds for ds in pr1 if (c := _seedwise(groups, ds, ONE_SETTING, peer, key)) and c[0] == c[1]]
+            def every(peer, key): return verdicts(ONE_SETTING, peer, key)["every"]   # datasets where its score is lower on every seed both ran
             runs = [r for ds in pr1 for r in groups[(ds, ONE_SETTING)]]
             ok = [_pruning_target(r) for r in runs]
             nll = [p for p, peer in (("the DCA configuration", "dca"), ("its 128-64-128 variant", "dca128"), ("SCVI", "scvi")) if len(every(peer, "heldout_nll")) < len(pr1)]
