@@ -27,7 +27,8 @@ cells, intercept only, in the same run, one thread each:
 
 - **Pooled cells** (`--pooled`, written to em_pooled_<data>.json; ours only): the ZINB and the ZIP with the size factors s,
   fitted from the default start on pooled cells (`start_bins=64`) and on every cell throughout (`start_bins=0`), both
-  warm in one process, the log-likelihoods compared gene by gene.
+  warm in one process, the log-likelihoods compared gene by gene; on the simulation, PBMC 4k, and (unless --skip-pbmc)
+  the bundled human kidney, mouse bladder and CellBench (CEL-seq2 and Drop-seq, 499 cells) counts.
 
 Times, each side measured the same way:
 - `fresh`: a whole call of a fresh process (python: interpreter start, imports, reading the .npy, the fit; R: R start,
@@ -43,6 +44,7 @@ import numpy as np, pandas as pd
 from _common import meta, save
 
 HERE = Path(__file__).resolve().parent
+POOLED_MORE = ("human_kidney", "mouse_bladder", "cellbench")    # with --pooled: bundled datasets besides PBMC 4k
 
 FRESH = r"""
 import sys, time, json
@@ -233,6 +235,9 @@ def main():
     sim = simulate_zinb(n_cells=a.cells, n_genes=a.genes, n_latent=1, loading_sd=0., library_sd=a.library_sd, seed=a.seed)
     sets.append(("simulation", np.asarray(sim.X.toarray() if hasattr(sim.X, "toarray") else sim.X, dtype=np.float64)))
     if not a.skip_pbmc: p = pbmc4k(); sets.append(("pbmc4k", p.X.toarray().astype(np.float64)))
+    if a.pooled and not a.skip_pbmc:                      # the start on pooled cells is checked on more of the bundled data
+        from zinb_nb import datasets
+        sets += [(k, getattr(datasets, k)().X.toarray().astype(np.float64)) for k in POOLED_MORE]
     with tempfile.TemporaryDirectory() as tmp:
         for name, X in sets:
             cells = X.sum(1) > 0; X = X[:, X.sum(0) > 0]; X = X[cells]

@@ -19,11 +19,11 @@ from .newton import step_halving, newton_direction
 from .formula import _check_columns, _check_numeric, _check_rank, _fixed_design, _fixed_variables
 
 # %% auto #0
-__all__ = ['LOG_THETA_MIN', 'ZI_LOGIT_MAX', 'ZERO_STRATUM', 'e_step', 'nb_mstep_direction', 'weighted_nb_loglik',
-           'newton_nb_step', 'EMParams', 'Atoms', 'gene_loglik', 'nb_moments', 'zero_fraction_table', 'em_step',
-           'newton_polish_step', 'EMSettings', 'size_factor_bins', 'PooledCells', 'pi_zero_score', 'EMResult',
-           'fit_zinb_em', 'fit_zip_em', 'GLMParams', 'glm_loglik', 'glm_grad_hess', 'design_matrix', 'bh_adjust',
-           'lrt_table', 'zinb_lrt']
+__all__ = ['LOG_THETA_MIN', 'ZI_LOGIT_MAX', 'POOLED_EM_ITER', 'ZERO_STRATUM', 'e_step', 'nb_mstep_direction',
+           'weighted_nb_loglik', 'newton_nb_step', 'EMParams', 'Atoms', 'gene_loglik', 'nb_moments',
+           'zero_fraction_table', 'em_step', 'newton_polish_step', 'EMSettings', 'size_factor_bins', 'PooledCells',
+           'pi_zero_score', 'poisson_limit_score', 'EMResult', 'fit_zinb_em', 'fit_zip_em', 'GLMParams', 'glm_loglik',
+           'glm_grad_hess', 'design_matrix', 'bh_adjust', 'lrt_table', 'zinb_lrt']
 
 # %% ../nbs/01_em.ipynb #357879ad
 def e_step(x:Tensor,          # counts
@@ -541,6 +541,16 @@ def pi_zero_score(atoms:Atoms, p:EMParams, lik:Likelihood)->Tensor:
     w = 0. if atoms.w is None else torch.log(atoms.w)
     return torch.logsumexp(torch.where(atoms.x == 0, w - lp0, -math.inf), 0) - torch.log(atoms.n)
 
+def _fit_again(atoms:Atoms, f:_BlockFit, lik:Likelihood, cfg:EMSettings, genes:Tensor, start:EMParams)->_BlockFit:
+    "Genes `genes` of a block fitted again from `start` (Newton only); each keeps the better of its two fits."
+    g = _em_block(atoms.cols(genes), lik, replace(cfg, max_iter=0), start=start)
+    k = g.loglik > f.loglik[genes]; up = genes[k]
+    if len(up) == 0: return f
+    params = EMParams(*(t.clone() for t in f.params)); ll, n_iter = f.loglik.clone(), f.n_iter.clone()
+    for t, t2 in zip(params, g.params): t[up] = t2[k]
+    ll[up] = g.loglik[k]; n_iter[up] += g.n_iter[k].to(n_iter.device)
+    return f._replace(params=params, loglik=ll, n_iter=n_iter, history=torch.cat([f.history, ll[None]]))
+
 def _small_pi_again(atoms:Atoms, f:_BlockFit, lik:Likelihood, cfg:EMSettings, pi_small:float=1e-4)->_BlockFit:
     "Genes ending with pi < pi_small whose derivative in pi at 0 is positive, fitted again from pi = 0.01 (Newton only); the better fit kept."
     low = (f.params.pi < pi_small).nonzero()[:, 0]
@@ -548,13 +558,25 @@ def _small_pi_again(atoms:Atoms, f:_BlockFit, lik:Likelihood, cfg:EMSettings, pi
     low = low[pi_zero_score(atoms.cols(low), _take(f.params, low), lik) > 0]
     if len(low) == 0: return f
     q = _take(f.params, low)
-    g = _em_block(atoms.cols(low), lik, replace(cfg, max_iter=0), start=EMParams(q.log_mu - math.log(0.99), q.log_theta, torch.full_like(q.pi, 0.01)))
-    k = g.loglik > f.loglik[low]; up = low[k]
-    if len(up) == 0: return f
-    params = EMParams(*(t.clone() for t in f.params)); ll, n_iter = f.loglik.clone(), f.n_iter.clone()
-    for t, t2 in zip(params, g.params): t[up] = t2[k]
-    ll[up] = g.loglik[k]; n_iter[up] += g.n_iter[k].to(n_iter.device)
-    return f._replace(params=params, loglik=ll, n_iter=n_iter, history=torch.cat([f.history, ll[None]]))
+    return _fit_again(atoms, f, lik, cfg, low, EMParams(q.log_mu - math.log(0.99), q.log_theta, torch.full_like(q.pi, 0.01)))
+
+# %% ../nbs/01_em.ipynb #f58bc693
+def poisson_limit_score(atoms:Atoms, p:EMParams, lik:Likelihood)->Tensor:
+    "Per gene, the derivative of the log-likelihood in 1/theta at 1/theta = 0, mu and pi held: positive where some overdispersion is better than none."
+    m = atoms.s * p.log_mu.exp()
+    t = 0.5 * ((atoms.x - m)**2 - atoms.x)
+    if lik.zero_inflated:                          # a zero: weighted by P(from the count law | 0) at the Poisson limit
+        t = torch.where(atoms.x == 0, torch.sigmoid(-m - torch.logit(p.pi).clamp(-ZI_LOGIT_MAX, ZI_LOGIT_MAX)) * t, t)
+    return _wsum(atoms.w, t)
+
+def _poisson_limit_again(atoms:Atoms, f:_BlockFit, lik:Likelihood, cfg:EMSettings)->_BlockFit:
+    "Genes ending at the Poisson limit whose derivative in 1/theta at 0 is positive, fitted again from the moment estimate of theta (Newton only); the better fit kept."
+    lim = (f.params.log_theta >= cfg.log_theta_max - math.log(100.)).nonzero()[:, 0]
+    if len(lim) == 0: return f
+    lim = lim[poisson_limit_score(atoms.cols(lim), _take(f.params, lim), lik) > 0]
+    if len(lim) == 0: return f
+    q = _take(f.params, lim)
+    return _fit_again(atoms, f, lik, cfg, lim, q._replace(log_theta=_init(atoms.cols(lim), lik, cfg.log_theta_max).log_theta))
 
 # %% ../nbs/01_em.ipynb #3e2550b7
 @dataclass
@@ -611,9 +633,12 @@ def _law(dist)->Likelihood:
     try: return likelihood(dist)
     except ValueError as e: raise ValueError(f"dist: {e}") from None
 
+POOLED_EM_ITER = 3   # EM iterations at most on pooled cells before Newton's steps there: the pooled fit is only a start
+
 def _pooled_starts(c:Counts, s:np.ndarray, lik:Likelihood, cfg:EMSettings, T, max_elems:int, batch:int, progress:bool)->tuple:
     "Every gene fitted on its pooled cells: ([EMParams (genes,)] one or two starts, their iterations, their EM iterations); genes without a count keep NaN."
     pz = PooledCells(c, s, cfg.start_bins)          # sparse blocks: many genes per pass over a backed file
+    cfg = replace(cfg, max_iter=min(cfg.max_iter, POOLED_EM_ITER))
     k = 2 if cfg.two_starts else 1
     P, n_it, n_em = torch.full((k, 3, c.n_genes), math.nan, dtype=torch.float64), torch.zeros(k, c.n_genes, dtype=torch.long), torch.zeros(k, c.n_genes, dtype=torch.long)
     with tqdm(total=int((pz.nnz > 0).sum()), desc=f"EM {lik.name}, pooled cells", unit="gene", disable=not progress) as bar:
@@ -648,6 +673,7 @@ def _fit_blocks(c:Counts, s, lik:Likelihood, cfg:EMSettings, device, dtype, prog
                 j, gt = second.long().cpu(), torch.as_tensor(g)    # the start each gene kept: its iterations on pooled cells count too
                 f = f._replace(n_iter=f.n_iter + n_it[j, gt], n_em=n_em[j, gt])
             else: f = _two_starts(atoms, lik, cfg) if cfg.two_starts else _em_block(atoms, lik, cfg)
+            if lik.has_theta and cfg.polish: f = _poisson_limit_again(atoms, f, lik, cfg)
             if lik.zero_inflated and cfg.polish: f = _small_pi_again(atoms, f, lik, cfg)
             fits.append((g, f)); bar.update(len(g))
         bar.update(c.n_genes - bar.n)
