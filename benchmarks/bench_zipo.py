@@ -180,6 +180,7 @@ def fit_ours(x_train, seed, config, dca=False, epochs=150, C_train=None):
     config.pop("_prune_to", None)                                # "_prune_to": the same by the package's `zipo.prune_gradually` (`tl.zipo(prune_to=...)`)
     config.pop("_prune_ramp", None); config.pop("_prune_lr", None)   # "_prune_ramp", "_prune_lr": `prune_gradually`'s ramp and rate, if not its defaults
     config.pop("_prune_confidence", None)                        # "_prune_confidence": `prune_largest`'s confidence, if not its default
+    config.pop("_prune_reconstruct", None)                       # "_prune_reconstruct": `prune_gradually(reconstruct=True)` (`tl.zipo(prune_reconstruct=True)`)
     n_trials, search = config.pop("_search", 0), None                # "_search": trials of `tl.zipo_search` on these cells before the fit
     if n_trials:
         search = zipo_search_settings(x_train, seed, config, lr0, n_trials)
@@ -276,12 +277,20 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
             from zinb_nb.zipo import prune_gradually, prune_largest
             from zinb_nb.train import split_cells
             from zinb_nb.data import CellBatches
-            hg = (prune_largest if several else prune_gradually)(model, CellBatches(x1[~held], batch_size=128, seed=seed, device="cpu"), config["_prune_to"],
-                                 valid=split_cells(int((~held).sum()), 0.1, seed), progress=False,
-                                 **{k: config[f"_prune_{k}"] for k in ("ramp", "lr", "confidence") if f"_prune_{k}" in config})
+            data_t, valid_t = CellBatches(x1[~held], batch_size=128, seed=seed, device="cpu"), split_cells(int((~held).sum()), 0.1, seed)
+            if config.get("_prune_reconstruct"):   # the control: the same least-squares refit without pruning (fraction 0), so the pruning's own cost can be read off
+                import copy, torch
+                from zinb_nb.zipo import prune_reconstruct
+                m0 = copy.deepcopy(model); v0 = torch.as_tensor(valid_t)
+                r0 = prune_reconstruct(m0, data_t, 0., cells=~v0, valid=v0)
+                control = dict(heldout_nll=nll_ours(m0, x1[held], None if C is None else C[held]), ridge_next=r0["ridge_next"])
+                del m0
+            hg = (prune_largest if several else prune_gradually)(model, data_t, config["_prune_to"], valid=valid_t, progress=False,
+                                 **{k: config[f"_prune_{k}"] for k in ("ramp", "lr", "confidence", "reconstruct") if f"_prune_{k}" in config})
         gradual = dict(fraction=config.get("_gradual") or config["_prune_to"], sparsity_before=sp0, epochs=int(len(hg)),
                        seconds=time.perf_counter() - t2, valid_nll=hg.valid_nll.tolist(), road="gradual_prune" if config.get("_gradual") else "prune_largest" if several else "prune_gradually")
         gradual.update(hg.attrs)         # prune_gradually: which model it kept and each candidate's held-out NLL; prune_largest: also the fraction kept, every one tried and its validation NLL
+        if config.get("_prune_reconstruct"): gradual["unpruned_refitted"] = control   # the held-out NLL of the unpruned fit refitted by least squares (fraction 0)
     refine, choice, output = config.get("_refine", 0), None, config.get("_output", "expected")
     t1 = time.perf_counter()
     if refine == "mcv":                  # as `tl.zipo(refine="mcv")`: 2,000 cells of x' drawn with the seed, thinned again inside
@@ -563,6 +572,9 @@ ABLATIONS = {
     # the pruned model's held-out NLL and posterior scored against the peers
     "zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_bound": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1,
                                      library_scale="log", library="observed", _refine="mcv", _output="posterior", _prune_to=[0.95, 0.98]),
+    # the same, pruned at once and refitted by least squares before the retraining: `tl.zipo(..., prune_to=[0.95, 0.98], prune_reconstruct=True)`
+    "zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_reconstruct": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1,
+                                     library_scale="log", library="observed", _refine="mcv", _output="posterior", _prune_to=[0.95, 0.98], _prune_reconstruct=True),
 }
 
 

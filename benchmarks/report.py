@@ -792,6 +792,8 @@ def _seedwise(groups, ds, ours, peer, key):
 
 # `tl.zipo(likelihood="zinb", library="observed", refine="mcv", posterior=True, prune_to=[0.95, 0.98])`: every score of its file is the pruned model's
 ONE_SETTING = "ablation_zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_bound"
+# the same with `prune_reconstruct=True`: pruned at once and refitted by least squares before the retraining
+ONE_SETTING_LS = "ablation_zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_reconstruct"
 
 
 def zipo_targets(groups):
@@ -802,13 +804,13 @@ def zipo_targets(groups):
              *[("held-out NLL, ZINB family", "heldout_nll", ours, peer) for ours in ("zipo_zinb_proximal_posterior", "zipo_zinb_lr1e-3_loglib")
                for peer in ("dca", "dca128", "scvi")],
              *[("held-out NLL, ZINB family", "heldout_nll", "ablation_zinb_lr_1e-3_proximal_observed", peer) for peer in ("dca", "dca128", "scvi")],
-             *[("held-out NLL, ZINB family", "heldout_nll", ONE_SETTING, peer) for peer in ("dca", "dca128", "scvi")],
+             *[("held-out NLL, ZINB family", "heldout_nll", one, peer) for one in (ONE_SETTING, ONE_SETTING_LS) for peer in ("dca", "dca128", "scvi")],
              ("held-out NLL, ZINB family", "heldout_nll", "zipo_zinb_tuned48", "dca"),
              ("held-out NLL, ZINB family", "heldout_nll", "zipo_zinb_tuned48", "dca128"),
              ("held-out NLL, across families", "heldout_nll", "zipo_lr1e-3_proximal", "dca"),
              ("held-out NLL, across families", "heldout_nll", "zipo_lr1e-3_proximal", "scvi")]
     comps += [("MCV error of rates", "mcv_mse", ours, peer) for ours in ("zipo_lr1e-3_proximal", "zipo_refine_mcv", "zipo_posterior", "zipo_zinb_proximal_posterior", "zipo_zinb_posterior",
-                                                             "ablation_zinb_lr_1e-3_proximal_observed_posterior", ONE_SETTING)
+                                                             "ablation_zinb_lr_1e-3_proximal_observed_posterior", ONE_SETTING, ONE_SETTING_LS)
               for peer in ("dca", "dca128", "zipdca", "scvi", "magic")]
     rows = []
     for ds in sorted({d for d, _ in groups}):
@@ -889,7 +891,8 @@ def block_zipo():
            "that of `tl.zipo(likelihood=\"zinb\")`), `zipo_zinb_lr1e-3_loglib` and `zipo_zinb_posterior` the same two without the proximal step, "
            "`ablation_zinb_lr_1e-3_proximal_observed` `tl.zipo(likelihood=\"zinb\", library=\"observed\")`, the cell's total count as its "
            "library as DCA's, `ablation_zinb_lr_1e-3_proximal_observed_posterior` the same with `refine=\"mcv\", posterior=True`, and "
-           f"`{ONE_SETTING}` the same with `prune_to=[0.95, 0.98]` too, every score its pruned model's; SCVI's "
+           f"`{ONE_SETTING}` the same with `prune_to=[0.95, 0.98]` too, every score its pruned model's, `{ONE_SETTING_LS}` the same with "
+           "`prune_reconstruct=True` as well; SCVI's "
            "held-out NLL is its reconstruction error):", "", zipo_targets(all_groups),
            "", "The pruning target (`prune(model, 1e-4)`; at least 0.95 of the first layer's weights zero, the held-out NLL within 0.5% of "
            "the unpruned model's), at the package's defaults (proximal step, first rate 0.001) and with alpha_w raised (the ablation "
@@ -919,12 +922,22 @@ def block_zipo():
 
     def kept(g):      # prune_gradually's choice among the retrained model, its averaged weights and the fit pruned at once
         if g[0]["gradual"].get("road") not in ("prune_gradually", "prune_largest"): return ""
-        return (f"; the model kept, per seed: {', '.join(r['gradual']['kept'] for r in g)} (validation NLL of the fit pruned at once / of the "
-                f"retrained model / of its weights averaged after the ramp: "
-                f"{', '.join(' / '.join(f(r['gradual'][k], 1) for k in ('valid_nll_at_once', 'valid_nll_retrained', 'valid_nll_averaged')) for r in g)})")
+        ls = all("valid_nll_reconstructed" in r["gradual"] for r in g)   # prune_reconstruct=True: the least-squares refit is a fourth candidate
+        ks = ("valid_nll_at_once", "valid_nll_retrained", "valid_nll_averaged") + (("valid_nll_reconstructed", "valid_nll_reconstructed_retrained",
+                                                                                      "valid_nll_reconstructed_averaged") if ls else ())
+        return (f"; the model kept, per seed: {('; ' if ls else ', ').join(r['gradual']['kept'] for r in g)} (validation NLL of the fit pruned at once / of the "
+                f"retrained model / of its weights averaged after the ramp" + (" / of the fit pruned at once and refitted by least squares / of the model "
+                "retrained from that refit / of that retraining's averaged weights" if ls else "") + ": "
+                f"{', '.join(' / '.join(f(r['gradual'][k], 1) for k in ks) for r in g)})"
+                + (f"; the next layer's ridge chosen, per seed: {', '.join(format(r['gradual']['reconstruct_ridge_next'], 'g') for r in g)}" if ls else "")
+                + (f"; the unpruned fit refitted by least squares without pruning (the control), its held-out NLL against the same fit's, per seed: "
+                   f"{', '.join(pct((r['gradual']['unpruned_refitted']['heldout_nll'] - r['heldout_nll_dense']) / r['heldout_nll_dense']) for r in g)}, "
+                   f"so the pruned model against that control: "
+                   f"{', '.join(pct((r['heldout_nll'] - r['gradual']['unpruned_refitted']['heldout_nll']) / r['gradual']['unpruned_refitted']['heldout_nll']) for r in g)}"
+                   if all("unpruned_refitted" in r["gradual"] for r in g) else ""))
 
     def overfit(g):   # where the retraining goes: the fit's last training against validation NLL, and the validation NLL through the ramp
-        if any(r["config"].get("_prune_ramp", 40) != 40 or len(r["gradual"]["valid_nll"]) < 41 or "curve" not in r for r in g): return ""
+        if any(r["config"].get("_prune_ramp", 40) != 40 or r["config"].get("_prune_reconstruct") or len(r["gradual"]["valid_nll"]) < 41 or "curve" not in r for r in g): return ""
         span = lambda v: f"{f(min(v), 0)} to {f(max(v), 0)}"
         rise = [r["gradual"]["valid_nll"][39] - min(r["gradual"]["valid_nll"][:5]) for r in g]
         back = [min(r["gradual"]["valid_nll"][40:]) - r["curve"]["valid_nll"][-1] for r in g]
@@ -958,6 +971,10 @@ def block_zipo():
                 "fit's NLL; the row before it is the same rule at `confidence=0.5`, the mean change alone. "
                 f"`{ONE_SETTING}`: the same rule for the ZINB fit with the observed library, read by its posterior "
                 "(`tl.zipo(likelihood=\"zinb\", library=\"observed\", refine=\"mcv\", posterior=True, prune_to=[0.95, 0.98])`). "
+                f"`{ONE_SETTING_LS[len('ablation_'):]}`: the same with `prune_reconstruct=True` (`zipo.prune_gradually(..., reconstruct=True)`): each "
+                "fraction reached at once, the kept weights of each first-layer neuron and the next layer refitted by ridge least squares to "
+                "the unpruned fit's pre-activations over the training cells (`zipo.prune_reconstruct`, the next layer's ridge chosen on the "
+                "validation cells), the retraining started from there, and the refitted model itself a fourth candidate. "
                 "Mean ± 1.64 SEM over the seeds listed:", ""] + lines
 
     def depth(g):
@@ -1247,23 +1264,24 @@ def block_summary():
             rows.append(["Sparsity: first-layer weights pruned", "`tl.zipo(prune_to=[0.95, 0.98])` (the validation cells choose the fraction)", "(ZiPo's own unpruned fit)",
                          f"{', '.join(sorted({r['dataset'] for r in pr}))}; {len(pr)} fits", f"at least 95% of the weights zero and the held-out NLL within 0.5% of the unpruned fit's "
                          f"on {sum(ok)} of {len(ok)} fits (98% kept on {sum(_at_least(r['sparsity_pruned'], 0.98) for r in pr)})", "ZiPo"])
-        pr1 = sorted({d for d, m in groups if m == ONE_SETTING})
-        if pr1:          # every target by one setting: its pruned model against the peers, and against its own unpruned fit
-            def every(peer, key): return verdicts(ONE_SETTING, peer, key)["every"]   # datasets where its score is lower on every seed both ran
-            runs = [r for ds in pr1 for r in groups[(ds, ONE_SETTING)]]
-            ok = [_pruning_target(r) for r in runs]
-            nll = [p for p, peer in (("the DCA configuration", "dca"), ("its 128-64-128 variant", "dca128"), ("SCVI", "scvi")) if len(every(peer, "heldout_nll")) < len(pr1)]
-            mcv = [p for p, peer in (("the DCA configuration", "dca"), ("SCVI", "scvi"), ("MAGIC", "magic")) if len(every(peer, "mcv_mse")) < len(pr1)]
-            n_nll = sum(all(ds in every(peer, "heldout_nll") for peer in ("dca", "dca128", "scvi")) for ds in pr1)
-            n_mcv = sum(all(ds in every(peer, "mcv_mse") for peer in ("dca", "scvi", "magic")) for ds in pr1)
-            seeds = sorted({len(groups[(ds, ONE_SETTING)]) for ds in pr1})
-            rows.append(["Denoising, every target by one setting: held-out NLL, MCV error, pruning",
-                         "`tl.zipo(likelihood=\"zinb\", library=\"observed\", refine=\"mcv\", posterior=True, prune_to=[0.95, 0.98])`, the pruned model",
-                         "the DCA configuration and its 128-64-128 variant, SCVI; MAGIC (MCV error only)",
-                         f"{', '.join(pr1)}; {seeds[0]}{'' if len(seeds) == 1 else f' to {seeds[-1]}'} seeds", f"held-out NLL lower than every peer's on every seed on {n_nll} of {len(pr1)}"
-                         + (f" (**not** always below {', '.join(nll)})" if nll else "") + f"; MCV error lower than every peer's on every seed on {n_mcv} of {len(pr1)}"
-                         + (f" (**not** always below {', '.join(mcv)})" if mcv else "") + f"; at least 95% of the weights zero and the held-out NLL within 0.5% of the "
-                         f"unpruned fit's on {sum(ok)} of {len(ok)} fits (98% kept on {sum(_at_least(r['sparsity_pruned'], 0.98) for r in runs)})", "ZiPo"])
+        for setting, extra in ((ONE_SETTING, ""), (ONE_SETTING_LS, ", prune_reconstruct=True")):
+            pr1 = sorted({d for d, m in groups if m == setting})
+            if pr1:          # every target by one setting: its pruned model against the peers, and against its own unpruned fit
+                def every(peer, key): return verdicts(setting, peer, key)["every"]   # datasets where its score is lower on every seed both ran
+                runs = [r for ds in pr1 for r in groups[(ds, setting)]]
+                ok = [_pruning_target(r) for r in runs]
+                nll = [p for p, peer in (("the DCA configuration", "dca"), ("its 128-64-128 variant", "dca128"), ("SCVI", "scvi")) if len(every(peer, "heldout_nll")) < len(pr1)]
+                mcv = [p for p, peer in (("the DCA configuration", "dca"), ("SCVI", "scvi"), ("MAGIC", "magic")) if len(every(peer, "mcv_mse")) < len(pr1)]
+                n_nll = sum(all(ds in every(peer, "heldout_nll") for peer in ("dca", "dca128", "scvi")) for ds in pr1)
+                n_mcv = sum(all(ds in every(peer, "mcv_mse") for peer in ("dca", "scvi", "magic")) for ds in pr1)
+                seeds = sorted({len(groups[(ds, setting)]) for ds in pr1})
+                rows.append(["Denoising, every target by one setting: held-out NLL, MCV error, pruning",
+                             f"`tl.zipo(likelihood=\"zinb\", library=\"observed\", refine=\"mcv\", posterior=True, prune_to=[0.95, 0.98]{extra})`, the pruned model",
+                             "the DCA configuration and its 128-64-128 variant, SCVI; MAGIC (MCV error only)",
+                             f"{', '.join(pr1)}; {seeds[0]}{'' if len(seeds) == 1 else f' to {seeds[-1]}'} seeds", f"held-out NLL lower than every peer's on every seed on {n_nll} of {len(pr1)}"
+                             + (f" (**not** always below {', '.join(nll)})" if nll else "") + f"; MCV error lower than every peer's on every seed on {n_mcv} of {len(pr1)}"
+                             + (f" (**not** always below {', '.join(mcv)})" if mcv else "") + f"; at least 95% of the weights zero and the held-out NLL within 0.5% of the "
+                             f"unpruned fit's on {sum(ok)} of {len(ok)} fits (98% kept on {sum(_at_least(r['sparsity_pruned'], 0.98) for r in runs)})", "ZiPo"])
         eq = one("zipo_speed_equal_width.json")
         if eq and eq.get("scvi_128_10_sec_per_epoch"):
             t = eq["scvi_128_10_sec_per_epoch"]

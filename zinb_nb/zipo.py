@@ -13,10 +13,10 @@ from .distributions import likelihood as _likelihood, mean_floor, posterior_mean
 from .train import Callback, CellCovariates, batchnorm_for
 
 # %% auto #0
-__all__ = ['ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty', 'log_library_penalty',
-           'sparsity', 'prune', 'soft_threshold', 'ratio_l1_weights', 'adam_prox_l1_', 'ProximalRatio', 'ZiPoSchedule',
-           'init_library', 'prune_fraction', 'input_moments', 'input_rms', 'GradualPruning', 'prune_gradually',
-           'prune_largest']
+__all__ = ['RIDGES_NEXT', 'ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty',
+           'log_library_penalty', 'sparsity', 'prune', 'soft_threshold', 'ratio_l1_weights', 'adam_prox_l1_',
+           'ProximalRatio', 'ZiPoSchedule', 'init_library', 'prune_fraction', 'input_moments', 'input_rms',
+           'GradualPruning', 'prune_gradually', 'prune_reconstruct', 'prune_largest']
 
 # %% ../nbs/06_zipo.ipynb #e4b853f8
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "gelu": nn.GELU, "relu": nn.ReLU}
@@ -320,6 +320,11 @@ def predict(self:ZiPo, x:Tensor, covariates:Tensor|None=None,
                 posterior=post, posterior_rate=post_rate)
 
 # %% ../nbs/06_zipo.ipynb #6385b24f
+def _keep_mask(W:Tensor, fraction:float, scale:Tensor|None=None)->Tensor:
+    "True at the G - round(fraction * G) weights of each row of W largest by |w| * scale (by |w| without scale)."
+    score = W.abs() if scale is None else W.abs() * scale.to(W)[None, :]
+    return torch.zeros_like(W, dtype=torch.bool).scatter_(1, score.topk(W.shape[1] - round(fraction * W.shape[1]), dim=1).indices, True)
+
 @torch.no_grad()
 def prune_fraction(model,                  # a ZiPo model (its first layer is pruned in place), or an nn.Linear
                    fraction:float,         # in [0, 1): the share of each neuron's weights set to zero
@@ -337,8 +342,7 @@ def prune_fraction(model,                  # a ZiPo model (its first layer is pr
         if mean.shape != (W.shape[1],) or not torch.isfinite(mean).all():
             raise ValueError(f"mean must hold one finite number per input ({W.shape[1]}), got shape {tuple(mean.shape)}")
         if bias is None: raise ValueError("mean needs a first layer with a bias: the bias is what absorbs the pruned weights' mean contribution")
-    score = W.abs() if scale is None else W.abs() * scale.to(W)[None, :]
-    keep = torch.zeros_like(W, dtype=torch.bool).scatter_(1, score.topk(W.shape[1] - round(fraction * W.shape[1]), dim=1).indices, True)
+    keep = _keep_mask(W, fraction, scale)
     if mean is not None: bias += (W.double() * ~keep) @ mean.double().to(W.device)   # each neuron's mean pre-activation over those cells unchanged
     W[~keep] = 0.
     return sparsity(model)
@@ -402,6 +406,32 @@ class GradualPruning(Callback):
     def state_dict(self): return dict(s0=self.s0, mask=self.mask)
     def load_state_dict(self, sd): self.s0, self.mask = sd["s0"], sd["mask"]
 
+def _retrain_pruned(model, data, fraction:float, valid, ramp:int, epochs:int, patience:int, lr:float, progress:bool, average:bool, mask=None)->tuple:
+    "One retraining of a model pruned to `fraction`: `GradualPruning` over `ramp` epochs (or its `mask` held from the first step), without the ratio penalty, then ZiPo's plateau schedule; (history, the callback, the weight average or None)."
+    from dataclasses import replace
+    from zinb_nb.train import fit, EarlyStopping, WeightAveraging
+    has_valid = valid is not None and bool(torch.as_tensor(valid).any())
+    gp, config = GradualPruning(fraction, ramp), model.config
+    if mask is not None: gp.mask = mask                             # the zeros held from the first step
+    avg = WeightAveraging(ramp) if average and has_valid else None   # the mask is fixed after the ramp: the average keeps its zeros
+    model.config = replace(config, alpha_w=0., proximal=False)   # the mask does the penalty's work; restored afterwards
+    try:
+        es = EarlyStopping(patience, warmup=ramp) if has_valid else None
+        sched = ZiPoSchedule(lr0=lr, lr_min=lr, hold=ramp)           # the rate constant while pruning, then reduced on plateaus
+        hist = fit(model, data, valid=valid, lr=lr, max_epochs=ramp + epochs, early_stopping=es, callbacks=[gp, sched] + ([avg] if avg else []), progress=progress)
+    finally: model.config = config
+    return hist, gp, avg
+
+def _retrained_candidates(model, data, valid, avg, names:tuple)->dict:
+    "The retrained model and the mean of its weights after the ramp (BatchNorm statistics gathered again on the training cells): name -> (held-out NLL, state)."
+    import copy
+    from zinb_nb.train import recompute_batchnorm
+    cand = {names[0]: (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))}
+    if avg is not None and avg.n > 0:                             # the weights' mean over every epoch after the ramp
+        model.load_state_dict(avg.average, strict=False); recompute_batchnorm(model, data, ~torch.as_tensor(valid, dtype=torch.bool))
+        cand[names[1]] = (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))
+    return cand
+
 def prune_gradually(model,                 # a fitted ZiPo
                     data,                  # `CellBatches` of the cells it was fitted on
                     fraction:float=0.95,   # share of the first layer's weights zero at the end (each neuron the same share)
@@ -413,39 +443,127 @@ def prune_gradually(model,                 # a fitted ZiPo
                     progress:bool=True,    # progress bar
                     at_once:bool=True,     # with held-out cells: also score the fit pruned at once without retraining (its biases corrected), and keep it where it does better on them
                     average:bool=True,     # with held-out cells: also score the mean of the weights over the epochs after the ramp (BatchNorm statistics recomputed), and keep it where it does better
-                   ):                      # the retraining's history (one row per epoch; `attrs`: kept, valid_nll_retrained, valid_nll_averaged, valid_nll_at_once)
-    "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros; with held-out cells, end with whichever has the lowest held-out NLL of the retrained model, its weights averaged over the epochs after the ramp, and the fit pruned at once (biases corrected for the mean input)."
+                    reconstruct:bool=False,# also prune at once and refit by least squares (`prune_reconstruct`), and retrain from there: three more candidates (without held-out cells: this road alone)
+                   ):                      # the kept road's retraining history (one row per epoch; `attrs`: kept, and valid_nll_<candidate> for each candidate scored)
+    "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros; with held-out cells, end with whichever has the lowest held-out NLL of the retrained model, its weights averaged over the epochs after the ramp and the fit pruned at once (biases corrected for the mean input), and with `reconstruct` of the fit pruned at once and refitted by least squares, the model retrained from it and that retraining's averaged weights."
     import copy
-    from dataclasses import replace
-    from zinb_nb.train import fit, EarlyStopping, WeightAveraging, recompute_batchnorm
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0: raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
-    for name, v in (("at_once", at_once), ("average", average)):
+    for name, v in (("at_once", at_once), ("average", average), ("reconstruct", reconstruct)):
         if not isinstance(v, bool): raise ValueError(f"{name} must be True or False, got {v!r}")
-    gp, config = GradualPruning(fraction, ramp), model.config
+    GradualPruning(fraction, ramp)                                 # the fraction and the ramp checked before any work
     has_valid = valid is not None and bool(torch.as_tensor(valid).any())
-    start = copy.deepcopy(model.state_dict()) if at_once and has_valid else None
-    avg = WeightAveraging(ramp) if average and has_valid else None   # the mask is fixed after the ramp: the average keeps its zeros
-    model.config = replace(config, alpha_w=0., proximal=False)   # the mask does the penalty's work; restored afterwards
-    try:
-        es = EarlyStopping(patience, warmup=ramp) if has_valid else None
-        sched = ZiPoSchedule(lr0=lr, lr_min=lr, hold=ramp)           # the rate constant while pruning, then reduced on plateaus
-        hist = fit(model, data, valid=valid, lr=lr, max_epochs=ramp + epochs, early_stopping=es, callbacks=[gp, sched] + ([avg] if avg else []), progress=progress)
-    finally: model.config = config
+    kw = dict(epochs=epochs, patience=patience, lr=lr, progress=progress, average=average)
+    if reconstruct and not has_valid:                              # nothing to choose with: the least-squares road alone, at the middle ridge
+        info = prune_reconstruct(model, data, fraction, ridge_next=0.1)
+        hist = _retrain_pruned(model, data, fraction, None, 1, mask=(_first_weight(model) != 0).to(_first_weight(model).dtype), **kw)[0]
+        hist.attrs["reconstruct_ridge_next"] = info["ridge_next"]
+        return hist
+    start = copy.deepcopy(model.state_dict()) if (at_once or reconstruct) and has_valid else None
+    hist, gp, avg = _retrain_pruned(model, data, fraction, valid, ramp, **kw)
     if not has_valid or (start is None and (avg is None or avg.n == 0)): return hist
-    v = torch.as_tensor(valid, dtype=torch.bool)
-    cand = {"retrained": (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))}
-    if avg is not None and avg.n > 0:                             # the weights' mean over every epoch after the ramp
-        model.load_state_dict(avg.average, strict=False); recompute_batchnorm(model, data, ~v)
-        cand["averaged"] = (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))
-    if start is not None:                                        # the fit as it was, pruned at once by the same score
+    cand = _retrained_candidates(model, data, valid, avg, ("retrained", "averaged"))
+    hists = dict.fromkeys(cand, hist)
+    if reconstruct:                                                # the second road: least squares over the training cells, then retraining from there
+        v = torch.as_tensor(valid, dtype=torch.bool)
+        model.load_state_dict(start)
+        info = prune_reconstruct(model, data, fraction, cells=~v, valid=v)
+        cand["reconstructed"] = (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))
+        h2, _, avg2 = _retrain_pruned(model, data, fraction, valid, 1, mask=(_first_weight(model) != 0).to(_first_weight(model).dtype), **kw)
+        c2 = _retrained_candidates(model, data, valid, avg2, ("reconstructed, retrained", "reconstructed, averaged"))
+        cand.update(c2); hists.update(dict.fromkeys(["reconstructed", *c2], h2))
+    if at_once:                                                  # the fit as it was, pruned at once by the same score
         model.load_state_dict(start)
         prune_fraction(model, fraction, gp.scale, gp.mean)       # the inputs' norms and means GradualPruning computed on the training cells
         cand["at once"] = (_held_out_nll(model, data, valid), None)
-    kept = min(cand, key=lambda k: cand[k][0] if math.isfinite(cand[k][0]) else math.inf)   # a NaN never wins; the first of equals: retrained, averaged, at once
+    kept = min(cand, key=lambda k: cand[k][0] if math.isfinite(cand[k][0]) else math.inf)   # a NaN never wins; the first of equals in the order above
     if cand[kept][1] is not None: model.load_state_dict(cand[kept][1])
-    hist.attrs.update(kept=kept, **{f"valid_nll_{k.replace(' ', '_')}": nll for k, (nll, _) in cand.items()})
+    hist = hists.get(kept, hist)                                 # the history of the road kept (the gradual one for the fit pruned at once)
+    hist.attrs.update(kept=kept, **{f"valid_nll_{k.replace(',', '').replace(' ', '_')}": nll for k, (nll, _) in cand.items()})
+    if reconstruct: hist.attrs["reconstruct_ridge_next"] = info["ridge_next"]
     return hist
 
+
+# %% ../nbs/06_zipo.ipynb #3c00f86a
+RIDGES_NEXT = (0.01, 0.1, 0.3, 1.0)   # `prune_reconstruct`'s grid for the next layer's ridge, chosen on held-out cells
+
+def _next_linear(model)->nn.Linear|None:
+    "The linear map that reads the first block's output: the second encoder block's, or the latent layer's; None when the first layer is the latent layer's own."
+    if not len(model.encoder): return None
+    return model.encoder[1][0] if len(model.encoder) > 1 else model.latent_layer[0]
+
+def _ridge_solve(A:Tensor, B:Tensor, ridge:float)->Tensor:
+    "(A + ridge * mean(diag A) * I)^-1 B: least squares with a ridge relative to the inputs' mean variance."
+    lam = ridge * A.diagonal().mean().clamp_min(torch.finfo(A.dtype).tiny)
+    return torch.linalg.solve(A + lam * torch.eye(len(A), dtype=A.dtype, device=A.device), B)
+
+@torch.no_grad()
+def prune_reconstruct(model,                     # a fitted ZiPo: its first layer is pruned, and it and the next layer refitted, in place
+                      data,                      # `CellBatches` of its cells
+                      fraction:float,            # share of each first-layer neuron's weights set to zero, in [0, 1)
+                      cells=None,                # bool mask of the cells the least squares run over (the training cells); None: every cell
+                      ridge:float=1e-2,          # first layer's ridge, relative to the mean variance of each neuron's kept inputs
+                      ridge_next=RIDGES_NEXT,    # next layer's ridge, relative to its inputs' mean variance; several: `valid` chooses
+                      valid=None,                # bool mask of held-out cells that choose among several `ridge_next` (lowest NLL)
+                     )->dict:                    # sparsity, the ridge_next kept, and the held-out NLL of each one tried
+    "Prune the first layer at once to `fraction` (each neuron keeps its inputs largest by |w| * RMS), refit each neuron's kept weights and bias by ridge least squares to its unpruned pre-activation over `cells`, then the next linear layer to its unpruned pre-activation given the pruned layer's output."
+    import copy
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
+        raise ValueError(f"fraction must be a number in [0, 1), got {fraction!r}")
+    rn = list(ridge_next) if isinstance(ridge_next, (list, tuple)) else [ridge_next]
+    for r in [ridge] + rn:
+        if isinstance(r, bool) or not isinstance(r, numbers.Real) or not 0 <= r < math.inf: raise ValueError(f"ridge and ridge_next must be numbers >= 0, got {r!r}")
+    has_valid = valid is not None and bool(torch.as_tensor(valid).any())
+    if len(rn) > 1 and not has_valid: raise ValueError("several ridge_next values need held-out cells (valid) to choose among them")
+    if not rn: raise ValueError("ridge_next needs at least one value")
+    c = None if cells is None else torch.as_tensor(cells, dtype=torch.bool)
+    def batches():                                                  # the chosen cells' minibatches, in order
+        for x, idx in data.iterate(shuffle=False):
+            if c is not None: x = x[c.to(idx.device)[idx]]
+            if len(x): yield x
+    lin = model.first_layer
+    if lin.bias is None: raise ValueError("prune_reconstruct needs a first layer with a bias")
+    s1, G, n = 0., 0., 0                                            # the first layer's inputs: mean and covariance over the cells
+    for x in batches():
+        h = model.encoder_input(x).double(); s1 = s1 + h.sum(0); G = G + h.T @ h; n += len(x)
+    if n < 2: raise ValueError(f"prune_reconstruct needs at least 2 cells, got {n}")
+    m = s1 / n; C = G / n - torch.outer(m, m); del G
+    dense = copy.deepcopy(model).eval()                             # the unpruned model: what the refitted layers reproduce
+    W0, b0 = lin.weight.double(), lin.bias.double()
+    keep = _keep_mask(W0, fraction, (C.diagonal() + m ** 2).clamp_min(0).sqrt())   # by |w| * RMS of the input, as `prune_fraction`
+    W = torch.zeros_like(W0)
+    for i in range(len(W)):                                         # each neuron: sum_S w_g h_g as close to sum_all W0_g h_g as least squares gets
+        S = keep[i].nonzero().squeeze(1)
+        if len(S): W[i, S] = _ridge_solve(C[S][:, S], C[S] @ W0[i], ridge)
+    lin.bias.copy_((b0 + m @ (W0 - W).T).to(lin.bias)); lin.weight.copy_(W.to(lin.weight))   # the mean pre-activation unchanged
+    out = dict(sparsity=sparsity(model), ridge_next=None, valid_nll={})
+    nxt, dnxt = _next_linear(model), _next_linear(dense)
+    if nxt is None: return out
+    was = model.training; model.eval()
+    got = {}
+    hooks = [nxt.register_forward_hook(lambda mod, i, o: got.__setitem__("h", i[0].double())),
+             dnxt.register_forward_hook(lambda mod, i, o: got.__setitem__("z", o.double()))]
+    try:
+        sh, sz, HH, HZ, n = 0., 0., 0., 0., 0
+        for x in batches():                                         # the next layer's input after pruning, its output before
+            model.encode(x); dense.encode(x)
+            h, z = got["h"], got["z"]; sh = sh + h.sum(0); sz = sz + z.sum(0); HH = HH + h.T @ h; HZ = HZ + h.T @ z; n += len(x)
+    finally:
+        for k in hooks: k.remove()
+        model.train(was)
+    mh, mz = sh / n, sz / n
+    A, B = HH / n - torch.outer(mh, mh), HZ / n - torch.outer(mh, mz)
+    best = None
+    for r in rn:
+        W2 = _ridge_solve(A, B, r).T
+        nxt.weight.copy_(W2.to(nxt.weight)); nxt.bias.copy_((mz - W2 @ mh).to(nxt.bias))
+        if len(rn) > 1:
+            v = _held_out_nll(model, data, valid); out["valid_nll"][r] = v
+            v = v if math.isfinite(v) else math.inf                 # a NaN never wins
+            if best is None or v < best[0]: best = (v, r, nxt.weight.detach().clone(), nxt.bias.detach().clone())
+        else: best = (math.nan, r, None, None)
+    if best[2] is not None: nxt.weight.copy_(best[2]); nxt.bias.copy_(best[3])
+    out["ridge_next"] = best[1]
+    return out
 
 # %% ../nbs/06_zipo.ipynb #c7e1a2f1
 def prune_largest(model,                 # a fitted ZiPo
@@ -455,7 +573,7 @@ def prune_largest(model,                 # a fitted ZiPo
                   tol:float=0.005,       # keep the largest fraction whose held-out NLL is at most (1 + tol) x the unpruned model's ...
                   confidence:float=0.95, # ... at this one-sided confidence, from the cells' paired differences (0.5: the mean difference alone)
                   progress:bool=True,    # progress bars
-                  **kw,                  # `prune_gradually`'s settings (ramp, epochs, patience, lr, at_once, average)
+                  **kw,                  # `prune_gradually`'s settings (ramp, epochs, patience, lr, at_once, average, reconstruct)
                  ):                      # the kept attempt's history; `attrs`: its `prune_gradually` attrs, fraction, fractions_tried, valid_nll_tried, valid_change_bound_tried, valid_nll_unpruned, tol, confidence, passed
     "Prune a fitted ZiPo's first layer to the largest of `fractions` that costs at most `tol` of held-out NLL at `confidence` (`prune_gradually` at each, largest first, each from the unpruned fit); where none does, the one whose bound came closest."
     import copy
