@@ -19,6 +19,8 @@ Run in the benchmark venv (scvi-tools and magic-impute installed, zinb_nb instal
                                                                                   # the default's latent narrowed to DCA's and SCVI's widths
     python benchmarks/bench_zipo.py ablation --dataset cellbench --seed 0 --names zinb_lr_1e-3_proximal_observed zinb_lr_1e-3_proximal_cp10k
                                                                                   # the ZINB fit given DCA's library and DCA's input
+    python benchmarks/bench_zipo.py ablation --dataset pbmc3k_allgenes --epochs 60 --names lr_1e-3_proximal_refit
+                                                                                  # the defaults refitted by least squares after the fit (`tl.zipo(refit=True)`; every dataset)
 
 Data. pbmc4k (4,271 cells x 2,000 genes, 8 cell groups), pbmc3k_allgenes (the 2,638 labelled cells of PBMC 3k and every gene
 detected in >= 3 of them, 13,656: no selection of variable genes, for the pruning question), cellbench (499 cells, 3 cell lines, 2 technologies; genes detected in
@@ -181,6 +183,7 @@ def fit_ours(x_train, seed, config, dca=False, epochs=150, C_train=None):
     config.pop("_prune_ramp", None); config.pop("_prune_lr", None)   # "_prune_ramp", "_prune_lr": `prune_gradually`'s ramp and rate, if not its defaults
     config.pop("_prune_confidence", None)                        # "_prune_confidence": `prune_largest`'s confidence, if not its default
     config.pop("_prune_reconstruct", None)                       # "_prune_reconstruct": `prune_gradually(reconstruct=True)` (`tl.zipo(prune_reconstruct=True)`)
+    config.pop("_refit", None)                                   # "_refit": `zipo.refit_lstsq` after the fit (`tl.zipo(refit=True)`)
     n_trials, search = config.pop("_search", 0), None                # "_search": trials of `tl.zipo_search` on these cells before the fit
     if n_trials:
         search = zipo_search_settings(x_train, seed, config, lr0, n_trials)
@@ -268,7 +271,17 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
     secs, search = time.perf_counter() - t0, getattr(model, "search", None)
     if search is not None: secs -= search["seconds"]                  # the fit alone; the search's time is recorded with it
     from zinb_nb.zipo import prune, sparsity
-    dense, gradual = None, None
+    dense, gradual, refit = None, None, None
+    if config.get("_refit"):             # what tl.zipo(refit=True) does after its fit, before any pruning: the least-squares refit, kept where the validation cells' NLL falls
+        import torch
+        from zinb_nb.zipo import refit_lstsq
+        from zinb_nb.train import split_cells
+        from zinb_nb.data import CellBatches
+        before, pre = nll_ours(model, x1[held], None if C is None else C[held]), ours_outputs(model, x1, C, 0)["expected"]   # the fit's held-out NLL and expected count before the refit
+        t3 = time.perf_counter()
+        r = refit_lstsq(model, CellBatches(x1[~held], batch_size=128, seed=seed, device="cpu"), torch.as_tensor(split_cells(int((~held).sum()), 0.1, seed)))
+        refit = dict(kept=r["kept"], ridge_next=r["ridge_next"], valid_nll_before=r["valid_nll_before"], valid_nll_after=r["valid_nll_after"],
+                     valid_nll={str(k): v for k, v in r["valid_nll"].items()}, heldout_nll_before=before, seconds=time.perf_counter() - t3)
     if config.get("_gradual") or config.get("_prune_to"):   # pruned to that fraction with retraining: every score below is the pruned model's
         several = isinstance(config.get("_prune_to"), (list, tuple))   # tl.zipo(prune_to=[...]): the largest fraction within 0.5% on the validation cells (at `_prune_confidence`, else the package's default)
         dense, sp0, t2 = nll_ours(model, x1[held], None if C is None else C[held]), sparsity(model), time.perf_counter()
@@ -279,7 +292,7 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
             from zinb_nb.data import CellBatches
             data_t, valid_t = CellBatches(x1[~held], batch_size=128, seed=seed, device="cpu"), split_cells(int((~held).sum()), 0.1, seed)
             if config.get("_prune_reconstruct"):   # the control: the same least-squares refit without pruning (fraction 0), so the pruning's own cost can be read off
-                import copy, torch
+                import torch
                 from zinb_nb.zipo import prune_reconstruct
                 m0 = copy.deepcopy(model); v0 = torch.as_tensor(valid_t)
                 r0 = prune_reconstruct(m0, data_t, 0., cells=~v0, valid=v0)
@@ -306,6 +319,7 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
                objective="NLL per entry + penalties (zinb_nb.zipo.ZiPo.loss)")
     if choice is not None: res["refine_choice"] = choice       # the grid, its inner scores and the steps taken (also for the pruned copy)
     if dense is not None: res.update(heldout_nll_dense=dense, gradual=gradual)
+    if refit is not None: res["refit"] = refit       # heldout_nll (and every score) is the refitted model's where kept; refit.heldout_nll_before the fit's
     if model.config.library == "predicted":          # does the library the model predicts follow the observed total count?
         tot = x1.sum(1); keep = tot > 0
         res["library_log_corr"] = float(np.corrcoef(np.log(o["library"][keep]), np.log(tot[keep]))[0, 1])
@@ -313,6 +327,7 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
     res["heldout_nll_pruned"] = nll_ours(pruned, x1[held], None if C is None else C[held])
     po = ours_outputs(pruned, x1, C, refine)
     extra = dict(rate=o["rate"], expected_pruned=po[output])
+    if refit is not None: extra["expected_before_refit"] = pre
     if output == "posterior":            # the same fit read the other ways: its expected count here, and both at the encoder's latents
         res["prediction"] = "posterior: E[replicate count | x'] (`ZiPo.predict`)"
         o0 = ours_outputs(model, x1, C, 0) if refine else o
@@ -393,6 +408,9 @@ def run_one(dataset, method, seed, epochs=150, config=None, tag=None):
     r.update(mcv_mse_top_genes={n: part(pred, n) for n in (1, 10, 100)}, mcv_mse_top_genes_no_denoising={n: part(x1, n) for n in (1, 10, 100)})
     if "rate" in extra: r["mcv_mse_rate"] = mse(extra["rate"], x2)
     if "expected_pruned" in extra: r["mcv_mse_pruned"] = mse(extra["expected_pruned"], x2)
+    if "expected_before_refit" in extra:   # the same fit's expected count before the least-squares refit (at the encoder's latents)
+        r["mcv_mse_expected_before_refit"] = mse(extra["expected_before_refit"], x2)
+        if truth is not None: r["true_mse_expected_before_refit"] = mse(extra["expected_before_refit"], truth / 2)
     for k in ("expected", "encoder_posterior", "encoder_expected"):   # the posterior rows: the same fit's other predictions
         if k in extra: r[f"mcv_mse_{k}"] = mse(extra[k], x2); r[f"mcv_mse_{k}_top_genes"] = {n: part(extra[k], n) for n in (1, 10, 100)}
     if truth is not None:
@@ -575,6 +593,10 @@ ABLATIONS = {
     # the same, pruned at once and refitted by least squares before the retraining: `tl.zipo(..., prune_to=[0.95, 0.98], prune_reconstruct=True)`
     "zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_reconstruct": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1,
                                      library_scale="log", library="observed", _refine="mcv", _output="posterior", _prune_to=[0.95, 0.98], _prune_reconstruct=True),
+    # the least-squares refit after the fit, nothing pruned (`tl.zipo(refit=True)`, `zipo.refit_lstsq`): the defaults, and the ZINB fit with the observed library read by its posterior
+    "lr_1e-3_proximal_refit": dict(_lr0=1e-3, proximal=True, _refit=True),
+    "zinb_lr_1e-3_proximal_observed_posterior_refit": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log",
+                                                           library="observed", _refine="mcv", _output="posterior", _refit=True),
 }
 
 

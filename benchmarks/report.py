@@ -794,6 +794,9 @@ def _seedwise(groups, ds, ours, peer, key):
 ONE_SETTING = "ablation_zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_bound"
 # the same with `prune_reconstruct=True`: pruned at once and refitted by least squares before the retraining
 ONE_SETTING_LS = "ablation_zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_reconstruct"
+# `tl.zipo(refit=True)`: the defaults' fit, and the ZINB fit with the observed library read by its posterior, refitted by least squares after the fit
+REFIT = "ablation_lr_1e-3_proximal_refit"
+REFIT_ZINB = "ablation_zinb_lr_1e-3_proximal_observed_posterior_refit"
 
 
 def zipo_targets(groups):
@@ -801,16 +804,18 @@ def zipo_targets(groups):
     ZiPo row against a peer on one score (lower is better for every score here), the means and on how many of the seeds both
     ran ZiPo's score is the lower; rows whose ZiPo or peer was not run on that dataset are left out."""
     comps = [("held-out NLL, ZIP family", "heldout_nll", "zipo_lr1e-3_proximal", "zipdca"),
+             ("held-out NLL, ZIP family", "heldout_nll", REFIT, "zipdca"),
              *[("held-out NLL, ZINB family", "heldout_nll", ours, peer) for ours in ("zipo_zinb_proximal_posterior", "zipo_zinb_lr1e-3_loglib")
                for peer in ("dca", "dca128", "scvi")],
              *[("held-out NLL, ZINB family", "heldout_nll", "ablation_zinb_lr_1e-3_proximal_observed", peer) for peer in ("dca", "dca128", "scvi")],
-             *[("held-out NLL, ZINB family", "heldout_nll", one, peer) for one in (ONE_SETTING, ONE_SETTING_LS) for peer in ("dca", "dca128", "scvi")],
+             *[("held-out NLL, ZINB family", "heldout_nll", one, peer) for one in (ONE_SETTING, ONE_SETTING_LS, REFIT_ZINB) for peer in ("dca", "dca128", "scvi")],
              ("held-out NLL, ZINB family", "heldout_nll", "zipo_zinb_tuned48", "dca"),
              ("held-out NLL, ZINB family", "heldout_nll", "zipo_zinb_tuned48", "dca128"),
              ("held-out NLL, across families", "heldout_nll", "zipo_lr1e-3_proximal", "dca"),
-             ("held-out NLL, across families", "heldout_nll", "zipo_lr1e-3_proximal", "scvi")]
+             ("held-out NLL, across families", "heldout_nll", "zipo_lr1e-3_proximal", "scvi"),
+             *[("held-out NLL, across families", "heldout_nll", REFIT, peer) for peer in ("dca", "dca128", "scvi")]]
     comps += [("MCV error of rates", "mcv_mse", ours, peer) for ours in ("zipo_lr1e-3_proximal", "zipo_refine_mcv", "zipo_posterior", "zipo_zinb_proximal_posterior", "zipo_zinb_posterior",
-                                                             "ablation_zinb_lr_1e-3_proximal_observed_posterior", ONE_SETTING, ONE_SETTING_LS)
+                                                             "ablation_zinb_lr_1e-3_proximal_observed_posterior", ONE_SETTING, ONE_SETTING_LS, REFIT, REFIT_ZINB)
               for peer in ("dca", "dca128", "zipdca", "scvi", "magic")]
     rows = []
     for ds in sorted({d for d, _ in groups}):
@@ -892,7 +897,9 @@ def block_zipo():
            "`ablation_zinb_lr_1e-3_proximal_observed` `tl.zipo(likelihood=\"zinb\", library=\"observed\")`, the cell's total count as its "
            "library as DCA's, `ablation_zinb_lr_1e-3_proximal_observed_posterior` the same with `refine=\"mcv\", posterior=True`, and "
            f"`{ONE_SETTING}` the same with `prune_to=[0.95, 0.98]` too, every score its pruned model's, `{ONE_SETTING_LS}` the same with "
-           "`prune_reconstruct=True` as well; SCVI's "
+           f"`prune_reconstruct=True` as well; `{REFIT}` is `tl.zipo(refit=True)` and `{REFIT_ZINB}` "
+           "`tl.zipo(likelihood=\"zinb\", library=\"observed\", refine=\"mcv\", posterior=True, refit=True)`, every score the refitted model's "
+           "where the refit was kept; SCVI's "
            "held-out NLL is its reconstruction error):", "", zipo_targets(all_groups),
            "", "The pruning target (`prune(model, 1e-4)`; at least 0.95 of the first layer's weights zero, the held-out NLL within 0.5% of "
            "the unpruned model's), at the package's defaults (proximal step, first rate 0.001) and with alpha_w raised (the ablation "
@@ -976,6 +983,28 @@ def block_zipo():
                 "the unpruned fit's pre-activations over the training cells (`zipo.prune_reconstruct`, the next layer's ridge chosen on the "
                 "validation cells), the retraining started from there, and the refitted model itself a fourth candidate. "
                 "Mean ± 1.64 SEM over the seeds listed:", ""] + lines
+
+    def refitted(g):  # tl.zipo(refit=True): kept or not, and what it changed on the held-out cells, the validation cells and the MCV error
+        rel = lambda a, b: pct((a - b) / b)
+        after = "mcv_mse_encoder_expected" if all("mcv_mse_encoder_expected" in r for r in g) else "mcv_mse"   # the expected count at the encoder's latents
+        line = (f"kept on {sum(r['refit']['kept'] for r in g)} of {len(g)} seeds; held-out NLL against the same fit before the refit, per seed: "
+                f"{', '.join(rel(r['heldout_nll'], r['refit']['heldout_nll_before']) for r in g)} (before: "
+                f"{', '.join(f(r['refit']['heldout_nll_before'], 1) for r in g)}); on the validation cells that decide: "
+                f"{', '.join(rel(r['refit']['valid_nll_after'], r['refit']['valid_nll_before']) for r in g)}; the next layer's ridge chosen: "
+                f"{', '.join(format(r['refit']['ridge_next'], 'g') for r in g)}; seconds of the refit {'/'.join(f(r['refit']['seconds'], 0) for r in g)}")
+        if all("mcv_mse_expected_before_refit" in r for r in g):
+            pairs = [f(r["mcv_mse_expected_before_refit"], 3) + " -> " + f(r[after], 3) for r in g]
+            line += f"; MCV error of the expected count at the encoder's latents, before -> after, per seed: {', '.join(pairs)}"
+        if after == "mcv_mse" and all("true_mse_expected_before_refit" in r for r in g):
+            pairs = [f(r["true_mse_expected_before_refit"], 3) + " -> " + f(r["true_mse"], 3) for r in g]
+            line += f"; its error against the true rates, before -> after: {', '.join(pairs)}"
+        return line
+    lines = _notes(all_groups, "refit", refitted)
+    if lines:
+        out += ["", "Refitted by least squares after the fit, nothing pruned (`tl.zipo(refit=True)`, `zipo.refit_lstsq`): each first-layer neuron's "
+                "nonzero weights and bias refitted by ridge least squares (ridge 0.01 of the inputs' mean variance) to its own pre-activations over "
+                "the training cells, then the next layer the same way (its ridge chosen on the validation cells from 0.01, 0.1, 0.3, 1), the "
+                "refit kept only where it lowers the validation cells' NLL; the held-out cells below are never seen by the fit or the choice:", ""] + lines
 
     def depth(g):
         line = (f"k-means ARI against the labels {mean_pm([r['kmeans_ari'] for r in g])}; with each cell's log total count regressed "
@@ -1255,9 +1284,14 @@ def block_summary():
                 ("held-out NLL per cell", "heldout_nll", "zipo_zinb_proximal_posterior", "`tl.zipo(likelihood=\"zinb\")`", (("the DCA configuration", "dca"), ("SCVI", "scvi"))),
                 ("held-out NLL per cell", "heldout_nll", "ablation_zinb_lr_1e-3_proximal_observed", "`tl.zipo(likelihood=\"zinb\", library=\"observed\")`", (("the DCA configuration", "dca"), ("SCVI", "scvi"))),
                 ("MCV error of rates", "mcv_mse", "zipo_lr1e-3_proximal", "`tl.zipo` at its defaults", (("the DCA configuration", "dca"), ("SCVI", "scvi"), ("MAGIC", "magic"))),
-                ("MCV error of rates", "mcv_mse", "zipo_zinb_proximal_posterior", "`tl.zipo(likelihood=\"zinb\", refine=\"mcv\", posterior=True)`", (("MAGIC", "magic"),))):
+                ("MCV error of rates", "mcv_mse", "zipo_zinb_proximal_posterior", "`tl.zipo(likelihood=\"zinb\", refine=\"mcv\", posterior=True)`", (("MAGIC", "magic"),)),
+                ("held-out NLL per cell", "heldout_nll", REFIT, "`tl.zipo(refit=True)` (ZIP)", (("zipDCA", "zipdca"), ("the DCA configuration (ZINB)", "dca"), ("SCVI (ZINB)", "scvi"))),
+                ("MCV error of rates", "mcv_mse", REFIT, "`tl.zipo(refit=True)`", (("the DCA configuration", "dca"), ("SCVI", "scvi"), ("MAGIC", "magic"))),
+                ("held-out NLL per cell", "heldout_nll", REFIT_ZINB, "`tl.zipo(likelihood=\"zinb\", library=\"observed\", refit=True)`", (("the DCA configuration", "dca"), ("its 128-64-128 variant", "dca128"), ("SCVI", "scvi"))),
+                ("MCV error of rates", "mcv_mse", REFIT_ZINB, "`tl.zipo(likelihood=\"zinb\", library=\"observed\", refine=\"mcv\", posterior=True, refit=True)`", (("MAGIC", "magic"),))):
             parts = [f"against {p}: {say(v)}" for p, peer in peers if any((v := verdicts(ours, peer, key)).values())]
-            if parts: rows.append([f"Denoising: {what}", label, ", ".join(p for p, _ in peers), f"{', '.join(zds)}; {nseeds} seeds", "; ".join(parts), "ZiPo"])
+            dso, nso = sorted({d for d, m in groups if m == ours}), sorted({len(g) for (d, m), g in groups.items() if m == ours})   # where this row ran, and its seeds
+            if parts: rows.append([f"Denoising: {what}", label, ", ".join(p for p, _ in peers), f"{', '.join(dso)}; {nso[0]}{'' if len(nso) == 1 else f' to {nso[-1]}'} seeds", "; ".join(parts), "ZiPo"])
         pr = [r for (d, m), g in groups.items() if m == "ablation_lr_1e-3_proximal_prune_to_0.95_or_0.98_bound" for r in g]
         if pr:
             ok = [_pruning_target(r) for r in pr]

@@ -459,6 +459,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          covariate_keys=None,         # `.obs` column(s) of known covariates (one-hot, appended to the latent)
          layer:str|None=None,         # use `adata.layers[layer]` instead of X
          device=None,                 # default: CUDA if available, else CPU
+         refit:bool=False,            # after training, refit the first layer and the next by ridge least squares (`zipo.refit_lstsq`), kept where the held-out cells' NLL falls
          prune:float|None=None,       # prune the first layer after training at this delta in [0, 1) (the paper: 1e-4)
          prune_to=None,               # or: prune it to this fraction in (0, 1) after training, gradually with retraining (`zipo.prune_gradually`); a list of fractions: the largest that `prune_tol` allows (`zipo.prune_largest`)
          prune_tol:float=0.005,       # several `prune_to` fractions: keep the largest whose held-out NLL is at most (1 + prune_tol) x the unpruned model's ...
@@ -480,7 +481,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, library_scale, ...
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
     "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi'], layers['zipo_posterior']) and uns['zipo']."
-    from zinb_nb.zipo import ZiPoConfig, prune as prune_, prune_gradually, prune_largest, sparsity, _held_out_nll
+    from zinb_nb.zipo import ZiPoConfig, prune as prune_, prune_gradually, prune_largest, refit_lstsq, sparsity, _held_out_nll
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine,
                 refine_cells=refine_cells)
     if not isinstance(posterior, bool): raise ValueError(f"posterior must be True or False, got {posterior!r}")
@@ -496,6 +497,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     if fracs is not None and len(fracs) > 1 and not valid_frac > 0:
         raise ValueError("prune_to with several fractions chooses among them on the held-out cells: valid_frac must be > 0")
     if prune is not None and prune_to is not None: raise ValueError("give prune (a threshold) or prune_to (a fraction), not both")
+    if not isinstance(refit, bool): raise ValueError(f"refit must be True or False, got {refit!r}")
     if not isinstance(prune_reconstruct, bool): raise ValueError(f"prune_reconstruct must be True or False, got {prune_reconstruct!r}")
     if prune_reconstruct and prune_to is None: raise ValueError("prune_reconstruct applies to prune_to (a fraction): give prune_to")
     config = ZiPoConfig(likelihood=likelihood, n_latent=n_latent, proximal=proximal, **model_kw)
@@ -505,7 +507,10 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     C, cnames = _covariate_design(adata, covariate_keys)
     model, data, valid, lib = _fit_zipo(counts, C, config, device, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                                    valid_frac=valid_frac, patience=patience, seed=seed, progress=progress)
-    info = dict(sparsity_before_pruning=sparsity(model))
+    if refit:                                                             # before any pruning: a pruned model is judged against the refitted one
+        r = refit_lstsq(model, data, valid if valid.any() else None)
+        info_refit = dict(refit_kept=r["kept"], refit_ridge_next=r["ridge_next"], refit_valid_nll_before=r["valid_nll_before"], refit_valid_nll_after=r["valid_nll_after"])
+    info = dict(sparsity_before_pruning=sparsity(model), **(info_refit if refit else {}))
     if prune is not None or prune_to is not None:
         info["valid_nll_before_pruning"] = _held_out_nll(model, data, valid)
         if prune is not None: prune_(model, prune)
@@ -525,7 +530,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     model.var_names, model.covariate_levels = [str(g) for g in adata.var_names], _covariate_levels(adata, covariate_keys)   # for new cells (`zipo_transform`) and `save`
     model.refine_steps = info["refine_steps"]
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
-                covariate_keys=covariate_keys, prune=prune, prune_to=fracs if fracs is None or len(fracs) > 1 else fracs[0], prune_tol=prune_tol, prune_confidence=prune_confidence, prune_reconstruct=prune_reconstruct, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
+                covariate_keys=covariate_keys, prune=prune, prune_to=fracs if fracs is None or len(fracs) > 1 else fracs[0], prune_tol=prune_tol, prune_confidence=prune_confidence, prune_reconstruct=prune_reconstruct, refit=refit, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
     return model
 

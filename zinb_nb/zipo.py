@@ -16,7 +16,7 @@ from .train import Callback, CellCovariates, batchnorm_for
 __all__ = ['RIDGES_NEXT', 'ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty',
            'log_library_penalty', 'sparsity', 'prune', 'soft_threshold', 'ratio_l1_weights', 'adam_prox_l1_',
            'ProximalRatio', 'ZiPoSchedule', 'init_library', 'prune_fraction', 'input_moments', 'input_rms',
-           'GradualPruning', 'prune_gradually', 'prune_reconstruct', 'prune_largest']
+           'GradualPruning', 'prune_gradually', 'prune_reconstruct', 'refit_lstsq', 'prune_largest']
 
 # %% ../nbs/06_zipo.ipynb #e4b853f8
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "gelu": nn.GELU, "relu": nn.ReLU}
@@ -504,6 +504,7 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
                       ridge:float=1e-2,          # first layer's ridge, relative to the mean variance of each neuron's kept inputs
                       ridge_next=RIDGES_NEXT,    # next layer's ridge, relative to its inputs' mean variance; several: `valid` chooses
                       valid=None,                # bool mask of held-out cells that choose among several `ridge_next` (lowest NLL)
+                      keep_zeros:bool=False,     # weights already zero stay zero (the refit runs over each neuron's nonzero weights only)
                      )->dict:                    # sparsity, the ridge_next kept, and the held-out NLL of each one tried
     "Prune the first layer at once to `fraction` (each neuron keeps its inputs largest by |w| * RMS), refit each neuron's kept weights and bias by ridge least squares to its unpruned pre-activation over `cells`, then the next linear layer to its unpruned pre-activation given the pruned layer's output."
     import copy
@@ -515,6 +516,7 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
     has_valid = valid is not None and bool(torch.as_tensor(valid).any())
     if len(rn) > 1 and not has_valid: raise ValueError("several ridge_next values need held-out cells (valid) to choose among them")
     if not rn: raise ValueError("ridge_next needs at least one value")
+    if not isinstance(keep_zeros, bool): raise ValueError(f"keep_zeros must be True or False, got {keep_zeros!r}")
     c = None if cells is None else torch.as_tensor(cells, dtype=torch.bool)
     def batches():                                                  # the chosen cells' minibatches, in order
         for x, idx in data.iterate(shuffle=False):
@@ -530,10 +532,12 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
     dense = copy.deepcopy(model).eval()                             # the unpruned model: what the refitted layers reproduce
     W0, b0 = lin.weight.double(), lin.bias.double()
     keep = _keep_mask(W0, fraction, (C.diagonal() + m ** 2).clamp_min(0).sqrt())   # by |w| * RMS of the input, as `prune_fraction`
+    if keep_zeros: keep &= W0 != 0
     W = torch.zeros_like(W0)
-    for i in range(len(W)):                                         # each neuron: sum_S w_g h_g as close to sum_all W0_g h_g as least squares gets
-        S = keep[i].nonzero().squeeze(1)
-        if len(S): W[i, S] = _ridge_solve(C[S][:, S], C[S] @ W0[i], ridge)
+    supports, group = torch.unique(keep, dim=0, return_inverse=True)  # neurons that keep the same genes share one solve
+    for k, sk in enumerate(supports):                               # each neuron: sum_S w_g h_g as close to sum_all W0_g h_g as least squares gets
+        S, rows = sk.nonzero().squeeze(1), (group == k).nonzero().squeeze(1)
+        if len(S): W[rows[:, None], S] = _ridge_solve(C[S][:, S], C[S] @ W0[rows].T, ridge).T
     lin.bias.copy_((b0 + m @ (W0 - W).T).to(lin.bias)); lin.weight.copy_(W.to(lin.weight))   # the mean pre-activation unchanged
     out = dict(sparsity=sparsity(model), ridge_next=None, valid_nll={})
     nxt, dnxt = _next_linear(model), _next_linear(dense)
@@ -563,6 +567,29 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
         else: best = (math.nan, r, None, None)
     if best[2] is not None: nxt.weight.copy_(best[2]); nxt.bias.copy_(best[3])
     out["ridge_next"] = best[1]
+    return out
+
+# %% ../nbs/06_zipo.ipynb #d4e1f0a2
+def refit_lstsq(model,                # a fitted ZiPo: its first layer and the next one are refitted in place, or left as they are
+                data,                 # `CellBatches` of the cells it was fitted on
+                valid=None,           # bool mask of held-out cells: they choose `ridge_next` and whether the refit is kept; None: kept, at ridge_next 0.1
+                cells=None,           # bool mask of the cells the least squares run over; None: every cell outside `valid`
+                ridge:float=1e-2,     # first layer's ridge, relative to the mean variance of each neuron's inputs
+                ridge_next=RIDGES_NEXT,  # next layer's ridge grid (with held-out cells)
+               )->dict:               # kept, valid_nll_before, valid_nll_after, ridge_next, valid_nll (each ridge_next tried)
+    "Refit a fitted ZiPo's first layer (each neuron on its nonzero weights) and the next layer by ridge least squares to their own pre-activations (`prune_reconstruct` pruning nothing); with held-out cells, kept only where it lowers their NLL."
+    import copy
+    has_valid = valid is not None and bool(torch.as_tensor(valid).any())
+    v = torch.as_tensor(valid, dtype=torch.bool) if has_valid else None
+    if cells is None and has_valid: cells = ~v
+    trial = copy.deepcopy(model)
+    r = prune_reconstruct(trial, data, 0., cells=cells, ridge=ridge, ridge_next=ridge_next if has_valid else 0.1, valid=v, keep_zeros=True)
+    out = dict(kept=True, valid_nll_before=math.nan, valid_nll_after=math.nan, ridge_next=r["ridge_next"], valid_nll=r["valid_nll"])
+    if has_valid:
+        out["valid_nll_before"] = _held_out_nll(model, data, v)
+        out["valid_nll_after"] = r["valid_nll"].get(r["ridge_next"], math.nan) if r["valid_nll"] else _held_out_nll(trial, data, v)
+        out["kept"] = bool(out["valid_nll_after"] < out["valid_nll_before"])   # a NaN is never kept
+    if out["kept"]: model.load_state_dict(trial.state_dict())
     return out
 
 # %% ../nbs/06_zipo.ipynb #c7e1a2f1
