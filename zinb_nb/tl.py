@@ -508,7 +508,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     model, data, valid, lib = _fit_zipo(counts, C, config, device, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                                    valid_frac=valid_frac, patience=patience, seed=seed, progress=progress)
     if refit:                                                             # before any pruning: a pruned model is judged against the refitted one
-        r = refit_lstsq(model, data, valid if valid.any() else None)
+        r = refit_lstsq(model, data, valid if valid.any() else None, progress=progress)
         info_refit = dict(refit_kept=r["kept"], refit_ridge_next=r["ridge_next"], refit_valid_nll_before=r["valid_nll_before"], refit_valid_nll_after=r["valid_nll_after"])
     info = dict(sparsity_before_pruning=sparsity(model), **(info_refit if refit else {}))
     if prune is not None or prune_to is not None:

@@ -454,7 +454,7 @@ def prune_gradually(model,                 # a fitted ZiPo
     has_valid = valid is not None and bool(torch.as_tensor(valid).any())
     kw = dict(epochs=epochs, patience=patience, lr=lr, progress=progress, average=average)
     if reconstruct and not has_valid:                              # nothing to choose with: the least-squares road alone, at the middle ridge
-        info = prune_reconstruct(model, data, fraction, ridge_next=0.1)
+        info = prune_reconstruct(model, data, fraction, ridge_next=0.1, progress=progress)
         hist = _retrain_pruned(model, data, fraction, None, 1, mask=(_first_weight(model) != 0).to(_first_weight(model).dtype), **kw)[0]
         hist.attrs["reconstruct_ridge_next"] = info["ridge_next"]
         return hist
@@ -466,7 +466,7 @@ def prune_gradually(model,                 # a fitted ZiPo
     if reconstruct:                                                # the second road: least squares over the training cells, then retraining from there
         v = torch.as_tensor(valid, dtype=torch.bool)
         model.load_state_dict(start)
-        info = prune_reconstruct(model, data, fraction, cells=~v, valid=v)
+        info = prune_reconstruct(model, data, fraction, cells=~v, valid=v, progress=progress)
         cand["reconstructed"] = (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))
         h2, _, avg2 = _retrain_pruned(model, data, fraction, valid, 1, mask=(_first_weight(model) != 0).to(_first_weight(model).dtype), **kw)
         c2 = _retrained_candidates(model, data, valid, avg2, ("reconstructed, retrained", "reconstructed, averaged"))
@@ -505,9 +505,11 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
                       ridge_next=RIDGES_NEXT,    # next layer's ridge, relative to its inputs' mean variance; several: `valid` chooses
                       valid=None,                # bool mask of held-out cells that choose among several `ridge_next` (lowest NLL)
                       keep_zeros:bool=False,     # weights already zero stay zero (the refit runs over each neuron's nonzero weights only)
+                      progress:bool=False,       # a progress bar over the first layer's solves (minutes on ten thousand genes)
                      )->dict:                    # sparsity, the ridge_next kept, and the held-out NLL of each one tried
     "Prune the first layer at once to `fraction` (each neuron keeps its inputs largest by |w| * RMS), refit each neuron's kept weights and bias by ridge least squares to its unpruned pre-activation over `cells`, then the next linear layer to its unpruned pre-activation given the pruned layer's output."
     import copy
+    from tqdm.auto import tqdm
     if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
         raise ValueError(f"fraction must be a number in [0, 1), got {fraction!r}")
     rn = list(ridge_next) if isinstance(ridge_next, (list, tuple)) else [ridge_next]
@@ -535,7 +537,7 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
     if keep_zeros: keep &= W0 != 0
     W = torch.zeros_like(W0)
     supports, group = torch.unique(keep, dim=0, return_inverse=True)  # neurons that keep the same genes share one solve
-    for k, sk in enumerate(supports):                               # each neuron: sum_S w_g h_g as close to sum_all W0_g h_g as least squares gets
+    for k, sk in enumerate(tqdm(supports, desc="least squares", unit="neuron", disable=not progress)):   # each neuron: sum_S w_g h_g as close to sum_all W0_g h_g as least squares gets
         S, rows = sk.nonzero().squeeze(1), (group == k).nonzero().squeeze(1)
         if len(S): W[rows[:, None], S] = _ridge_solve(C[S][:, S], C[S] @ W0[rows].T, ridge).T
     lin.bias.copy_((b0 + m @ (W0 - W).T).to(lin.bias)); lin.weight.copy_(W.to(lin.weight))   # the mean pre-activation unchanged
@@ -576,6 +578,8 @@ def refit_lstsq(model,                # a fitted ZiPo: its first layer and the n
                 cells=None,           # bool mask of the cells the least squares run over; None: every cell outside `valid`
                 ridge:float=1e-2,     # first layer's ridge, relative to the mean variance of each neuron's inputs
                 ridge_next=RIDGES_NEXT,  # next layer's ridge grid (with held-out cells)
+                keep_zeros:bool=True, # each neuron on its nonzero weights (one solve per neuron); False: every weight, one solve shared by all neurons, the zeros filled
+                progress:bool=False,  # a progress bar over the first layer's solves
                )->dict:               # kept, valid_nll_before, valid_nll_after, ridge_next, valid_nll (each ridge_next tried)
     "Refit a fitted ZiPo's first layer (each neuron on its nonzero weights) and the next layer by ridge least squares to their own pre-activations (`prune_reconstruct` pruning nothing); with held-out cells, kept only where it lowers their NLL."
     import copy
@@ -583,7 +587,7 @@ def refit_lstsq(model,                # a fitted ZiPo: its first layer and the n
     v = torch.as_tensor(valid, dtype=torch.bool) if has_valid else None
     if cells is None and has_valid: cells = ~v
     trial = copy.deepcopy(model)
-    r = prune_reconstruct(trial, data, 0., cells=cells, ridge=ridge, ridge_next=ridge_next if has_valid else 0.1, valid=v, keep_zeros=True)
+    r = prune_reconstruct(trial, data, 0., cells=cells, ridge=ridge, ridge_next=ridge_next if has_valid else 0.1, valid=v, keep_zeros=keep_zeros, progress=progress)
     out = dict(kept=True, valid_nll_before=math.nan, valid_nll_after=math.nan, ridge_next=r["ridge_next"], valid_nll=r["valid_nll"])
     if has_valid:
         out["valid_nll_before"] = _held_out_nll(model, data, v)
