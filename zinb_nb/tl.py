@@ -507,10 +507,10 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     C, cnames = _covariate_design(adata, covariate_keys)
     model, data, valid, lib = _fit_zipo(counts, C, config, device, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
                                    valid_frac=valid_frac, patience=patience, seed=seed, progress=progress)
+    info = dict(sparsity_before_pruning=sparsity(model))                  # the refit keeps every zero: the same before and after it
     if refit:                                                             # before any pruning: a pruned model is judged against the refitted one
         r = refit_lstsq(model, data, valid if valid.any() else None, progress=progress)
-        info_refit = dict(refit_kept=r["kept"], refit_ridge_next=r["ridge_next"], refit_valid_nll_before=r["valid_nll_before"], refit_valid_nll_after=r["valid_nll_after"])
-    info = dict(sparsity_before_pruning=sparsity(model), **(info_refit if refit else {}))
+        info.update({f"refit_{k}": r[k] for k in ("kept", "ridge_next", "valid_nll_before", "valid_nll_after")})
     if prune is not None or prune_to is not None:
         info["valid_nll_before_pruning"] = _held_out_nll(model, data, valid)
         if prune is not None: prune_(model, prune)

@@ -519,6 +519,9 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
     if len(rn) > 1 and not has_valid: raise ValueError("several ridge_next values need held-out cells (valid) to choose among them")
     if not rn: raise ValueError("ridge_next needs at least one value")
     if not isinstance(keep_zeros, bool): raise ValueError(f"keep_zeros must be True or False, got {keep_zeros!r}")
+    for name, mask in (("valid", valid), ("cells", cells)):           # a mask of another length would pick the wrong cells, or some of them silently
+        if mask is not None and tuple(torch.as_tensor(mask).shape) != (data.n_cells,):
+            raise ValueError(f"{name} must be a bool mask with one entry per cell ({data.n_cells}), got shape {tuple(torch.as_tensor(mask).shape)}")
     c = None if cells is None else torch.as_tensor(cells, dtype=torch.bool)
     def batches():                                                  # the chosen cells' minibatches, in order
         for x, idx in data.iterate(shuffle=False):
