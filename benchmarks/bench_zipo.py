@@ -21,6 +21,7 @@ Run in the benchmark venv (scvi-tools and magic-impute installed, zinb_nb instal
                                                                                   # the ZINB fit given DCA's library and DCA's input
     python benchmarks/bench_zipo.py ablation --dataset pbmc3k_allgenes --epochs 60 --names lr_1e-3_proximal_refit
                                                                                   # the defaults refitted by least squares after the fit (`tl.zipo(refit=True)`; every dataset)
+    flock /tmp/bench.lock python benchmarks/bench_zipo.py refit-solve              # that refit's solve per neuron on every gene of PBMC 3k: the package's against LU
 
 Data. pbmc4k (4,271 cells x 2,000 genes, 8 cell groups), pbmc3k_allgenes (the 2,638 labelled cells of PBMC 3k and every gene
 detected in >= 3 of them, 13,656: no selection of variable genes, for the pruning question), cellbench (499 cells, 3 cell lines, 2 technologies; genes detected in
@@ -488,6 +489,40 @@ def core(n_cells=4096, n_genes=2000, reps=7):
     (RESULTS / "zipo_core_speed.json").write_text(json.dumps(res, indent=1)); print(json.dumps(res))
 
 
+# ---------------------------------------------------------------- the least-squares refit's solve, per neuron
+def refit_solve(dataset="pbmc3k_allgenes", shares=(0.05, 0.25, 0.35), neurons=6, seed=0):
+    """The first layer's solve in `zipo.prune_reconstruct` / `zipo.refit_lstsq`, one neuron at a time, on the covariance of
+    log1p counts (what ZiPo's first layer reads) of the training half of every gene of PBMC 3k: the package's solve (Cholesky of
+    the kept genes' covariance plus the ridge; the right-hand side summed over the genes the neuron reads) against the solve it
+    replaced (LU, `torch.linalg.solve`, on the same matrix; the right-hand side over every gene), the same neurons alternated in
+    one process, one thread. Each neuron keeps a random `share` of the genes and reads the same genes (as `refit_lstsq` with
+    `keep_zeros=True`, where a neuron's kept genes are its nonzero ones); the first-layer weights are random (the time does not
+    depend on them). Seconds per neuron and the largest relative difference between the two solutions."""
+    import torch
+    from zinb_nb.zipo import _ridge_solve
+    torch.set_num_threads(1)
+    X, _, _ = load(dataset); x1, _ = thin(X, seed)
+    h = torch.log1p(torch.as_tensor(x1, dtype=torch.float64)); n = len(h)
+    m = h.mean(0); C = h.T @ h / n - torch.outer(m, m); del h
+    G, g = C.shape[0], torch.Generator().manual_seed(seed)
+    def lu(A, B, ridge):             # the solve before: LU on the same matrix
+        lam = ridge * A.diagonal().mean().clamp_min(torch.finfo(A.dtype).tiny)
+        return torch.linalg.solve(A + lam * torch.eye(len(A), dtype=A.dtype), B)
+    runs = []
+    for share in shares:
+        for k in range(neurons):
+            S = (torch.rand(G, generator=g) < share).nonzero().squeeze(1)
+            w = torch.zeros(1, G, dtype=torch.float64); w[0, S] = torch.randn(len(S), generator=g, dtype=torch.float64)
+            t0 = time.perf_counter(); a = lu(C[S][:, S], C[S] @ w.T, 1e-2); t_lu = time.perf_counter() - t0
+            t0 = time.perf_counter(); T = (w != 0).any(0).nonzero().squeeze(1)
+            b = _ridge_solve(C[S[:, None], S], C[S[:, None], T] @ w[:, T].T, 1e-2); t_ch = time.perf_counter() - t0
+            runs.append(dict(share=share, genes=int(len(S)), seconds_lu=t_lu, seconds_package=t_ch,
+                             max_rel_diff=float((a - b).abs().max() / a.abs().max())))
+            print(runs[-1], flush=True)
+    res = dict(dataset=dataset, n_genes=G, n_cells=n, seed=seed, runs=runs, load=os.getloadavg()[0], **machine())
+    (RESULTS / "zipo_refit_solve.json").write_text(json.dumps(res, indent=1))
+
+
 # ---------------------------------------------------------------- time per epoch at equal width
 def speed(epochs=10, seed=0):
     "ZiPo with SCVI's width (one hidden block of 128, latent 10, ZINB) vs SCVI defaults on PBMC 4k: seconds per epoch, batch 128."
@@ -609,7 +644,7 @@ def ablation(dataset, seed=0, epochs=150, names=None):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["run", "run-config", "all", "table", "core", "speed", "scale", "scale-one", "ablation"])
+    ap.add_argument("cmd", choices=["run", "run-config", "all", "table", "core", "speed", "scale", "scale-one", "ablation", "refit-solve"])
     ap.add_argument("--dataset", default="pbmc4k", choices=DATASETS)
     ap.add_argument("--method", default="zipo", choices=METHODS)
     ap.add_argument("--methods", nargs="+", default=list(METHODS))
@@ -633,6 +668,7 @@ if __name__ == "__main__":
     elif a.cmd == "table": table()
     elif a.cmd == "core": core()
     elif a.cmd == "speed": speed()
+    elif a.cmd == "refit-solve": refit_solve(seed=a.seed)
     elif a.cmd == "scale": scale(a.n_cells, workdir=a.workdir)
     elif a.cmd == "scale-one": scale_one(a.n_cells[0], a.workdir)
     else: ablation(a.dataset, a.seed, a.epochs, a.names)

@@ -732,6 +732,11 @@ def block_gpu():
                      f"first layer zero: {f(100 * m['cpu']['sparsity'], 1)}% (CPU), {f(100 * m[dev]['sparsity'], 1)}% (GPU); rel. difference of the "
                      f"validation NLL after the retraining {e(x['rel_nll_diff_prune_to'])} ({m['cpu']['epochs']} and {m[dev]['epochs']} epochs to its early stop)",
                      "", "", ""])
+    if isinstance(c.get("zipo", {}).get("refit"), dict):
+        x = c["zipo"]; m = x["refit"]; dev = next(k for k in m if k != "cpu")
+        rows.append(["ZiPo refitted by least squares (`tl.zipo(proximal=True, refit=True)`), PBMC 4k, 1,000 cells x 500 genes, 3 epochs (times: the fit and the refit)", ok("zipo"),
+                     f"kept: {m['cpu']['kept']} (CPU), {m[dev]['kept']} (GPU); rel. difference of the validation NLL after the refit {e(x['rel_nll_diff_refit'])}",
+                     f"{f(m['cpu']['seconds'], 1)} s", f"{f(m[dev]['seconds'], 1)} s", ""])
     if "gmm" in c:
         x = c["gmm"]
         rows.append(["The GMVAE's Gaussian-mixture start (`cluster.gmm_diag`, EM in float64), 800,000 points x 10 dimensions, 4 components", ok("gmm"),
@@ -1005,6 +1010,18 @@ def block_zipo():
                 "nonzero weights and bias refitted by ridge least squares (ridge 0.01 of the inputs' mean variance) to its own pre-activations over "
                 "the training cells, then the next layer the same way (its ridge chosen on the validation cells from 0.01, 0.1, 0.3, 1), the "
                 "refit kept only where it lowers the validation cells' NLL; the held-out cells below are never seen by the fit or the choice:", ""] + lines
+    rs_ = one("zipo_refit_solve.json")
+    if rs_:                          # the first layer's solve per neuron: the package's (Cholesky) against the LU solve the refit seconds above were measured with
+        by_share = {}
+        for r in rs_["runs"]: by_share.setdefault(r["share"], []).append(r)
+        parts = [f"{len(g)} neurons keeping {sh:.0%} of the genes ({min(r['genes'] for r in g):,} to {max(r['genes'] for r in g):,}): "
+                 f"LU {f(statistics.mean(r['seconds_lu'] for r in g), 2)} s, the package's solve {f(statistics.mean(r['seconds_package'] for r in g), 2)} s per neuron "
+                 f"(**{ratio(sum(r['seconds_lu'] for r in g), sum(r['seconds_package'] for r in g))}** faster)" for sh, g in sorted(by_share.items())]
+        out += ["", f"- The first layer's solve, one neuron at a time (`results/zipo_refit_solve.json`, `bench_zipo.py refit-solve`; {rs_['cpu']}, "
+                f"{rs_['torch_threads']} thread, load {f(rs_['load'], 1)}, {rs_['date']}): on the covariance of log1p counts of every gene of {rs_['dataset']} "
+                f"({rs_['n_genes']:,} genes), the package's solve (Cholesky; the right-hand side summed over the genes the neuron reads) against "
+                f"the LU solve with which the refit seconds above were measured, the same neurons alternated in one process: " + "; ".join(parts)
+                + f"; largest relative difference between the two solutions {max(r['max_rel_diff'] for r in rs_['runs']):.0e}."]
 
     def depth(g):
         line = (f"k-means ARI against the labels {mean_pm([r['kmeans_ari'] for r in g])}; with each cell's log total count regressed "
@@ -1065,7 +1082,7 @@ def block_zipo():
                        f"x{b['seconds_per_epoch'] / a['seconds_per_epoch']:.1f}; peak memory {f(a['peak_mb'], 0)} -> {f(b['peak_mb'], 0)} MB."
                        for a, b in zip(sc["runs"], sc["runs"][1:])]
     other = [(n, r) for n, r in load("zipo_*.json") if not re.search(r"_seed\d+\.json$", n)
-             and n not in ("zipo_core_speed.json", "zipo_speed_equal_width.json") and not n.startswith("zipo_scale_")]
+             and n not in ("zipo_core_speed.json", "zipo_speed_equal_width.json", "zipo_refit_solve.json") and not n.startswith("zipo_scale_")]
     if other: out += ["", "Other ZiPo results files, as stored:", "", generic(other)]
     return "\n".join(out)
 

@@ -493,8 +493,9 @@ def _next_linear(model)->nn.Linear|None:
 
 def _ridge_solve(A:Tensor, B:Tensor, ridge:float)->Tensor:
     "(A + ridge * mean(diag A) * I)^-1 B: least squares with a ridge relative to the inputs' mean variance."
-    lam = ridge * A.diagonal().mean().clamp_min(torch.finfo(A.dtype).tiny)
-    return torch.linalg.solve(A + lam * torch.eye(len(A), dtype=A.dtype, device=A.device), B)
+    A = A + ridge * A.diagonal().mean().clamp_min(torch.finfo(A.dtype).tiny) * torch.eye(len(A), dtype=A.dtype, device=A.device)
+    L, info = torch.linalg.cholesky_ex(A)                          # a covariance plus a ridge: positive definite, so Cholesky (half LU's work)
+    return torch.cholesky_solve(B, L) if int(info) == 0 else torch.linalg.solve(A, B)   # not positive definite (no ridge, singular): LU, as before
 
 @torch.no_grad()
 def prune_reconstruct(model,                     # a fitted ZiPo: its first layer is pruned, and it and the next layer refitted, in place
@@ -542,7 +543,8 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
     supports, group = torch.unique(keep, dim=0, return_inverse=True)  # neurons that keep the same genes share one solve
     for k, sk in enumerate(tqdm(supports, desc="least squares", unit="neuron", disable=not progress)):   # each neuron: sum_S w_g h_g as close to sum_all W0_g h_g as least squares gets
         S, rows = sk.nonzero().squeeze(1), (group == k).nonzero().squeeze(1)
-        if len(S): W[rows[:, None], S] = _ridge_solve(C[S][:, S], C[S] @ W0[rows].T, ridge).T
+        T = (W0[rows] != 0).any(0).nonzero().squeeze(1)            # the genes these neurons read before: the right-hand side sums over them only
+        if len(S): W[rows[:, None], S] = _ridge_solve(C[S[:, None], S], C[S[:, None], T] @ W0[rows][:, T].T, ridge).T
     lin.bias.copy_((b0 + m @ (W0 - W).T).to(lin.bias)); lin.weight.copy_(W.to(lin.weight))   # the mean pre-activation unchanged
     out = dict(sparsity=sparsity(model), ridge_next=None, valid_nll={})
     nxt, dnxt = _next_linear(model), _next_linear(dense)
