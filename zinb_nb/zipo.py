@@ -497,6 +497,11 @@ def _ridge_solve(A:Tensor, B:Tensor, ridge:float)->Tensor:
     L, info = torch.linalg.cholesky_ex(A)                          # a covariance plus a ridge: positive definite, so Cholesky (half LU's work)
     return torch.cholesky_solve(B, L) if int(info) == 0 else torch.linalg.solve(A, B)   # not positive definite (no ridge, singular): LU, as before
 
+def _refit_rows(C:Tensor, W0:Tensor, S:Tensor, rows:Tensor, ridge:float)->Tensor:
+    "New weights on genes `S` of the first-layer neurons `rows` (len(rows) x len(S)): ridge least squares of sum_S w_g h_g on their old pre-activations sum_g W0_g h_g, for inputs of covariance `C`."
+    T = (W0[rows] != 0).any(0).nonzero().squeeze(1)                # the genes these neurons read before: the right-hand side sums over them only
+    return _ridge_solve(C[S[:, None], S], C[S[:, None], T] @ W0[rows][:, T].T, ridge).T
+
 @torch.no_grad()
 def prune_reconstruct(model,                     # a fitted ZiPo: its first layer is pruned, and it and the next layer refitted, in place
                       data,                      # `CellBatches` of its cells
@@ -543,8 +548,7 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
     supports, group = torch.unique(keep, dim=0, return_inverse=True)  # neurons that keep the same genes share one solve
     for k, sk in enumerate(tqdm(supports, desc="least squares", unit="neuron", disable=not progress)):   # each neuron: sum_S w_g h_g as close to sum_all W0_g h_g as least squares gets
         S, rows = sk.nonzero().squeeze(1), (group == k).nonzero().squeeze(1)
-        T = (W0[rows] != 0).any(0).nonzero().squeeze(1)            # the genes these neurons read before: the right-hand side sums over them only
-        if len(S): W[rows[:, None], S] = _ridge_solve(C[S[:, None], S], C[S[:, None], T] @ W0[rows][:, T].T, ridge).T
+        if len(S): W[rows[:, None], S] = _refit_rows(C, W0, S, rows, ridge)
     lin.bias.copy_((b0 + m @ (W0 - W).T).to(lin.bias)); lin.weight.copy_(W.to(lin.weight))   # the mean pre-activation unchanged
     out = dict(sparsity=sparsity(model), ridge_next=None, valid_nll={})
     nxt, dnxt = _next_linear(model), _next_linear(dense)
