@@ -314,7 +314,17 @@ class NegativeBinomial(Distribution):
         return torch.poisson(self._rate(self._extended_shape(sample_shape)[:len(sample_shape)]))
 
 # %% ../nbs/00_distributions.ipynb #81da1e42
-class ZeroInflatedNegativeBinomial(NegativeBinomial):
+class _ZeroInflated:
+    "What the zero-inflated laws share: a structural zero with probability sigmoid(`zi_logits`) in front of a count law of mean `mu`."
+    @property
+    def zi_probs(self): return torch.sigmoid(self.zi_logits)
+    @property
+    def mean(self): return torch.sigmoid(-self.zi_logits) * self.mu
+    def _inflate(self, x:Tensor)->Tensor:
+        "Draws `x` of the count law, each replaced by a structural zero with probability `zi_probs`."
+        return torch.where(torch.bernoulli(self.zi_probs.expand_as(x)).bool(), torch.zeros_like(x), x)
+
+class ZeroInflatedNegativeBinomial(_ZeroInflated, NegativeBinomial):
     "Zero-inflated NB: a structural zero with probability sigmoid(`zi_logits`), else NB(`mu`, `theta`)."
     arg_constraints = {"mu": constraints.positive, "theta": constraints.positive, "zi_logits": constraints.real}
 
@@ -322,10 +332,6 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
         self.mu, self.theta, self.zi_logits = broadcast_all(mu, theta, zi_logits)
         Distribution.__init__(self, self.mu.shape, validate_args=validate_args)
 
-    @property
-    def zi_probs(self): return torch.sigmoid(self.zi_logits)
-    @property
-    def mean(self): return torch.sigmoid(-self.zi_logits) * self.mu
     @property
     def variance(self):
         pi = self.zi_probs
@@ -337,11 +343,10 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
 
     @torch.no_grad()
     def sample(self, sample_shape=torch.Size()):
-        x = super().sample(sample_shape)
-        return torch.where(torch.bernoulli(self.zi_probs.expand_as(x)).bool(), torch.zeros_like(x), x)
+        return self._inflate(super().sample(sample_shape))
 
 # %% ../nbs/00_distributions.ipynb #086406ef
-class ZeroInflatedPoisson(Distribution):
+class ZeroInflatedPoisson(_ZeroInflated, Distribution):
     "Zero-inflated Poisson: a structural zero with probability sigmoid(`zi_logits`), else Poisson(`mu`)."
     arg_constraints = {"mu": constraints.nonnegative, "zi_logits": constraints.real}
     support = constraints.nonnegative_integer
@@ -351,10 +356,6 @@ class ZeroInflatedPoisson(Distribution):
         self.mu, self.zi_logits = broadcast_all(mu, zi_logits)
         super().__init__(self.mu.shape, validate_args=validate_args)
 
-    @property
-    def zi_probs(self): return torch.sigmoid(self.zi_logits)
-    @property
-    def mean(self): return torch.sigmoid(-self.zi_logits) * self.mu
     @property
     def variance(self):
         pi = self.zi_probs
@@ -367,8 +368,7 @@ class ZeroInflatedPoisson(Distribution):
     @torch.no_grad()
     def sample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)
-        x = torch.poisson(self.mu.expand(shape).clamp(max=1e15))
-        return torch.where(torch.bernoulli(self.zi_probs.expand(shape)).bool(), torch.zeros_like(x), x)
+        return self._inflate(torch.poisson(self.mu.expand(shape).clamp(max=1e15)))
 
 # %% ../nbs/00_distributions.ipynb #3b2afed1
 @dataclass(frozen=True)
