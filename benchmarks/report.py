@@ -1011,7 +1011,7 @@ def block_zipo():
                 "the training cells, then the next layer the same way (its ridge chosen on the validation cells from 0.01, 0.1, 0.3, 1), the "
                 "refit kept only where it lowers the validation cells' NLL; the held-out cells below are never seen by the fit or the choice:", ""] + lines
     rs_ = one("zipo_refit_solve.json")
-    if rs_:                          # the first layer's solve per neuron: the package's (Cholesky) against the LU solve most refit seconds above were measured with
+    if rs_:                          # the first layer's solve per neuron: the package's (Cholesky) against the LU solve the refit seconds above were first measured with
         by_share = {}
         for r in rs_["runs"]: by_share.setdefault(r["share"], []).append(r)
         parts = [f"{len(g)} neurons keeping {sh:.0%} of the genes ({min(r['genes'] for r in g):,} to {max(r['genes'] for r in g):,}): "
@@ -1020,7 +1020,7 @@ def block_zipo():
         out += ["", f"- The first layer's solve, one neuron at a time (`results/zipo_refit_solve.json`, `bench_zipo.py refit-solve`; {rs_['cpu']}, "
                 f"{rs_['torch_threads']} thread, load {f(rs_['load'], 1)}, {rs_['date']}): on the covariance of log1p counts of every gene of {rs_['dataset']} "
                 f"({rs_['n_genes']:,} genes), the package's solve (Cholesky; the right-hand side summed over the genes the neuron reads) against "
-                f"the LU solve with which the refit seconds above were measured (but those of the defaults on every gene of PBMC 3k, re-run with the package's solve), the same neurons alternated in one process: " + "; ".join(parts)
+                f"the LU solve with which the refit seconds above were measured (now only those of the ZINB fit on every gene of PBMC 3k: the other refit rows were re-run with the package's solve), the same neurons alternated in one process: " + "; ".join(parts)
                 + f"; largest relative difference between the two solutions {max(r['max_rel_diff'] for r in rs_['runs']):.0e}."]
 
     def depth(g):
