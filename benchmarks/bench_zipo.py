@@ -490,35 +490,48 @@ def core(n_cells=4096, n_genes=2000, reps=7):
 
 
 # ---------------------------------------------------------------- the least-squares refit's solve, per neuron
-def refit_solve(dataset="pbmc3k_allgenes", shares=(0.05, 0.25, 0.35), neurons=6, seed=0):
-    """The first layer's solve in `zipo.prune_reconstruct` / `zipo.refit_lstsq`, one neuron at a time, on the covariance of
-    log1p counts (what ZiPo's first layer reads) of the training half of every gene of PBMC 3k: the package's solve (Cholesky of
-    the kept genes' covariance plus the ridge; the right-hand side summed over the genes the neuron reads) against the solve it
-    replaced (LU, `torch.linalg.solve`, on the same matrix; the right-hand side over every gene), the same neurons alternated in
-    one process, one thread. Each neuron keeps a random `share` of the genes and reads the same genes (as `refit_lstsq` with
+def refit_solve(dataset="pbmc3k_allgenes", shares=(0.05, 0.25, 0.35, 0.5, 0.65, 0.9, 1.0), neurons=6, seed=0):
+    """The first layer's solve in `zipo.prune_reconstruct` / `zipo.refit_lstsq`, one neuron at a time, on the log1p counts (what
+    ZiPo's first layer reads) of the training half of every gene of PBMC 3k, where the cells are fewer than the genes: the
+    package's solve (Cholesky of the kept genes' covariance plus the ridge, or, where `zipo._cells_side` finds it costs fewer
+    operations, a Cholesky solve of the cells' size from the centred inputs) against the two it replaced, both on the genes'
+    covariance formed once (Cholesky always; before that LU, `torch.linalg.solve`), the same neurons alternated in one
+    process, one thread. Each neuron keeps a random `share` of the genes and reads the same genes (as `refit_lstsq` with
     `keep_zeros=True`, where a neuron's kept genes are its nonzero ones); the first-layer weights are random (the time does not
-    depend on them). Seconds per neuron and the largest relative difference between the two solutions."""
+    depend on them); two neurons at the shares above 0.35. Seconds per neuron, the largest relative difference between the
+    solutions, the side the package took, and the one-time work of each road (forming the genes' covariance; H H', which the
+    package forms for the first neuron solved in the cells' space that keeps more than half of the genes)."""
     import torch
-    from zinb_nb.zipo import _refit_rows
+    from zinb_nb.zipo import _refit_rows, _refit_rows_cells, _cells_side
     torch.set_num_threads(1)
     X, _, _ = load(dataset); x1, _ = thin(X, seed)
     h = torch.log1p(torch.as_tensor(x1, dtype=torch.float64)); n = len(h)
-    m = h.mean(0); C = h.T @ h / n - torch.outer(m, m); del h
+    m = h.mean(0); h -= m
+    t0 = time.perf_counter(); C = h.T @ h / n; t_cov = time.perf_counter() - t0
+    t0 = time.perf_counter(); K = h @ h.T; t_k = time.perf_counter() - t0; del K
     G, g = C.shape[0], torch.Generator().manual_seed(seed)
-    def lu(A, B, ridge):             # the solve before: LU on the same matrix
+    def lu(A, B, ridge):             # the first solve: LU on the same matrix
         lam = ridge * A.diagonal().mean().clamp_min(torch.finfo(A.dtype).tiny)
         return torch.linalg.solve(A + lam * torch.eye(len(A), dtype=A.dtype), B)
-    runs = []
+    runs, rows = [], torch.zeros(1, dtype=torch.long)
     for share in shares:
-        for k in range(neurons):
+        for k in range(neurons if share <= 0.35 else 2):
             S = (torch.rand(G, generator=g) < share).nonzero().squeeze(1)
             w = torch.zeros(1, G, dtype=torch.float64); w[0, S] = torch.randn(len(S), generator=g, dtype=torch.float64)
             t0 = time.perf_counter(); a = lu(C[S][:, S], C[S] @ w.T, 1e-2); t_lu = time.perf_counter() - t0
-            t0 = time.perf_counter(); b = _refit_rows(C, w, S, torch.zeros(1, dtype=torch.long), 1e-2).T; t_ch = time.perf_counter() - t0   # what prune_reconstruct runs
-            runs.append(dict(share=share, genes=int(len(S)), seconds_lu=t_lu, seconds_package=t_ch,
-                             max_rel_diff=float((a - b).abs().max() / a.abs().max())))
+            t0 = time.perf_counter(); b = _refit_rows(C, w, S, rows, 1e-2).T; t_ch = time.perf_counter() - t0
+            cells = _cells_side(len(S), n, G, 1e-2)
+            cache = {"K": h @ h.T} if 2 * len(S) > G else {}             # formed once per fit: its time is seconds_cells_gram, not the neuron's
+            z = h @ w.T                                                   # the old pre-activations: formed once for every neuron in prune_reconstruct
+            t0 = time.perf_counter()                                      # what prune_reconstruct runs
+            c = _refit_rows_cells(h, z, S, rows, 1e-2, cache).T if cells else _refit_rows(C, w, S, rows, 1e-2).T
+            t_pk = time.perf_counter() - t0
+            runs.append(dict(share=share, genes=int(len(S)), side="cells" if cells else "genes", seconds_lu=t_lu, seconds_cholesky_covariance=t_ch,
+                             seconds_package=t_pk, max_rel_diff=float((a - c).abs().max() / a.abs().max()),
+                             max_rel_diff_cholesky=float((a - b).abs().max() / a.abs().max())))
             print(runs[-1], flush=True)
-    res = dict(dataset=dataset, n_genes=G, n_cells=n, seed=seed, runs=runs, load=os.getloadavg()[0], **machine())
+    res = dict(dataset=dataset, n_genes=G, n_cells=n, seed=seed, seconds_covariance=t_cov, seconds_cells_gram=t_k, runs=runs,
+               load=os.getloadavg()[0], **machine())
     (RESULTS / "zipo_refit_solve.json").write_text(json.dumps(res, indent=1))
 
 

@@ -1011,17 +1011,26 @@ def block_zipo():
                 "the training cells, then the next layer the same way (its ridge chosen on the validation cells from 0.01, 0.1, 0.3, 1), the "
                 "refit kept only where it lowers the validation cells' NLL; the held-out cells below are never seen by the fit or the choice:", ""] + lines
     rs_ = one("zipo_refit_solve.json")
-    if rs_:                          # the first layer's solve per neuron: the package's (Cholesky) against the LU solve the refit seconds above were first measured with
+    if rs_:                          # the first layer's solve per neuron: the package's against the two solves on the genes' covariance it replaced
         by_share = {}
         for r in rs_["runs"]: by_share.setdefault(r["share"], []).append(r)
-        parts = [f"{len(g)} neurons keeping {sh:.0%} of the genes ({min(r['genes'] for r in g):,} to {max(r['genes'] for r in g):,}): "
-                 f"LU {f(statistics.mean(r['seconds_lu'] for r in g), 2)} s, the package's solve {f(statistics.mean(r['seconds_package'] for r in g), 2)} s per neuron "
-                 f"(**{ratio(sum(r['seconds_lu'] for r in g), sum(r['seconds_package'] for r in g))}** faster)" for sh, g in sorted(by_share.items())]
+        def part(sh, g):
+            lu, ch, pk = (sum(r[k] for r in g) for k in ("seconds_lu", "seconds_cholesky_covariance", "seconds_package"))
+            side = {r["side"] for r in g}
+            side = "the genes' side" if side == {"genes"} else "the cells' side" if side == {"cells"} else "both sides"
+            return (f"{len(g)} neurons keeping {sh:.0%} of the genes ({min(r['genes'] for r in g):,} to {max(r['genes'] for r in g):,}; the package on {side}): "
+                    f"LU {f(lu / len(g), 2)} s, Cholesky of the covariance {f(ch / len(g), 2)} s, the package {f(pk / len(g), 2)} s per neuron "
+                    f"(**{ratio(lu, pk)}** and **{ratio(ch, pk)}** faster)")
+        parts = [part(sh, g) for sh, g in sorted(by_share.items())]
         out += ["", f"- The first layer's solve, one neuron at a time (`results/zipo_refit_solve.json`, `bench_zipo.py refit-solve`; {rs_['cpu']}, "
-                f"{rs_['torch_threads']} thread, load {f(rs_['load'], 1)}, {rs_['date']}): on the covariance of log1p counts of every gene of {rs_['dataset']} "
-                f"({rs_['n_genes']:,} genes), the package's solve (Cholesky; the right-hand side summed over the genes the neuron reads) against "
-                f"the LU solve with which the refit seconds above were measured (now only those of the ZINB fit on every gene of PBMC 3k: the other refit rows were re-run with the package's solve), the same neurons alternated in one process: " + "; ".join(parts)
-                + f"; largest relative difference between the two solutions {max(r['max_rel_diff'] for r in rs_['runs']):.0e}."]
+                f"{rs_['torch_threads']} thread, load {f(rs_['load'], 1)}, {rs_['date']}): on the log1p counts of every gene of {rs_['dataset']} "
+                f"({rs_['n_genes']:,} genes, {rs_['n_cells']:,} cells: fewer cells than genes), the package's solve (on the genes' side, Cholesky of the "
+                f"kept genes' covariance plus the ridge; where it counts fewer operations, in the cells' space: a Cholesky solve of the cells' size) "
+                f"against the two solves before it, both on the genes' covariance formed once (Cholesky, and before it LU), the same neurons "
+                f"alternated in one process: " + "; ".join(parts)
+                + f"; largest relative difference between the package's solution and LU's {max(r['max_rel_diff'] for r in rs_['runs']):.0e}. "
+                f"Formed once per refit: the genes' covariance {f(rs_['seconds_covariance'], 1)} s (where a neuron is solved on the genes' side), "
+                f"the cells' H H' {f(rs_['seconds_cells_gram'], 1)} s (where a neuron solved on the cells' side keeps more than half of the genes)."]
 
     def depth(g):
         line = (f"k-means ARI against the labels {mean_pm([r['kmeans_ari'] for r in g])}; with each cell's log total count regressed "

@@ -502,6 +502,25 @@ def _refit_rows(C:Tensor, W0:Tensor, S:Tensor, rows:Tensor, ridge:float)->Tensor
     T = (W0[rows] != 0).any(0).nonzero().squeeze(1)                # the genes these neurons read before: the right-hand side sums over them only
     return _ridge_solve(C[S[:, None], S], C[S[:, None], T] @ W0[rows][:, T].T, ridge).T
 
+def _cells_side(s:int, n:int, p:int, ridge:float)->bool:
+    "Whether a neuron keeping `s` of `p` genes is solved in the cells' space (n cells): with a ridge, where that costs fewer operations than the genes' side."
+    return ridge > 0 and 2 * n * n * min(s, p - s) + n ** 3 / 3 < s ** 3 / 3    # forming H_S H_S' (from H H' less the genes left out, past half) and its Cholesky, against the kept genes' Cholesky
+
+def _refit_rows_cells(H:Tensor, Z:Tensor, S:Tensor, rows:Tensor, ridge:float, cache:dict)->Tensor:
+    "`_refit_rows` in the cells' space, for a ridge > 0: from the centred inputs `H` (cells x genes) and the centred old pre-activations `Z` = H W0' (cells x neurons), by (H_S'H_S + c I)^-1 H_S' = H_S'(H_S H_S' + c I)^-1, a solve of the cells' size; `cache` keeps H H'."
+    n, p = H.shape
+    if 2 * len(S) > p:                                              # most genes kept: H_S H_S' = H H' less the genes left out
+        if "K" not in cache: cache["K"] = H @ H.T
+        out = torch.ones(p, dtype=torch.bool, device=H.device); out[S] = False
+        Ho = H[:, out]; K = cache["K"] - Ho @ Ho.T
+    else:
+        HS = H[:, S]; K = HS @ HS.T
+    lam = ridge * (K.diagonal().sum() / (n * len(S))).clamp_min(torch.finfo(H.dtype).tiny)   # the same ridge: relative to the kept genes' mean variance
+    K = K + n * lam * torch.eye(n, dtype=H.dtype, device=H.device)  # (H_S'H_S / n + lam I) w = H_S'Z / n  <=>  w = H_S'(H_S H_S' + n lam I)^-1 Z
+    L, info = torch.linalg.cholesky_ex(K)
+    alpha = torch.cholesky_solve(Z[:, rows], L) if int(info) == 0 else torch.linalg.solve(K, Z[:, rows])
+    return (alpha.T @ H)[:, S]
+
 @torch.no_grad()
 def prune_reconstruct(model,                     # a fitted ZiPo: its first layer is pruned, and it and the next layer refitted, in place
                       data,                      # `CellBatches` of its cells
@@ -535,20 +554,31 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
             if len(x): yield x
     lin = model.first_layer
     if lin.bias is None: raise ValueError("prune_reconstruct needs a first layer with a bias")
-    s1, G, n = 0., 0., 0                                            # the first layer's inputs: mean and covariance over the cells
-    for x in batches():
-        h = model.encoder_input(x).double(); s1 = s1 + h.sum(0); G = G + h.T @ h; n += len(x)
-    if n < 2: raise ValueError(f"prune_reconstruct needs at least 2 cells, got {n}")
-    m = s1 / n; C = G / n - torch.outer(m, m); del G
-    dense = copy.deepcopy(model).eval()                             # the unpruned model: what the refitted layers reproduce
     W0, b0 = lin.weight.double(), lin.bias.double()
-    keep = _keep_mask(W0, fraction, (C.diagonal() + m ** 2).clamp_min(0).sqrt())   # by |w| * RMS of the input, as `prune_fraction`
+    n_sel = data.n_cells if c is None else int(c.sum())
+    if n_sel < 2: raise ValueError(f"prune_reconstruct needs at least 2 cells, got {n_sel}")
+    H = C = None
+    if n_sel < lin.in_features:                                     # fewer cells than genes: keep the centred inputs too (cells x genes, less than their covariance)
+        H = torch.cat([model.encoder_input(x).double() for x in batches()]); n = len(H)
+        m = H.mean(0); H -= m; var = (H * H).mean(0); Z = H @ W0.T  # Z: each neuron's old pre-activation, centred
+    else:                                                           # one pass: the first layer's inputs' mean and covariance over the cells
+        s1, G, n = 0., 0., 0
+        for x in batches():
+            h = model.encoder_input(x).double(); s1 = s1 + h.sum(0); G = G + h.T @ h; n += len(x)
+        m = s1 / n; C = G / n - torch.outer(m, m); del G; var = C.diagonal()
+    dense = copy.deepcopy(model).eval()                             # the unpruned model: what the refitted layers reproduce
+    keep = _keep_mask(W0, fraction, (var + m ** 2).clamp_min(0).sqrt())   # by |w| * RMS of the input, as `prune_fraction`
     if keep_zeros: keep &= W0 != 0
-    W = torch.zeros_like(W0)
+    W, cache = torch.zeros_like(W0), {}
     supports, group = torch.unique(keep, dim=0, return_inverse=True)  # neurons that keep the same genes share one solve
     for k, sk in enumerate(tqdm(supports, desc="least squares", unit="neuron", disable=not progress)):   # each neuron: sum_S w_g h_g as close to sum_all W0_g h_g as least squares gets
         S, rows = sk.nonzero().squeeze(1), (group == k).nonzero().squeeze(1)
-        if len(S): W[rows[:, None], S] = _refit_rows(C, W0, S, rows, ridge)
+        if not len(S): continue
+        if H is not None and _cells_side(len(S), n, len(W0[0]), ridge): W[rows[:, None], S] = _refit_rows_cells(H, Z, S, rows, ridge, cache)
+        else:
+            if C is None: C = (H.T @ H).div_(n)                     # the genes' covariance, formed for the first neuron solved on their side
+            W[rows[:, None], S] = _refit_rows(C, W0, S, rows, ridge)
+    del H, C, cache, var
     lin.bias.copy_((b0 + m @ (W0 - W).T).to(lin.bias)); lin.weight.copy_(W.to(lin.weight))   # the mean pre-activation unchanged
     out = dict(sparsity=sparsity(model), ridge_next=None, valid_nll={})
     nxt, dnxt = _next_linear(model), _next_linear(dense)
