@@ -515,11 +515,8 @@ def _refit_rows_cells(H:Tensor, Z:Tensor, S:Tensor, rows:Tensor, ridge:float, ca
         Ho = H[:, out]; K = cache["K"] - Ho @ Ho.T
     else:
         HS = H[:, S]; K = HS @ HS.T
-    lam = ridge * (K.diagonal().sum() / (n * len(S))).clamp_min(torch.finfo(H.dtype).tiny)   # the same ridge: relative to the kept genes' mean variance
-    K = K + n * lam * torch.eye(n, dtype=H.dtype, device=H.device)  # (H_S'H_S / n + lam I) w = H_S'Z / n  <=>  w = H_S'(H_S H_S' + n lam I)^-1 Z
-    L, info = torch.linalg.cholesky_ex(K)
-    alpha = torch.cholesky_solve(Z[:, rows], L) if int(info) == 0 else torch.linalg.solve(K, Z[:, rows])
-    return (alpha.T @ H)[:, S]
+    # (H_S'H_S / n + lam I) w = H_S'Z / n  <=>  w = H_S'(H_S H_S' + n lam I)^-1 Z, lam = ridge x the kept genes' mean variance = ridge x (n / s) x mean(diag K) / n
+    return (_ridge_solve(K, Z[:, rows], ridge * n / len(S)).T @ H)[:, S]
 
 @torch.no_grad()
 def prune_reconstruct(model,                     # a fitted ZiPo: its first layer is pruned, and it and the next layer refitted, in place
@@ -574,7 +571,7 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
     for k, sk in enumerate(tqdm(supports, desc="least squares", unit="neuron", disable=not progress)):   # each neuron: sum_S w_g h_g as close to sum_all W0_g h_g as least squares gets
         S, rows = sk.nonzero().squeeze(1), (group == k).nonzero().squeeze(1)
         if not len(S): continue
-        if H is not None and _cells_side(len(S), n, len(W0[0]), ridge): W[rows[:, None], S] = _refit_rows_cells(H, Z, S, rows, ridge, cache)
+        if H is not None and _cells_side(len(S), n, lin.in_features, ridge): W[rows[:, None], S] = _refit_rows_cells(H, Z, S, rows, ridge, cache)
         else:
             if C is None: C = (H.T @ H).div_(n)                     # the genes' covariance, formed for the first neuron solved on their side
             W[rows[:, None], S] = _refit_rows(C, W0, S, rows, ridge)
