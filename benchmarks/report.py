@@ -946,7 +946,9 @@ def block_zipo():
                    f"{', '.join(pct((r['gradual']['unpruned_refitted']['heldout_nll'] - r['heldout_nll_dense']) / r['heldout_nll_dense']) for r in g)}, "
                    f"so the pruned model against that control: "
                    f"{', '.join(pct((r['heldout_nll'] - r['gradual']['unpruned_refitted']['heldout_nll']) / r['gradual']['unpruned_refitted']['heldout_nll']) for r in g)}"
-                   if all("unpruned_refitted" in r["gradual"] for r in g) else ""))
+                   if all("unpruned_refitted" in r["gradual"] for r in g) else "")
+                + (f"; seconds of the pruning step (both roads at each fraction tried, and that control), per seed: "
+                   f"{'/'.join(f(r['gradual']['seconds'], 0) for r in g)}" if ls and all("unpruned_refitted" in r["gradual"] for r in g) else ""))
 
     def overfit(g):   # where the retraining goes: the fit's last training against validation NLL, and the validation NLL through the ramp
         if any(r["config"].get("_prune_ramp", 40) != 40 or r["config"].get("_prune_reconstruct") or len(r["gradual"]["valid_nll"]) < 41 or "curve" not in r for r in g): return ""
