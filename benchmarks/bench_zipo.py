@@ -508,7 +508,7 @@ def refit_solve(dataset="pbmc3k_allgenes", shares=(0.05, 0.25, 0.35, 0.5, 0.65, 
     h = torch.log1p(torch.as_tensor(x1, dtype=torch.float64)); n = len(h)
     m = h.mean(0); h -= m
     t0 = time.perf_counter(); C = h.T @ h / n; t_cov = time.perf_counter() - t0
-    t0 = time.perf_counter(); K = h @ h.T; t_k = time.perf_counter() - t0; del K
+    t0 = time.perf_counter(); K = h @ h.T; t_k = time.perf_counter() - t0    # H H', formed once per fit: its time is seconds_cells_gram, not a neuron's
     G, g = C.shape[0], torch.Generator().manual_seed(seed)
     def lu(A, B, ridge):             # the first solve: LU on the same matrix
         lam = ridge * A.diagonal().mean().clamp_min(torch.finfo(A.dtype).tiny)
@@ -521,7 +521,7 @@ def refit_solve(dataset="pbmc3k_allgenes", shares=(0.05, 0.25, 0.35, 0.5, 0.65, 
             t0 = time.perf_counter(); a = lu(C[S][:, S], C[S] @ w.T, 1e-2); t_lu = time.perf_counter() - t0
             t0 = time.perf_counter(); b = _refit_rows(C, w, S, rows, 1e-2).T; t_ch = time.perf_counter() - t0
             cells = _cells_side(len(S), n, G, 1e-2)
-            cache = {"K": h @ h.T} if 2 * len(S) > G else {}             # formed once per fit: its time is seconds_cells_gram, not the neuron's
+            cache = {"K": K} if 2 * len(S) > G else {}                   # as prune_reconstruct's cache after its first such neuron
             z = h @ w.T                                                   # the old pre-activations: formed once for every neuron in prune_reconstruct
             t0 = time.perf_counter()                                      # what prune_reconstruct runs
             c = _refit_rows_cells(h, z, S, rows, 1e-2, cache).T if cells else _refit_rows(C, w, S, rows, 1e-2).T

@@ -935,6 +935,7 @@ def block_zipo():
     def kept(g):      # prune_gradually's choice among the retrained model, its averaged weights and the fit pruned at once
         if g[0]["gradual"].get("road") not in ("prune_gradually", "prune_largest"): return ""
         ls = all("valid_nll_reconstructed" in r["gradual"] for r in g)   # prune_reconstruct=True: the least-squares refit is a fourth candidate
+        ctl = all("unpruned_refitted" in r["gradual"] for r in g)         # the benchmark's control: the same refit without pruning
         ks = ("valid_nll_at_once", "valid_nll_retrained", "valid_nll_averaged") + (("valid_nll_reconstructed", "valid_nll_reconstructed_retrained",
                                                                                       "valid_nll_reconstructed_averaged") if ls else ())
         return (f"; the model kept, per seed: {('; ' if ls else ', ').join(r['gradual']['kept'] for r in g)} (validation NLL of the fit pruned at once / of the "
@@ -946,9 +947,9 @@ def block_zipo():
                    f"{', '.join(pct((r['gradual']['unpruned_refitted']['heldout_nll'] - r['heldout_nll_dense']) / r['heldout_nll_dense']) for r in g)}, "
                    f"so the pruned model against that control: "
                    f"{', '.join(pct((r['heldout_nll'] - r['gradual']['unpruned_refitted']['heldout_nll']) / r['gradual']['unpruned_refitted']['heldout_nll']) for r in g)}"
-                   if all("unpruned_refitted" in r["gradual"] for r in g) else "")
+                   if ctl else "")
                 + (f"; seconds of the pruning step (both roads at each fraction tried, and that control), per seed: "
-                   f"{'/'.join(f(r['gradual']['seconds'], 0) for r in g)}" if ls and all("unpruned_refitted" in r["gradual"] for r in g) else ""))
+                   f"{'/'.join(f(r['gradual']['seconds'], 0) for r in g)}" if ls and ctl else ""))
 
     def overfit(g):   # where the retraining goes: the fit's last training against validation NLL, and the validation NLL through the ramp
         if any(r["config"].get("_prune_ramp", 40) != 40 or r["config"].get("_prune_reconstruct") or len(r["gradual"]["valid_nll"]) < 41 or "curve" not in r for r in g): return ""
