@@ -175,7 +175,7 @@ def transform_h5ad(path:str|Path,            # input .h5ad with the new cells' r
     kind = type(m).__name__
     if batch_key is not None and kind != "ZINBWaVE": raise ValueError(f"--batch-key applies to a ZINB-WaVE model; this {kind} reads the covariates it was fitted with")
     adata = _read_h5ad(path, backed)
-    if kind == "ZINBWaVE": tl.zinbwave_transform(adata, m, batch_key=batch_key or getattr(m, "batch_key", None), layer=layer, device=device)
+    if kind == "ZINBWaVE": tl.zinbwave_transform(adata, m, batch_key=batch_key, layer=layer, device=device)   # None: the fit's own column
     elif kind == "CountVAE": tl.vae_transform(adata, m, layer=layer, device=device)
     else: tl.zipo_transform(adata, m, layer=layer, device=device)
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)

@@ -46,9 +46,13 @@ def _with_levels(adata:ad.AnnData, key:str, levels, what:str="levels")->pd.Categ
     if unknown: raise ValueError(f"adata.obs[{key!r}] has {what} the model was not fitted on: {unknown[:5]}; its {what} are {lv}")
     return pd.Categorical(v, categories=lv)
 
-def _observed_levels(adata:ad.AnnData, key:str)->pd.Categorical:
-    "adata.obs[key] as a categorical of the levels some cell has: a category with no cell (left by subsetting) gets no column and no coefficient."
-    return pd.Categorical(adata.obs[key]).remove_unused_categories()
+def _observed_levels(adata:ad.AnnData, key:str, what:str="covariate_keys")->pd.Categorical:
+    "adata.obs[key] as a categorical of the levels some cell has: a category with no cell (left by subsetting) gets no column and no coefficient; a numeric column is refused, naming `what`."
+    col = adata.obs[key]
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):   # one indicator per distinct number: rarely what is meant
+        raise ValueError(f"adata.obs[{key!r}] is numeric ({col.dtype}, {col.nunique()} distinct values), and {what} codes a column one-hot, one indicator per "
+                         f"level; if its values are labels (batch numbers, say), pass adata.obs[{key!r}].astype('category')")
+    return pd.Categorical(col).remove_unused_categories()
 
 def batch_design(adata:ad.AnnData,        # cells in rows
                  batch_key:str|None=None, # column of `adata.obs` with the batch of each cell
@@ -58,7 +62,7 @@ def batch_design(adata:ad.AnnData,        # cells in rows
     n = adata.n_obs
     if batch_key is None: return np.ones((n, 1), np.float32), ["intercept"]
     check_obs_keys(adata.obs, [batch_key], "batch_key")
-    b = _observed_levels(adata, batch_key) if levels is None else _with_levels(adata, batch_key, levels, "batches")
+    b = _observed_levels(adata, batch_key, "batch_key") if levels is None else _with_levels(adata, batch_key, levels, "batches")
     cols = [np.ones(n, np.float32)] + [(b.codes == k).astype(np.float32) for k in range(1, len(b.categories))]
     return np.stack(cols, 1), ["intercept"] + [f"{batch_key}={c}" for c in b.categories[1:]]
 
@@ -132,6 +136,10 @@ def glmm_genes(adata:ad.AnnData,       # counts in X (or `layer`); covariates in
               ):                       # the `GLMMGenesResult` (for `zinb_nb.glmm.contrast`)
     "Fit the same GLMM to every gene; writes varm[f'{key_added}_estimate'/'_std_error'/'_vcov'], var[f'{key_added}_*'], uns[key_added]."
     from zinb_nb.glmm import glmm_genes as _fit_genes
+    names = pd.Index(adata.var_names)
+    if not names.is_unique:                                       # the results are matched to the rows of var by name
+        rep = names[names.duplicated()].unique()
+        raise ValueError(f"adata.var_names are not unique ({len(rep)} name(s) repeated, first {rep[0]!r}); call adata.var_names_make_unique() first")
     device = resolve_device(device)
     counts = read_counts(adata, layer, warn_empty=False)
     res = _fit_genes(counts, adata.obs, formula, family=family, reml=reml, genes=genes, device=device, progress=progress, **kw)
@@ -306,7 +314,7 @@ def _check_genes(adata:ad.AnnData, model)->None:
 
 def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same genes as the fit, in the same order)
                        model:ZINBWaVE,        # a fitted model (e.g. returned by `tl.zinbwave`)
-                       batch_key:str|None=None, # `.obs` column of the new cells' batches (levels of the training design)
+                       batch_key:str|None=None, # `.obs` column of the new cells' batches (levels of the training design); None: the fit's own `batch_key`
                        layer:str|None=None,
                        size_factors=None,     # as in `tl.zinbwave`: the offsets of the new cells
                        device=None,
@@ -322,8 +330,10 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
     device = resolve_device(device)
     _check_genes(adata, model)
     counts = read_counts(adata, layer)
+    if batch_key is None: batch_key = getattr(model, "batch_key", None)     # the column the fit read its batches from
     X, xnames = batch_design(adata, batch_key, getattr(model, "batch_levels", None) if batch_key is not None else None)
-    if X.shape[1] != model.X.shape[1]: raise ValueError(f"the new cells' design has {X.shape[1]} columns ({xnames}), the model's has {model.X.shape[1]}")
+    if X.shape[1] != model.X.shape[1]:
+        raise ValueError(f"the new cells' design has {X.shape[1]} columns ({xnames}), the model's has {model.X.shape[1]}: give batch_key, the .obs column of the new cells' batches")
     s = resolve_size_factors(counts, size_factors)
     data = CellBatches(counts, batch_size=batch_size, shuffle=optimizer == "adam", device=device)
     new = _fit_new_cells(model, data, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float(),
@@ -343,7 +353,7 @@ def _covariate_design(adata:ad.AnnData, keys, what:str="covariate_keys",
     check_obs_keys(adata.obs, keys, what)
     cols, names = [], []
     for k in keys:
-        c = _observed_levels(adata, k) if levels is None else _with_levels(adata, k, levels[k])
+        c = _observed_levels(adata, k, what) if levels is None else _with_levels(adata, k, levels[k])
         cols.append(np.eye(len(c.categories), dtype=np.float32)[c.codes]); names += [f"{k}={v}" for v in c.categories]
     return np.concatenate(cols, 1), names
 
