@@ -87,6 +87,8 @@ def latent(adata,                   # AnnData with a latent space in `obsm`
            s:float=3.,              # marker size
           ):                        # the Axes
     "Cells on the first two principal components of `adata.obsm[basis]`, coloured by `adata.obs[color]`."
+    for name, v in (("basis", basis), ("color", color)):
+        if v is not None and not isinstance(v, str): raise ValueError(f"{name} must be a name (a key of adata.{'obsm' if name == 'basis' else 'obs'}), got {type(v).__name__}")
     if basis not in adata.obsm and f"X_{basis}" in adata.obsm: basis = f"X_{basis}"   # scanpy's spelling: "zinbwave" for "X_zinbwave"
     if basis not in adata.obsm: raise ValueError(f"unknown basis {basis!r}; adata.obsm holds {list(adata.obsm)}")
     if color is not None and color not in adata.obs: raise ValueError(f"unknown color {color!r}; adata.obs has the columns {list(adata.obs.columns)}")
