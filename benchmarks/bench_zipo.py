@@ -300,7 +300,7 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
                 control = dict(heldout_nll=nll_ours(m0, x1[held], None if C is None else C[held]), ridge_next=r0["ridge_next"])
                 del m0
             hg = (prune_largest if several else prune_gradually)(model, data_t, config["_prune_to"], valid=valid_t, progress=False,
-                                 **{k: config[f"_prune_{k}"] for k in ("ramp", "lr", "confidence", "reconstruct") if f"_prune_{k}" in config})
+                                 **{k: config[f"_prune_{k}"] for k in ("ramp", "lr", "confidence", "reconstruct", "scope") if f"_prune_{k}" in config})
         gradual = dict(fraction=config.get("_gradual") or config["_prune_to"], sparsity_before=sp0, epochs=int(len(hg)),
                        seconds=time.perf_counter() - t2, valid_nll=hg.valid_nll.tolist(), road="gradual_prune" if config.get("_gradual") else "prune_largest" if several else "prune_gradually")
         gradual.update(hg.attrs)         # prune_gradually: which model it kept and each candidate's held-out NLL; prune_largest: also the fraction kept, every one tried and its validation NLL
@@ -640,6 +640,10 @@ ABLATIONS = {
     # the same, pruned at once and refitted by least squares before the retraining: `tl.zipo(..., prune_to=[0.95, 0.98], prune_reconstruct=True)`
     "zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_reconstruct": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1,
                                      library_scale="log", library="observed", _refine="mcv", _output="posterior", _prune_to=[0.95, 0.98], _prune_reconstruct=True),
+    # the same, the fraction shared over the whole first layer (each weight's score relative to its neuron's), not alike in every neuron: `prune_scope="layer"`
+    "zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_reconstruct_layer": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1,
+                                     library_scale="log", library="observed", _refine="mcv", _output="posterior", _prune_to=[0.95, 0.98], _prune_reconstruct=True,
+                                     _prune_scope="layer"),
     # the least-squares refit after the fit, nothing pruned (`tl.zipo(refit=True)`, `zipo.refit_lstsq`): the defaults, and the ZINB fit with the observed library read by its posterior
     "lr_1e-3_proximal_refit": dict(_lr0=1e-3, proximal=True, _refit=True),
     "zinb_lr_1e-3_proximal_observed_posterior_refit": dict(likelihood="zinb", _lr0=1e-3, proximal=True, alpha_library=0.1, library_scale="log",

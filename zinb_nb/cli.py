@@ -127,7 +127,7 @@ _MODELS = {   # --model -> the tl function and the options it takes (beyond --la
     "glmm": ("glmm_genes", ["formula", "family", "genes"]),
     "zinbwave": ("zinbwave", ["n_latent", "batch_key", "size_factors", "init", "optimizer", "tol", "epsilon_W", "max_epochs", "batch_size", "lr", "checkpoint", "cell_store"]),
     "vae": ("vae", ["likelihood", "n_latent", "n_components", "mixture_init", "batch_key", "max_epochs", "batch_size", "lr"]),
-    "zipo": ("zipo", ["likelihood", "library", "n_latent", "covariate_keys", "max_epochs", "batch_size", "lr", "prune", "prune_to", "prune_tol", "prune_confidence", "prune_reconstruct", "refit", "proximal", "return_zi", "posterior", "refine"]),
+    "zipo": ("zipo", ["likelihood", "library", "n_latent", "covariate_keys", "max_epochs", "batch_size", "lr", "prune", "prune_to", "prune_tol", "prune_confidence", "prune_reconstruct", "prune_scope", "refit", "proximal", "return_zi", "posterior", "refine"]),
 }
 _SAVED = ("zinbwave", "vae", "zipo")   # the models `tl.save` writes and `zinb-nb transform` reads
 
@@ -261,6 +261,7 @@ def _model_options(g):
     opt("prune_confidence", type=float, help="zipo: ... at this one-sided confidence, from the held-out cells' paired differences (default 0.95; 0.5: the mean alone)")
     opt("refit", action="store_const", const=True, help="zipo: after the fit, refit the first layer and the next by ridge least squares; kept where the held-out cells' NLL falls")
     opt("prune_reconstruct", action="store_const", const=True, help="zipo: with --prune-to, also prune at once, refit the kept weights and the next layer by least squares and retrain from there; the held-out cells choose among both roads' models")
+    opt("prune_scope", choices=["neuron", "layer"], help="zipo: with --prune-to, share the fraction out in every first-layer neuron alike (neuron, the default) or over the whole layer, by each weight's score relative to its neuron's (layer)")
     opt("proximal", action=argparse.BooleanOptionalAction, help="zipo: exact zeros in the first layer (the ratio penalty's L1 part by a proximal step after each Adam step; on by default, --no-proximal trains as the paper did)")
     opt("return_zi", action="store_const", const=True, help="zipo: also write layers['zipo_zi'], the structural-zero probabilities")
     opt("library", choices=["predicted", "observed"], help="zipo: each cell's library size predicted from its latent (default, the paper's) or its observed total count (as DCA's)")

@@ -475,6 +475,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          prune_tol:float=0.005,       # several `prune_to` fractions: keep the largest whose held-out NLL is at most (1 + prune_tol) x the unpruned model's ...
          prune_confidence:float=0.95, # ... at this one-sided confidence, from the held-out cells' paired differences (0.5: the mean difference alone)
          prune_reconstruct:bool=False,# prune_to: also prune at once, refit by least squares (`zipo.prune_reconstruct`) and retrain from there; the held-out cells choose among both roads' models
+         prune_scope:str="neuron",    # prune_to: "neuron" (every first-layer neuron keeps the same share of its inputs) or "layer" (the share is the layer's; each neuron's scores relative to its own size: `zipo.prune_fraction`)
          return_zi:bool=False,        # also write layers["zipo_zi"] (zip, zinb)
          posterior:bool=False,        # also write layers["zipo_posterior"]: each count's posterior mean given the cell's own counts (`ZiPo.predict`); with refine="mcv" the steps are chosen for it
          refine:int|str=0,            # > 0: each cell's latent refined by that many Adam steps on its own likelihood before the outputs (`ZiPo.refine`); "mcv": the count chosen by molecular cross-validation within the data (`ZiPo.choose_refine`)
@@ -491,7 +492,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, library_scale, ...
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
     "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi'], layers['zipo_posterior']) and uns['zipo']."
-    from zinb_nb.zipo import ZiPoConfig, prune as prune_, prune_gradually, prune_largest, refit_lstsq, sparsity, _held_out_nll
+    from zinb_nb.zipo import ZiPoConfig, SCOPES, prune as prune_, prune_gradually, prune_largest, refit_lstsq, sparsity, _held_out_nll
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine,
                 refine_cells=refine_cells)
     if not isinstance(posterior, bool): raise ValueError(f"posterior must be True or False, got {posterior!r}")
@@ -510,6 +511,8 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     if not isinstance(refit, bool): raise ValueError(f"refit must be True or False, got {refit!r}")
     if not isinstance(prune_reconstruct, bool): raise ValueError(f"prune_reconstruct must be True or False, got {prune_reconstruct!r}")
     if prune_reconstruct and prune_to is None: raise ValueError("prune_reconstruct applies to prune_to (a fraction): give prune_to")
+    if prune_scope not in SCOPES: raise ValueError(f"prune_scope must be 'neuron' or 'layer', got {prune_scope!r}")
+    if prune_scope != "neuron" and prune_to is None: raise ValueError("prune_scope applies to prune_to (a fraction): give prune_to")
     config = ZiPoConfig(likelihood=likelihood, n_latent=n_latent, proximal=proximal, **model_kw)
     if return_zi and config.likelihood not in ("zip", "zinb"): raise ValueError(f"return_zi needs a zero-inflated likelihood ('zip' or 'zinb'), not {likelihood!r}")
     device = resolve_device(device)
@@ -525,8 +528,8 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         info["valid_nll_before_pruning"] = _held_out_nll(model, data, valid)
         if prune is not None: prune_(model, prune)
         else:
-            model.prune_history = (prune_gradually(model, data, fracs[0], valid=valid if valid.any() else None, progress=progress, reconstruct=prune_reconstruct) if len(fracs) == 1 else
-                                   prune_largest(model, data, fracs, valid=valid, tol=prune_tol, confidence=prune_confidence, progress=progress, reconstruct=prune_reconstruct))   # the fraction kept, every one tried and its held-out NLL
+            model.prune_history = (prune_gradually(model, data, fracs[0], valid=valid if valid.any() else None, progress=progress, reconstruct=prune_reconstruct, scope=prune_scope) if len(fracs) == 1 else
+                                   prune_largest(model, data, fracs, valid=valid, tol=prune_tol, confidence=prune_confidence, progress=progress, reconstruct=prune_reconstruct, scope=prune_scope))   # the fraction kept, every one tried and its held-out NLL
             info["prune_history"] = {c: model.prune_history[c].to_numpy() for c in model.prune_history.columns}
             info.update({f"prune_{k}": v for k, v in model.prune_history.attrs.items()})   # kept: "retrained", "averaged", "at once" or "reconstructed", and each one's held-out NLL
         info["valid_nll_after_pruning"] = _held_out_nll(model, data, valid)
@@ -540,7 +543,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     model.var_names, model.covariate_levels = [str(g) for g in adata.var_names], _covariate_levels(adata, covariate_keys)   # for new cells (`zipo_transform`) and `save`
     model.refine_steps = info["refine_steps"]
     _write_zipo(adata, model, outs, valid, cnames, info, dense, dict(likelihood=likelihood, n_latent=n_latent, layer=layer or "X",
-                covariate_keys=covariate_keys, prune=prune, prune_to=fracs if fracs is None or len(fracs) > 1 else fracs[0], prune_tol=prune_tol, prune_confidence=prune_confidence, prune_reconstruct=prune_reconstruct, refit=refit, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
+                covariate_keys=covariate_keys, prune=prune, prune_to=fracs if fracs is None or len(fracs) > 1 else fracs[0], prune_tol=prune_tol, prune_confidence=prune_confidence, prune_reconstruct=prune_reconstruct, prune_scope=prune_scope, refit=refit, proximal=proximal, refine=refine, posterior=posterior, refine_cells=refine_cells, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac,
                 patience=patience, seed=seed))
     return model
 

@@ -13,7 +13,7 @@ from .distributions import likelihood as _likelihood, mean_floor, posterior_mean
 from .train import Callback, CellCovariates, batchnorm_for
 
 # %% auto #0
-__all__ = ['RIDGES_NEXT', 'ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty',
+__all__ = ['SCOPES', 'RIDGES_NEXT', 'ZiPoConfig', 'ZiPo', 'zi_penalty', 'weight_ratio', 'theta_penalty', 'library_penalty',
            'log_library_penalty', 'sparsity', 'prune', 'soft_threshold', 'ratio_l1_weights', 'adam_prox_l1_',
            'ProximalRatio', 'ZiPoSchedule', 'init_library', 'prune_fraction', 'input_moments', 'input_rms',
            'GradualPruning', 'prune_gradually', 'prune_reconstruct', 'refit_lstsq', 'prune_largest']
@@ -320,20 +320,30 @@ def predict(self:ZiPo, x:Tensor, covariates:Tensor|None=None,
                 posterior=post, posterior_rate=post_rate)
 
 # %% ../nbs/06_zipo.ipynb #6385b24f
-def _keep_mask(W:Tensor, fraction:float, scale:Tensor|None=None)->Tensor:
-    "True at the G - round(fraction * G) weights of each row of W largest by |w| * scale (by |w| without scale)."
+SCOPES = ("neuron", "layer")   # how a pruned fraction is shared: the same in every first-layer neuron, or over the layer as a whole
+
+def _check_scope(scope):
+    if scope not in SCOPES: raise ValueError(f"scope must be 'neuron' or 'layer', got {scope!r}")
+
+def _keep_mask(W:Tensor, fraction:float, scale:Tensor|None=None, scope:str="neuron")->Tensor:
+    "True at the weights kept, scored by |w| * scale (|w| without scale): each row's G - round(fraction * G) best ('neuron'), or the N G - round(fraction * N G) best of the whole of W by each score over its row's root sum of squares ('layer')."
     score = W.abs() if scale is None else W.abs() * scale.to(W)[None, :]
-    return torch.zeros_like(W, dtype=torch.bool).scatter_(1, score.topk(W.shape[1] - round(fraction * W.shape[1]), dim=1).indices, True)
+    if scope == "neuron": return torch.zeros_like(W, dtype=torch.bool).scatter_(1, score.topk(W.shape[1] - round(fraction * W.shape[1]), dim=1).indices, True)
+    rel = score / score.pow(2).sum(1, keepdim=True).sqrt().clamp_min(torch.finfo(score.dtype).tiny)   # a neuron's scale is arbitrary under BatchNorm: its share is not
+    keep = torch.zeros(W.numel(), dtype=torch.bool, device=W.device)
+    return keep.scatter_(0, rel.flatten().topk(W.numel() - round(fraction * W.numel())).indices, True).view_as(W)
 
 @torch.no_grad()
 def prune_fraction(model,                  # a ZiPo model (its first layer is pruned in place), or an nn.Linear
-                   fraction:float,         # in [0, 1): the share of each neuron's weights set to zero
+                   fraction:float,         # in [0, 1): the share of each neuron's weights set to zero (scope "layer": of the layer's)
                    scale:Tensor|None=None, # one number per input (e.g. `input_rms`): weights scored by |w| * scale; None: by |w|
                    mean:Tensor|None=None,  # one number per input, its mean (`input_moments`): each neuron's bias absorbs what its pruned weights added on average; None: biases unchanged
+                   scope:str="neuron",     # "neuron": every neuron keeps the same number of inputs; "layer": the layer keeps its best weights by each one's score relative to its neuron's (`_keep_mask`)
                   )->float:                # the fraction of first-layer weights exactly zero afterwards
-    "Keep in every first-layer neuron its G - round(fraction * G) weights largest by |w| * scale and zero the rest (zeros stay zero); with `mean`, add sum_g (w_old - w_new)_g * mean_g to each neuron's bias."
+    "Keep in every first-layer neuron its G - round(fraction * G) weights largest by |w| * scale (scope 'layer': the layer's N G - round(fraction * N G) largest by that score over its neuron's root sum of squares) and zero the rest (zeros stay zero); with `mean`, add sum_g (w_old - w_new)_g * mean_g to each neuron's bias."
     if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
         raise ValueError(f"fraction must be a number in [0, 1), got {fraction!r}")
+    _check_scope(scope)
     W = _first_weight(model)
     if scale is not None and (scale.shape != (W.shape[1],) or not torch.isfinite(scale).all() or (scale < 0).any()):
         raise ValueError(f"scale must hold one finite number >= 0 per input ({W.shape[1]}), got shape {tuple(scale.shape)}")
@@ -342,7 +352,7 @@ def prune_fraction(model,                  # a ZiPo model (its first layer is pr
         if mean.shape != (W.shape[1],) or not torch.isfinite(mean).all():
             raise ValueError(f"mean must hold one finite number per input ({W.shape[1]}), got shape {tuple(mean.shape)}")
         if bias is None: raise ValueError("mean needs a first layer with a bias: the bias is what absorbs the pruned weights' mean contribution")
-    keep = _keep_mask(W, fraction, scale)
+    keep = _keep_mask(W, fraction, scale, scope)
     if mean is not None: bias += (W.double() * ~keep) @ mean.double().to(W.device)   # each neuron's mean pre-activation over those cells unchanged
     W[~keep] = 0.
     return sparsity(model)
@@ -386,12 +396,14 @@ def _held_out_nll(model, data, valid)->float:
 class GradualPruning(Callback):
     "Prune ZiPo's first layer to `fraction` over `ramp` epochs on Zhu and Gupta's cubic schedule (`prune_fraction` by |w| times each input's RMS), the pruned weights held at zero after every step."
     order = 20                                             # after the proximal step (0) and early stopping (10)
-    def __init__(self, fraction:float,                     # the final share of each neuron's weights that are zero, in (0, 1)
-                 ramp:int=40):                             # epochs over which it is reached (pruning after each)
+    def __init__(self, fraction:float,                     # the final share of each neuron's weights that are zero, in (0, 1) (scope "layer": of the layer's)
+                 ramp:int=40,                              # epochs over which it is reached (pruning after each)
+                 scope:str="neuron"):                      # `prune_fraction`'s scope
         if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
             raise ValueError(f"fraction must be a number in (0, 1), got {fraction!r}")
         if isinstance(ramp, bool) or not isinstance(ramp, int) or ramp < 1: raise ValueError(f"ramp must be an integer >= 1, got {ramp!r}")
-        self.fraction, self.ramp, self.s0, self.scale, self.mean, self.mask = float(fraction), ramp, None, None, None, None
+        _check_scope(scope)
+        self.fraction, self.ramp, self.scope, self.s0, self.scale, self.mean, self.mask = float(fraction), ramp, scope, None, None, None, None
     def before_fit(self, run):
         if self.s0 is None: self.s0 = sparsity(run.model)  # a resumed fit keeps its own start
         self.mean, self.scale = input_moments(run.model, run.data, ~run.valid if run.has_valid else None)
@@ -401,17 +413,17 @@ class GradualPruning(Callback):
         if self.mask is not None: _first_weight(run.model).data.mul_(self.mask)
     def after_epoch(self, run):
         if run.epoch > self.ramp: return
-        prune_fraction(run.model, self.target(run.epoch), self.scale)
+        prune_fraction(run.model, self.target(run.epoch), self.scale, scope=self.scope)
         self.mask = (_first_weight(run.model) != 0).to(_first_weight(run.model).dtype)
     def state_dict(self): return dict(s0=self.s0, mask=self.mask)
     def load_state_dict(self, sd): self.s0, self.mask = sd["s0"], sd["mask"]
 
-def _retrain_pruned(model, data, fraction:float, valid, ramp:int, epochs:int, patience:int, lr:float, progress:bool, average:bool, mask=None)->tuple:
+def _retrain_pruned(model, data, fraction:float, valid, ramp:int, epochs:int, patience:int, lr:float, progress:bool, average:bool, mask=None, scope:str="neuron")->tuple:
     "One retraining of a model pruned to `fraction`: `GradualPruning` over `ramp` epochs (or its `mask` held from the first step), without the ratio penalty, then ZiPo's plateau schedule; (history, the callback, the weight average or None)."
     from dataclasses import replace
     from zinb_nb.train import fit, EarlyStopping, WeightAveraging
     has_valid = valid is not None and bool(torch.as_tensor(valid).any())
-    gp, config = GradualPruning(fraction, ramp), model.config
+    gp, config = GradualPruning(fraction, ramp, scope), model.config
     if mask is not None: gp.mask = mask                             # the zeros held from the first step
     avg = WeightAveraging(ramp) if average and has_valid else None   # the mask is fixed after the ramp: the average keeps its zeros
     model.config = replace(config, alpha_w=0., proximal=False)   # the mask does the penalty's work; restored afterwards
@@ -434,7 +446,7 @@ def _retrained_candidates(model, data, valid, avg, names:tuple)->dict:
 
 def prune_gradually(model,                 # a fitted ZiPo
                     data,                  # `CellBatches` of the cells it was fitted on
-                    fraction:float=0.95,   # share of the first layer's weights zero at the end (each neuron the same share)
+                    fraction:float=0.95,   # share of the first layer's weights zero at the end (each neuron the same share; scope "layer": shared as `prune_fraction` says)
                     valid=None,            # bool mask of the held-out cells (early stopping after the ramp); None: no early stopping
                     ramp:int=40,           # epochs of pruning
                     epochs:int=120,        # at most this many epochs more at the final fraction
@@ -444,17 +456,18 @@ def prune_gradually(model,                 # a fitted ZiPo
                     at_once:bool=True,     # with held-out cells: also score the fit pruned at once without retraining (its biases corrected), and keep it where it does better on them
                     average:bool=True,     # with held-out cells: also score the mean of the weights over the epochs after the ramp (BatchNorm statistics recomputed), and keep it where it does better
                     reconstruct:bool=False,# also prune at once and refit by least squares (`prune_reconstruct`), and retrain from there: three more candidates (without held-out cells: this road alone)
+                    scope:str="neuron",    # "neuron" or "layer": how the fraction is shared (`prune_fraction`), on every road
                    ):                      # the kept road's retraining history (one row per epoch; `attrs`: kept, and valid_nll_<candidate> for each candidate scored)
     "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros; with held-out cells, end with whichever has the lowest held-out NLL of the retrained model, its weights averaged over the epochs after the ramp and the fit pruned at once (biases corrected for the mean input), and with `reconstruct` of the fit pruned at once and refitted by least squares, the model retrained from it and that retraining's averaged weights."
     import copy
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0: raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
     for name, v in (("at_once", at_once), ("average", average), ("reconstruct", reconstruct)):
         if not isinstance(v, bool): raise ValueError(f"{name} must be True or False, got {v!r}")
-    GradualPruning(fraction, ramp)                                 # the fraction and the ramp checked before any work
+    GradualPruning(fraction, ramp, scope)                          # the fraction, the ramp and the scope checked before any work
     has_valid = valid is not None and bool(torch.as_tensor(valid).any())
-    kw = dict(epochs=epochs, patience=patience, lr=lr, progress=progress, average=average)
+    kw = dict(epochs=epochs, patience=patience, lr=lr, progress=progress, average=average, scope=scope)
     if reconstruct and not has_valid:                              # nothing to choose with: the least-squares road alone, at the middle ridge
-        info = prune_reconstruct(model, data, fraction, ridge_next=0.1, progress=progress)
+        info = prune_reconstruct(model, data, fraction, ridge_next=0.1, progress=progress, scope=scope)
         hist = _retrain_pruned(model, data, fraction, None, 1, mask=(_first_weight(model) != 0).to(_first_weight(model).dtype), **kw)[0]
         hist.attrs["reconstruct_ridge_next"] = info["ridge_next"]
         return hist
@@ -466,14 +479,14 @@ def prune_gradually(model,                 # a fitted ZiPo
     if reconstruct:                                                # the second road: least squares over the training cells, then retraining from there
         v = torch.as_tensor(valid, dtype=torch.bool)
         model.load_state_dict(start)
-        info = prune_reconstruct(model, data, fraction, cells=~v, valid=v, progress=progress)
+        info = prune_reconstruct(model, data, fraction, cells=~v, valid=v, progress=progress, scope=scope)
         cand["reconstructed"] = (_held_out_nll(model, data, valid), copy.deepcopy(model.state_dict()))
         h2, _, avg2 = _retrain_pruned(model, data, fraction, valid, 1, mask=(_first_weight(model) != 0).to(_first_weight(model).dtype), **kw)
         c2 = _retrained_candidates(model, data, valid, avg2, ("reconstructed, retrained", "reconstructed, averaged"))
         cand.update(c2); hists.update(dict.fromkeys(["reconstructed", *c2], h2))
     if at_once:                                                  # the fit as it was, pruned at once by the same score
         model.load_state_dict(start)
-        prune_fraction(model, fraction, gp.scale, gp.mean)       # the inputs' norms and means GradualPruning computed on the training cells
+        prune_fraction(model, fraction, gp.scale, gp.mean, scope)   # the inputs' norms and means GradualPruning computed on the training cells
         cand["at once"] = (_held_out_nll(model, data, valid), None)
     kept = min(cand, key=lambda k: cand[k][0] if math.isfinite(cand[k][0]) else math.inf)   # a NaN never wins; the first of equals in the order above
     if cand[kept][1] is not None: model.load_state_dict(cand[kept][1])
@@ -527,6 +540,7 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
                       ridge_next=RIDGES_NEXT,    # next layer's ridge, relative to its inputs' mean variance; several: `valid` chooses
                       valid=None,                # bool mask of held-out cells that choose among several `ridge_next` (lowest NLL)
                       keep_zeros:bool=False,     # weights already zero stay zero (the refit runs over each neuron's nonzero weights only)
+                      scope:str="neuron",        # how the fraction is shared: in every neuron alike, or over the layer (`prune_fraction`)
                       progress:bool=False,       # a progress bar over the first layer's solves (minutes on ten thousand genes)
                      )->dict:                    # sparsity, the ridge_next kept, and the held-out NLL of each one tried
     "Prune the first layer at once to `fraction` (each neuron keeps its inputs largest by |w| * RMS), refit each neuron's kept weights and bias by ridge least squares to its unpruned pre-activation over `cells`, then the next linear layer to its unpruned pre-activation given the pruned layer's output."
@@ -541,6 +555,7 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
     if len(rn) > 1 and not has_valid: raise ValueError("several ridge_next values need held-out cells (valid) to choose among them")
     if not rn: raise ValueError("ridge_next needs at least one value")
     if not isinstance(keep_zeros, bool): raise ValueError(f"keep_zeros must be True or False, got {keep_zeros!r}")
+    _check_scope(scope)
     for name, mask in (("valid", valid), ("cells", cells)):           # a mask of another length would pick the wrong cells, or some of them silently
         if mask is not None and tuple(torch.as_tensor(mask).shape) != (data.n_cells,):
             raise ValueError(f"{name} must be a bool mask with one entry per cell ({data.n_cells}), got shape {tuple(torch.as_tensor(mask).shape)}")
@@ -564,7 +579,7 @@ def prune_reconstruct(model,                     # a fitted ZiPo: its first laye
             h = model.encoder_input(x).double(); s1 = s1 + h.sum(0); G = G + h.T @ h; n += len(x)
         m = s1 / n; C = G / n - torch.outer(m, m); del G; var = C.diagonal()
     dense = copy.deepcopy(model).eval()                             # the unpruned model: what the refitted layers reproduce
-    keep = _keep_mask(W0, fraction, (var + m ** 2).clamp_min(0).sqrt())   # by |w| * RMS of the input, as `prune_fraction`
+    keep = _keep_mask(W0, fraction, (var + m ** 2).clamp_min(0).sqrt(), scope)   # by |w| * RMS of the input, as `prune_fraction`
     if keep_zeros: keep &= W0 != 0
     W, cache = torch.zeros_like(W0), {}
     supports, group = torch.unique(keep, dim=0, return_inverse=True)  # neurons that keep the same genes share one solve
@@ -640,7 +655,7 @@ def prune_largest(model,                 # a fitted ZiPo
                   tol:float=0.005,       # keep the largest fraction whose held-out NLL is at most (1 + tol) x the unpruned model's ...
                   confidence:float=0.95, # ... at this one-sided confidence, from the cells' paired differences (0.5: the mean difference alone)
                   progress:bool=True,    # progress bars
-                  **kw,                  # `prune_gradually`'s settings (ramp, epochs, patience, lr, at_once, average, reconstruct)
+                  **kw,                  # `prune_gradually`'s settings (ramp, epochs, patience, lr, at_once, average, reconstruct, scope)
                  ):                      # the kept attempt's history; `attrs`: its `prune_gradually` attrs, fraction, fractions_tried, valid_nll_tried, valid_change_bound_tried, valid_nll_unpruned, tol, confidence, passed
     "Prune a fitted ZiPo's first layer to the largest of `fractions` that costs at most `tol` of held-out NLL at `confidence` (`prune_gradually` at each, largest first, each from the unpruned fit); where none does, the one whose bound came closest."
     import copy
