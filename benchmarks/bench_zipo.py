@@ -184,6 +184,7 @@ def fit_ours(x_train, seed, config, dca=False, epochs=150, C_train=None):
     config.pop("_prune_ramp", None); config.pop("_prune_lr", None)   # "_prune_ramp", "_prune_lr": `prune_gradually`'s ramp and rate, if not its defaults
     config.pop("_prune_confidence", None)                        # "_prune_confidence": `prune_largest`'s confidence, if not its default
     config.pop("_prune_reconstruct", None)                       # "_prune_reconstruct": `prune_gradually(reconstruct=True)` (`tl.zipo(prune_reconstruct=True)`)
+    config.pop("_prune_scope", None)                             # "_prune_scope": `prune_gradually(scope=...)` (`tl.zipo(prune_scope=...)`)
     config.pop("_refit", None)                                   # "_refit": `zipo.refit_lstsq` after the fit (`tl.zipo(refit=True)`)
     n_trials, search = config.pop("_search", 0), None                # "_search": trials of `tl.zipo_search` on these cells before the fit
     if n_trials:
