@@ -799,6 +799,8 @@ def _seedwise(groups, ds, ours, peer, key):
 ONE_SETTING = "ablation_zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_bound"
 # the same with `prune_reconstruct=True`: pruned at once and refitted by least squares before the retraining
 ONE_SETTING_LS = "ablation_zinb_lr_1e-3_proximal_observed_posterior_prune_to_0.95_or_0.98_reconstruct"
+# the same with `prune_scope="layer"`: the fraction shared over the whole first layer, each weight's score relative to its neuron's
+ONE_SETTING_LS_LAYER = ONE_SETTING_LS + "_layer"
 # `tl.zipo(refit=True)`: the defaults' fit, and the ZINB fit with the observed library read by its posterior, refitted by least squares after the fit
 REFIT = "ablation_lr_1e-3_proximal_refit"
 REFIT_ZINB = "ablation_zinb_lr_1e-3_proximal_observed_posterior_refit"
@@ -813,14 +815,14 @@ def zipo_targets(groups):
              *[("held-out NLL, ZINB family", "heldout_nll", ours, peer) for ours in ("zipo_zinb_proximal_posterior", "zipo_zinb_lr1e-3_loglib")
                for peer in ("dca", "dca128", "scvi")],
              *[("held-out NLL, ZINB family", "heldout_nll", "ablation_zinb_lr_1e-3_proximal_observed", peer) for peer in ("dca", "dca128", "scvi")],
-             *[("held-out NLL, ZINB family", "heldout_nll", one, peer) for one in (ONE_SETTING, ONE_SETTING_LS, REFIT_ZINB) for peer in ("dca", "dca128", "scvi")],
+             *[("held-out NLL, ZINB family", "heldout_nll", one, peer) for one in (ONE_SETTING, ONE_SETTING_LS, ONE_SETTING_LS_LAYER, REFIT_ZINB) for peer in ("dca", "dca128", "scvi")],
              ("held-out NLL, ZINB family", "heldout_nll", "zipo_zinb_tuned48", "dca"),
              ("held-out NLL, ZINB family", "heldout_nll", "zipo_zinb_tuned48", "dca128"),
              ("held-out NLL, across families", "heldout_nll", "zipo_lr1e-3_proximal", "dca"),
              ("held-out NLL, across families", "heldout_nll", "zipo_lr1e-3_proximal", "scvi"),
              *[("held-out NLL, across families", "heldout_nll", REFIT, peer) for peer in ("dca", "dca128", "scvi")]]
     comps += [("MCV error of rates", "mcv_mse", ours, peer) for ours in ("zipo_lr1e-3_proximal", "zipo_refine_mcv", "zipo_posterior", "zipo_zinb_proximal_posterior", "zipo_zinb_posterior",
-                                                             "ablation_zinb_lr_1e-3_proximal_observed_posterior", ONE_SETTING, ONE_SETTING_LS, REFIT, REFIT_ZINB)
+                                                             "ablation_zinb_lr_1e-3_proximal_observed_posterior", ONE_SETTING, ONE_SETTING_LS, ONE_SETTING_LS_LAYER, REFIT, REFIT_ZINB)
               for peer in ("dca", "dca128", "zipdca", "scvi", "magic")]
     rows = []
     for ds in sorted({d for d, _ in groups}):
@@ -902,7 +904,7 @@ def block_zipo():
            "`ablation_zinb_lr_1e-3_proximal_observed` `tl.zipo(likelihood=\"zinb\", library=\"observed\")`, the cell's total count as its "
            "library as DCA's, `ablation_zinb_lr_1e-3_proximal_observed_posterior` the same with `refine=\"mcv\", posterior=True`, and "
            f"`{ONE_SETTING}` the same with `prune_to=[0.95, 0.98]` too, every score its pruned model's, `{ONE_SETTING_LS}` the same with "
-           f"`prune_reconstruct=True` as well; `{REFIT}` is `tl.zipo(refit=True)` and `{REFIT_ZINB}` "
+           f"`prune_reconstruct=True` as well, `{ONE_SETTING_LS_LAYER}` the same with `prune_scope=\"layer\"` as well; `{REFIT}` is `tl.zipo(refit=True)` and `{REFIT_ZINB}` "
            "`tl.zipo(likelihood=\"zinb\", library=\"observed\", refine=\"mcv\", posterior=True, refit=True)`, every score the refitted model's "
            "where the refit was kept; SCVI's "
            "held-out NLL is its reconstruction error):", "", zipo_targets(all_groups),
@@ -990,6 +992,9 @@ def block_zipo():
                 "fraction reached at once, the kept weights of each first-layer neuron and the next layer refitted by ridge least squares to "
                 "the unpruned fit's pre-activations over the training cells (`zipo.prune_reconstruct`, the next layer's ridge chosen on the "
                 "validation cells), the retraining started from there, and the refitted model itself a fourth candidate. "
+                f"`{ONE_SETTING_LS_LAYER[len('ablation_'):]}`: the same with `prune_scope=\"layer\"`: the fraction is the whole first layer's, "
+                "each weight's score |w| x RMS(input) divided by its neuron's root sum of squares and the layer's largest kept, on every road "
+                "(the neurons keep different numbers of genes). "
                 "Mean ± 1.64 SEM over the seeds listed:", ""] + lines
 
     def refitted(g):  # tl.zipo(refit=True): kept or not, and what it changed on the held-out cells, the validation cells and the MCV error
@@ -1327,7 +1332,7 @@ def block_summary():
             rows.append(["Sparsity: first-layer weights pruned", "`tl.zipo(prune_to=[0.95, 0.98])` (the validation cells choose the fraction)", "(ZiPo's own unpruned fit)",
                          f"{', '.join(sorted({r['dataset'] for r in pr}))}; {len(pr)} fits", f"at least 95% of the weights zero and the held-out NLL within 0.5% of the unpruned fit's "
                          f"on {sum(ok)} of {len(ok)} fits (98% kept on {sum(_at_least(r['sparsity_pruned'], 0.98) for r in pr)})", "ZiPo"])
-        for setting, extra in ((ONE_SETTING, ""), (ONE_SETTING_LS, ", prune_reconstruct=True")):
+        for setting, extra in ((ONE_SETTING, ""), (ONE_SETTING_LS, ", prune_reconstruct=True"), (ONE_SETTING_LS_LAYER, ", prune_reconstruct=True, prune_scope=\"layer\"")):
             pr1 = sorted({d for d, m in groups if m == setting})
             if pr1:          # every target by one setting: its pruned model against the peers, and against its own unpruned fit
                 def every(peer, key): return verdicts(setting, peer, key)["every"]   # datasets where its score is lower on every seed both ran
