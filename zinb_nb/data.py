@@ -252,10 +252,25 @@ def read_counts(x,                     # AnnData (also backed), the path of an .
     X, where, obs, var = _resolve(x, layer)
     if _is_backed(X): return Counts(_check_backed(X, where), where, obs, var, checked=False)
     try: return Counts(_check_memory(_as_matrix(X, where), where, obs, var, warn_empty), where, obs, var)
-    except ValueError as e:                                             # normalised X beside raw counts in a layer (scanpy's habit): name the layers
-        names = list(x.layers.keys()) if layer is None and _is_anndata(x) else []
-        if not names or "is not a count matrix" not in str(e): raise
-        raise ValueError(f"{e} adata.layers holds {names}: if one of them has the raw counts, choose it with layer= (--layer on the command line).") from None
+    except ValueError as e:                                             # normalised X beside raw counts in a layer or in .raw (scanpy's habits): say where
+        hints = _count_hints(x) if layer is None and _is_anndata(x) and "is not a count matrix" in str(e) else []
+        if not hints: raise
+        raise ValueError(" ".join([str(e)] + hints)) from None
+
+def _raw_counts(raw)->bool:
+    "Whether an AnnData's `.raw` (in memory) holds counts: finite non-negative integers."
+    try: _check_memory(_as_matrix(raw.X, "adata.raw.X"), "adata.raw.X", warn_empty=False); return True
+    except (ValueError, TypeError): return False
+
+def _count_hints(adata)->list:
+    "Where else an AnnData whose X is not counts may keep them: its layers (named), its `.raw` where that holds counts."
+    hints, names = [], list(adata.layers.keys())
+    if names: hints.append(f"adata.layers holds {names}: if one of them has the raw counts, choose it with layer= (--layer on the command line).")
+    raw = getattr(adata, "raw", None)
+    if raw is not None and not _is_backed(raw.X) and _raw_counts(raw):
+        hints.append(f"adata.raw holds counts ({raw.n_vars} genes): in Python, pass adata.raw.to_adata() to fit them all, "
+                     f"or adata.raw.to_adata()[:, adata.var_names] for the {adata.n_vars} genes of adata.X.")
+    return hints
 
 # %% ../nbs/10_data.ipynb #fbb4642a
 def check_obs_keys(obs:pd.DataFrame,   # adata.obs (or any table of cells)
