@@ -89,11 +89,11 @@ def em(adata:ad.AnnData,          # counts in X (or `layer`); may be backed
        device=None,               # default: CUDA if available, else CPU
        lrt:bool=False,            # dist="zinb": also fit the NB and test zero inflation per gene
        design=None,               # a formula on adata.obs ("~ condition") or a cells x p matrix: one GLM per gene (the count mean; one pi per gene)
-       key_added:str="em",        # prefix of the var columns and the uns key
+       key_added:str="em",        # prefix of the var columns, the varm keys (with a design) and the uns key
        progress:bool=True,
        **em_kw,                   # passed to `zinb_nb.em.fit_zinb_em` (tol, max_iter, theta_max, ...)
       ):                          # the `EMResult` of `dist`
-    "Fit a ZINB (or ZIP / NB / Poisson) to every gene by EM; writes var[f'{key_added}_*'] and uns[key_added]."
+    "Fit a ZINB (or ZIP / NB / Poisson) to every gene by EM; writes var[f'{key_added}_*'], uns[key_added] and, with a design, varm[f'{key_added}_coef'] and varm[f'{key_added}_std_error']."
     from zinb_nb.em import fit_zinb_em, lrt_table
     if lrt and dist != "zinb": raise ValueError(f"lrt=True tests the NB against the ZINB: use dist='zinb', not {dist!r}")
     device = resolve_device(device)
@@ -217,11 +217,11 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              n_latent=10,                # K, dimensions of the latent W; or several (a list, or "auto": 10, 20 and 30), chosen as epsilon_W is
              batch_key:str|None=None,    # `.obs` column: batch indicators join X (ZINB-WaVE's cell covariates)
              layer:str|None=None,        # use `adata.layers[layer]` instead of X
-             size_factors=None,          # None (a learnt per-cell intercept), "total", "median_ratio", or one value per cell: offset log s
+             size_factors=None,          # None: the cells' learnt intercepts gamma_mu carry their depth; "total", "median_ratio", or one value per cell: the offset log s, which the intercepts (learnt either way) correct
              device=None,                # default: CUDA if available, else CPU
              max_epochs:int=100,         # passes over the data
              batch_size:int|None=None,   # cells per minibatch (Newton's steps: cells per block read at a time); None: 256 on a CPU, on an accelerator 1,024 (Adam) or as many as a quarter of its free memory holds, up to 16,384 (Newton)
-             lr:float=0.05,              # Adam learning rate (not used by Newton's steps)
+             lr:float=0.05,              # the step size of Adam (and of L-BFGS, whose own default elsewhere is 1); not used by Newton's steps
              optimizer:str="adam",       # "adam", "newton" (alternating Newton steps per gene and per cell) or "lbfgs" (full batch, small data)
              tol:float=1e-3,             # optimizer="newton": stop after an epoch that improves the held-out NLL by less than this fraction
              valid_frac:float=0.1,       # cells held out for early stopping (their W is fitted with gene parameters frozen)
@@ -235,7 +235,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              checkpoint=None,            # path: checkpoint every epoch (and resume from it if it exists)
              cell_store=None,            # directory: per-cell parameters and their Adam state in memory-mapped files there (CPU)
             )->ZINBWaVE:                 # the fitted model (`.history` holds the training curve)
-    "Fit ZINB-WaVE by minibatch gradient descent (or alternating Newton steps); writes obsm['X_zinbwave'] (W), obsm['X_zinbwave_mu'] (for distances), varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
+    "Fit ZINB-WaVE by minibatch gradient descent (or alternating Newton steps); writes obsm['X_zinbwave'] (W), obsm['X_zinbwave_mu'] (for distances), obsm['zinbwave_gamma_mu'] and obsm['zinbwave_gamma_pi'] (the cells' intercepts), varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
     _check_args(max_epochs=max_epochs, lr=lr, tol=tol, optimizer=optimizer, valid_frac=valid_frac, patience=patience, init=init,
                 **({} if batch_size is None else dict(batch_size=batch_size)))
     device = resolve_device(device)
@@ -371,12 +371,12 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
         batch_key=None,              # `.obs` column(s) of the cells' batches: one-hot, read by the decoder (as scVI's batch_key)
         layer:str|None=None,         # use `adata.layers[layer]` instead of X
         device=None,                 # default: CUDA if available, else CPU
-        max_epochs:int=400,          # passes over the data (warm-up included for a GMVAE)
+        max_epochs:int=400,          # passes over the data (warm-up included for a GMVAE, which runs at least one epoch of each phase)
         batch_size:int=128,          # cells per minibatch
         lr:float=1e-3,               # Adam learning rate
         valid_frac:float=0.1,        # cells held out for early stopping
         patience:int|None=20,        # early-stopping patience in epochs
-        warmup_frac:float=0.5,       # GMVAE: fraction of epochs with the N(0, I) prior before the mixture starts, in [0, 1)
+        warmup_frac:float=0.5,       # GMVAE: fraction of epochs with the N(0, I) prior before the mixture starts, in [0, 1) (at least one epoch)
         mixture_init:str="kmeans",   # GMVAE: the mixture's start on the posterior means, "kmeans", "gmm" (a diagonal Gaussian mixture by EM) or "auto" (`cluster.choose_start`)
         seed:int=0,                  # seeds the split, the initial weights and the minibatch order
         progress:bool=True,          # progress bar
@@ -491,7 +491,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
          progress:bool=True,          # progress bar
          **model_kw,                  # `ZiPoConfig` settings: hidden, activation, residual, decoder_hidden, alpha_z, alpha_w, library_scale, ...
         ):                            # the fitted `ZiPo` (`.history` holds the training curve)
-    "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'], obs['zipo_library'] (+ layers['zipo_zi'], layers['zipo_posterior']) and uns['zipo']."
+    "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'] (the denoised expected counts l*mu*(1-pi)), obs['zipo_library'] (+ layers['zipo_zi'], layers['zipo_posterior']) and uns['zipo']."
     from zinb_nb.zipo import ZiPoConfig, SCOPES, prune as prune_, prune_gradually, prune_largest, refit_lstsq, sparsity, _held_out_nll
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine,
                 refine_cells=refine_cells)
@@ -645,7 +645,7 @@ def vae_transform(adata:ad.AnnData,    # the new cells' counts (the fit's genes,
                   device=None,         # None: where the model is (a model on another device is moved there)
                   batch_size:int=1024, # cells per pass of the encoder
                  )->ad.AnnData:        # `adata`, with obsm["X_vae"] (+ obsm["gmvae_probs"], obs["gmvae_cluster"] for a GMVAE)
-    "New cells through a fitted VAE's encoder: their posterior means (and a GMVAE's q(y|x)) in one pass, nothing refitted; writes what `tl.vae` writes."
+    "New cells through a fitted VAE's encoder: their posterior means (and a GMVAE's q(y|x)) in one pass, nothing refitted; writes the per-cell keys `tl.vae` writes (obsm['X_vae'], a GMVAE's clusters) and uns['vae_transform'] (the layer read, the number of cells)."
     from zinb_nb.vae import CountVAE, latent, cluster_probs
     _check_args(batch_size=batch_size)
     if not isinstance(model, CountVAE): raise ValueError(f"model must be the fitted CountVAE that tl.vae returns, got {type(model).__name__}")
@@ -669,7 +669,7 @@ def zipo_transform(adata:ad.AnnData,        # the new cells' counts (the fit's g
                    max_layer_gb:float=2.,   # largest dense cells x genes layer written (GiB)
                    progress:bool=False,
                   )->ad.AnnData:            # `adata`, with what `tl.zipo` writes for its cells
-    "New cells through a fitted ZiPo: latent, predicted library and rates in one pass, nothing refitted; covariates read from the fit's `.obs` columns, coded with its levels."
+    "New cells through a fitted ZiPo: latent, predicted library and expected counts (layers['zipo_rate']) in one pass, nothing refitted; covariates read from the fit's `.obs` columns, coded with its levels."
     from zinb_nb.zipo import ZiPo
     if not isinstance(model, ZiPo): raise ValueError(f"model must be the fitted ZiPo that tl.zipo returns, got {type(model).__name__}")
     refine = getattr(model, "refine_steps", 0) if refine is None else refine
