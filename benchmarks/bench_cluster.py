@@ -332,6 +332,10 @@ if __name__ == "__main__":
     q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     q.add_argument("--settings", nargs="+", choices=tuple(GPU_ZINBWAVE), help="ZINB-WaVE's settings to run (default: all of GPU_ZINBWAVE)")
     q.add_argument("--device", default="cuda"); q.add_argument("--quick", action="store_true", help="400 random cells, 2 epochs: a smoke test")
-    q.add_argument("--out", default=str(RESULTS / "gpu_cluster_{dataset}.json"), help="results file; {dataset} is replaced by the dataset's name")
+    q.add_argument("--out", help="results file; {dataset} is replaced by the dataset's name (default: results/gpu_cluster_{dataset}.json; "
+                                 "with --quick the system's temporary folder, so a smoke test never overwrites a stored run)")
     a = p.parse_args()
+    if a.cmd == "gpu" and a.out is None:
+        import tempfile
+        a.out = str((Path(tempfile.gettempdir()) if a.quick else RESULTS) / "gpu_cluster_{dataset}.json")
     run(a) if a.cmd == "run" else gpu(a)

@@ -1,7 +1,7 @@
 """Side-by-side: lme4 (glmer, Laplace), glmmTMB and `zinb_nb.glmm.glmm` on the Poisson GLMM of the ZEB2 data of
 Boland et al. 2020 (as in V. Svensson's blog post "Disappointing variational inference for GLMMs"), same data, one script.
 
-    python benchmarks/bench_glmm.py [--reps 5] [--genes 1000] [--nb-genes 0] [--no-r] [--no-tmb] [--nb] [--threads 1]
+    python benchmarks/bench_glmm.py [--reps 5] [--genes 1000] [--nb-genes 0] [--no-r] [--no-tmb] [--nb] [--threads N]
 
 Model: y ~ 0 + cell_group + offset(log(total_count)) + (1|patient), 68,627 simulated cells
 (`zinb_nb.data.simulate_glmm_table()`, identical to tests/fixtures/glmm/zeb2_sim.csv.gz), 20 groups, 16 patients.
