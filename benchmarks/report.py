@@ -616,7 +616,7 @@ def block_scale():
             if x and y: out.append(f"- store: {a:,} -> {b:,} cells (x{b // a}): time per epoch x{f(y['seconds_per_epoch'] / x['seconds_per_epoch'], 1)}.")
         out.append("")
     q = one("zinbwave_scale_equal_steps.json")
-    if q: out.append("- Peak RSS at an equal number of minibatch steps (store; `results/zinbwave_scale_equal_steps.json`): "
+    if q: out.append("- Peak RSS at an equal number of minibatch steps (store; `results/zinbwave_scale_equal_steps.json`, written by an earlier version of `bench_zinbwave.py scale` that took a number of epochs per size): "
                      + ", ".join(f"{f(r['peak_mb'], 0)} MB at {r['n_cells']:,} cells ({r['epochs']} epoch{'s' if r['epochs'] != 1 else ''})" for r in q)
                      + f"; load {load_range(q)}.")
     old = one("zinbwave_scale_1000000_before_rowadam.json")
