@@ -15,7 +15,8 @@ CFG = _cfg()
 NBS = ROOT / CFG['nbs_path']
 LIB = ROOT / CFG['lib_path']
 # Cells flagged with one of these are skipped, as `nbdev_test` does. ZINB_NB_SLOW=1 runs the `slow` cells too (the full-size
-# reference checks; the scheduled workflow .github/workflows/slow.yaml sets it); `gpu` cells stay skipped without CUDA.
+# reference checks; the scheduled workflow .github/workflows/slow.yaml sets it); `gpu` cells are always skipped here (their stored outputs come
+# from a run on a GPU machine).
 SLOW = os.environ.get('ZINB_NB_SLOW', '') not in ('', '0')
 SKIP_FLAGS = [f for f in CFG.get('tst_flags', '').split() if not (SLOW and f == 'slow')]
 
