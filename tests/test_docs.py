@@ -121,6 +121,14 @@ def test_build_output(site):
     for p in pages:
         ext = [u for u in _resources(p.read_text()) if re.match(r"(https?:)?//", u)]
         assert not ext, f"{p.relative_to(site)} loads {ext}"
+    # ... nor from a style sheet (@import, url()), the site's own .css files and the pages' <style> blocks
+    css_ext = r"""(?:@import\s+(?:url\()?|url\()\s*['"]?((?:https?:)?//[^'")\s]+)"""
+    styles = [(c, c.read_text(errors="ignore")) for c in site.rglob("*.css")]
+    styles += [(p, s) for p in pages for s in re.findall(r"<style[^>]*>(.*?)</style>", p.read_text(), flags=re.S)]
+    assert any(c.suffix == ".css" for c, _ in styles), "no style sheet in the site"
+    for c, text in styles:
+        ext = re.findall(css_ext, text)
+        assert not ext, f"{c.relative_to(site)} loads {ext}"
 
 
 def _resources(page_html):
