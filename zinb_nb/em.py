@@ -361,13 +361,13 @@ class EMSettings:
     tol:float=1e-10            # stop a gene when |Delta loglik| <= tol * |loglik|
     theta_max:float=1e8        # cap of theta; theta > theta_max / 100 is flagged `poisson_limit`
     newton_steps:int=1         # Newton steps per M-step (1: a generalised EM, still monotone)
-    accelerate:bool=False      # SQUAREM cycles (3 EM maps each, monotone safeguard); False: plain EM
+    accelerate:bool=False      # zero-inflated laws: SQUAREM cycles (3 EM maps each, monotone safeguard); False (and for NB, Poisson): plain EM
     polish:bool=True           # after EM, saddle-free Newton steps on the observed-data log-likelihood
     newton_max_iter:int=200    # Newton polishing steps at most
     two_starts:bool=True       # ZINB: also start from the NB fit, keep the better optimum per gene
     gene_batch_size:int=4096   # genes per block at most
     max_elems:int|None=None    # entries (atoms x genes) per block at most; None: 2**20 on a CPU, 2**22 on an accelerator (`block_elems`)
-    start_bins:int=64          # zero-inflated laws with size factors: fit first on each gene's cells pooled per count and bin of size factor (this many bins), then on every cell (0: every cell throughout)
+    start_bins:int=64          # zero-inflated laws with size factors (and polish): fit first on each gene's cells pooled per count and bin of size factor (this many bins), then on every cell (0: every cell throughout)
 
     def __post_init__(self):
         if self.max_iter is None: self.max_iter = 10 if self.polish else 1000
@@ -684,7 +684,7 @@ def fit_zinb_em(x,                          # counts, cells x genes: anything `r
                 size_factors=None,          # None (all 1), "total", "median_ratio", or one positive value per cell: mu_cg = s_c * mu_g
                 dist:str="zinb",            # 'zinb'; also 'zip', 'nb' (pi = 0) and 'poisson' (a name of the likelihood registry)
                 *,
-                design=None,                # a cells x p design (array, DataFrame, or a formula on adata.obs such as "~ condition"): log mu_cg = log s_c + X_c coef_g, one pi per gene
+                design=None,                # a cells x p design (array, DataFrame, or a formula on adata.obs such as "~ condition"): log mu_cg = log s_c + X_c coef_g, one pi per gene; fitted by Newton's method throughout (newton_max_iter, tol; two starts for a zero-inflated law), so the EM settings below do not apply
                 layer:str|None=None,        # AnnData layer to use instead of X
                 device=None,                # torch device (default: `resolve_device()`, CUDA if available)
                 dtype=torch.float64,        # working precision
@@ -692,13 +692,13 @@ def fit_zinb_em(x,                          # counts, cells x genes: anything `r
                 tol:float=1e-10,            # stop when |Delta loglik| <= tol * |loglik| (per gene)
                 theta_max:float=1e8,        # cap of theta; theta > theta_max / 100 is flagged `poisson_limit`
                 newton_steps:int=1,         # Newton steps per M-step (1: a generalised EM, still monotone)
-                accelerate:bool=False,      # SQUAREM cycles (3 EM maps each, monotone safeguard); False: plain EM
+                accelerate:bool=False,      # zero-inflated laws: SQUAREM cycles (3 EM maps each, monotone safeguard); False (and for NB, Poisson): plain EM
                 polish:bool=True,           # after EM, saddle-free Newton steps on the observed-data log-likelihood
                 newton_max_iter:int=200,    # Newton polishing steps at most
                 two_starts:bool=True,       # ZINB: also start from the NB fit, keep the better optimum per gene
                 gene_batch_size:int=4096,   # genes per block at most
                 max_elems:int|None=None,    # entries per block at most; None: 2**20 on a CPU, 2**22 on an accelerator
-                start_bins:int=64,          # ZINB/ZIP with size factors: fit first on each gene's cells pooled per count and bin of size factor (this many bins), then on every cell (0: every cell throughout)
+                start_bins:int=64,          # ZINB/ZIP with size factors (and polish): fit first on each gene's cells pooled per count and bin of size factor (this many bins), then on every cell (0: every cell throughout)
                 progress:bool=True,         # tqdm progress bar over genes
                )->EMResult:
     "Fit a ZINB (or ZIP / NB / Poisson) to every gene by EM, vectorised over genes, in blocks of genes; with a `design`, a GLM per gene (the count component's mean; one pi per gene) by Newton's method."
@@ -909,7 +909,10 @@ def design_matrix(design,                      # cells x p: numpy array, torch t
         if "|" in rhs: raise ValueError(f"design: random effects ({design!r}) are fitted by `zinb_nb.glmm.glmm_genes`; a design has fixed effects only")
         rhs = rhs.strip() or "1"
         _check_columns(obs, _fixed_variables(rhs, design), "design")
-        return _fixed_design(rhs, obs, design)
+        X, names = _fixed_design(rhs, obs, design)                  # finite and of full rank, checked there
+        if X.shape[1] == 0: raise ValueError(f"design {design!r} has no column: give at least one term (an intercept: '~ 1')")
+        if n_cells is not None and X.shape[0] != n_cells: raise ValueError(f"design has {X.shape[0]} rows (the cells' table) for {n_cells} cells")
+        return X, names
     if isinstance(design, pd.DataFrame):
         _check_numeric(design, list(design.columns), "design")
         names, X = [str(k) for k in design.columns], design.to_numpy(dtype=np.float64)

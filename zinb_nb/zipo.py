@@ -28,7 +28,7 @@ class ZiPoConfig:
     n_latent:int=128          # width of the latent layer U
     hidden:tuple=(256,)       # widths of the encoder blocks before the latent layer
     activation:str="sigmoid"  # "sigmoid", "gelu" or "relu"
-    batchnorm:bool=True       # BatchNorm after each block's activation
+    batchnorm:bool=True       # BatchNorm after each encoder block's activation (the library head's two blocks always have it)
     residual:bool=False       # full residuals: every encoder block feeds the latent layer
     decoder_hidden:tuple=()   # widths of decoder blocks before the heads (() = linear heads)
     library:str="predicted"   # "predicted" (the library head) or "observed" (the cell's total count, as DCA)
@@ -362,7 +362,7 @@ def input_moments(model,                  # a ZiPo model
                   data,                   # `CellBatches` of its cells
                   cells:Tensor|None=None, # bool mask over the cells to use (None: every cell)
                  )->tuple:                # (mean, root mean square), one number per gene each, on the model's device
-    "The mean and the root mean square over the cells of each gene's encoder input (log1p of its counts), in one pass."
+    "The mean and the root mean square over the cells of each gene's encoder input (`encoder_input`: log1p of its counts, or of its counts per 10,000), in one pass."
     s1, s2, n = 0., 0., 0
     for x, idx in data.iterate(shuffle=False):
         if cells is not None: x = x[cells.to(idx.device)[idx]]
@@ -457,7 +457,7 @@ def prune_gradually(model,                 # a fitted ZiPo
                     average:bool=True,     # with held-out cells: also score the mean of the weights over the epochs after the ramp (BatchNorm statistics recomputed), and keep it where it does better
                     reconstruct:bool=False,# also prune at once and refit by least squares (`prune_reconstruct`), and retrain from there: three more candidates (without held-out cells: this road alone)
                     scope:str="neuron",    # "neuron" or "layer": how the fraction is shared (`prune_fraction`), on every road
-                   ):                      # the kept road's retraining history (one row per epoch; `attrs`: kept, and valid_nll_<candidate> for each candidate scored)
+                   ):                      # the kept road's retraining history (one row per epoch; `attrs`: kept, and valid_nll_<candidate> for each candidate scored, where held-out cells chose among candidates; reconstruct_ridge_next with reconstruct)
     "Prune a fitted ZiPo's first layer gradually to `fraction` and retrain (`GradualPruning` in the fitting loop, then ZiPo's plateau schedule), without the ratio penalty while the mask holds the zeros; with held-out cells, end with whichever has the lowest held-out NLL of the retrained model, its weights averaged over the epochs after the ramp and the fit pruned at once (biases corrected for the mean input), and with `reconstruct` of the fit pruned at once and refitted by least squares, the model retrained from it and that retraining's averaged weights."
     import copy
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0: raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
