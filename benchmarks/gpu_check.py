@@ -231,9 +231,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the script (no results file)")
-    ap.add_argument("--out", default=str(HERE / "results" / "gpu_check.json"))
+    ap.add_argument("--out", help="results file (default: results/gpu_check.json for a full run; a run with --only must name its own)")
     ap.add_argument("--only", nargs="*", help="run only these checks (em em_design glmm glmm_nb zinbwave vae gmvae gmm batches transfer zipo blocks adam_scale); without it every check but blocks and adam_scale, which run on their own")
     a = ap.parse_args()
+    if a.out is None:
+        if a.only and not a.quick:
+            print("gpu_check: --only runs part of the checks; name its results file with --out (results/gpu_check.json holds the full run)", file=sys.stderr)
+            return 2
+        a.out = str(HERE / "results" / "gpu_check.json")
     import torch
     sys.path.insert(0, str(HERE)); from _common import versions
     if a.device.startswith("cuda") and not torch.cuda.is_available():
