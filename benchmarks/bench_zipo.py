@@ -310,7 +310,8 @@ def run_ours(method, x1, held, seed, epochs, config=None, C=None):
     t1 = time.perf_counter()
     if refine == "mcv":                  # as `tl.zipo(refine="mcv")`: 2,000 cells of x' drawn with the seed, thinned again inside
         import torch
-        pick = np.sort(np.random.default_rng(seed).choice(len(x1), min(2000, len(x1)), replace=False))
+        train_cells = np.flatnonzero(~held)                          # the choice reads training cells only (the rows stored before this line drew from every cell)
+        pick = np.sort(np.random.default_rng(seed).choice(train_cells, min(2000, len(train_cells)), replace=False))
         choice = model.choose_refine(torch.as_tensor(x1[pick]), None if C is None else torch.as_tensor(C[pick]), seed=seed, output=output)
         refine = choice["steps"]
     o = ours_outputs(model, x1, C, refine); out_secs = time.perf_counter() - t1
