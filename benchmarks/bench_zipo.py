@@ -678,7 +678,7 @@ if __name__ == "__main__":
     ap.add_argument("--tag"); ap.add_argument("--config"); ap.add_argument("--names", nargs="+")
     ap.add_argument("--skip-existing", action="store_true", help="all: skip runs whose result file exists")
     a = ap.parse_args()
-    if a.cmd == "run": run_one(a.dataset, a.method, a.seed, a.epochs)
+    if a.cmd == "run": run_one(a.dataset, a.method, a.seed, a.epochs, tag=a.tag)   # --tag: the row's own name (e.g. a peer re-run beside its stored row)
     elif a.cmd == "run-config": run_one(a.dataset, "zipo", a.seed, a.epochs, config=json.loads(a.config), tag=a.tag)
     elif a.cmd == "all":
         for s in a.seeds:
