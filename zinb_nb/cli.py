@@ -131,6 +131,10 @@ _MODELS = {   # --model -> the tl function and the options it takes (beyond --la
 }
 _SAVED = ("zinbwave", "vae", "zipo")   # the models `tl.save` writes and `zinb-nb transform` reads
 
+def _check_out(out)->None:
+    "The output is written as .h5ad: a name with another ending (a typo, or a CSV meant) is refused before any work."
+    if Path(out).suffix != ".h5ad": raise ValueError(f"{out}: the output is written as an .h5ad file; give it a name ending in .h5ad")
+
 def _read_h5ad(path, backed:bool=False):
     "The AnnData in `path`, or an error naming the file: missing, or not a file anndata can read."
     import anndata as ad
@@ -150,6 +154,7 @@ def fit_h5ad(path:str|Path,              # input .h5ad with raw counts
     from zinb_nb import tl
     if model not in _MODELS: raise ValueError(f"unknown model {model!r}; available: {list(_MODELS)}")
     if save_model is not None and model not in _SAVED: raise ValueError(f"--save-model applies to --model {' or '.join(_SAVED)}, not {model}")
+    _check_out(out)
     adata = _read_h5ad(path, backed)
     fitted = getattr(tl, _MODELS[model][0])(adata, **kw)
     if save_model is not None: Path(save_model).parent.mkdir(parents=True, exist_ok=True); tl.save(fitted, save_model)
@@ -167,6 +172,7 @@ def transform_h5ad(path:str|Path,            # input .h5ad with the new cells' r
     "New cells placed in a fitted model, by the transform of its kind (`tl.zinbwave_transform`, `tl.vae_transform`, `tl.zipo_transform`), written to an .h5ad."
     import anndata as ad
     from zinb_nb import tl
+    _check_out(out)
     for p, what in ((path, ".h5ad file"), (model_file, "model file")):
         if not Path(p).is_file(): raise FileNotFoundError(f"{p}: no such {what}")
     from zinb_nb.data import resolve_device
@@ -194,7 +200,7 @@ def _fit_parser(sub)->argparse._ArgumentGroup:  # the group the model options go
     "`zinb-nb fit` and the options every model shares."
     f = sub.add_parser("fit", help="fit a model to the counts of an .h5ad and write the result")
     f.add_argument("input", help="input .h5ad (raw counts in X, or in --layer)")
-    f.add_argument("-o", "--out", required=True, help="output .h5ad")
+    f.add_argument("-o", "--out", required=True, help="output .h5ad (its folder is created if needed)")
     f.add_argument("--model", default="zinbwave", choices=list(_MODELS))
     f.add_argument("--layer", default=None, help="layer with the counts (default: X)")
     f.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
@@ -207,7 +213,7 @@ def _transform_parser(sub):
     "`zinb-nb transform` and its options."
     t = sub.add_parser("transform", help="place new cells in a model saved by fit --save-model and write the result")
     t.add_argument("input", help="input .h5ad with the new cells' raw counts (the fit's genes, in its order)")
-    t.add_argument("-o", "--out", required=True, help="output .h5ad")
+    t.add_argument("-o", "--out", required=True, help="output .h5ad (its folder is created if needed)")
     t.add_argument("--model-file", required=True, help="the model file written by zinb-nb fit --save-model")
     t.add_argument("--batch-key", default=None, help="ZINB-WaVE: obs column with the new cells' batches (default: the fit's)")
     t.add_argument("--layer", default=None, help="layer with the counts (default: X)")
@@ -327,9 +333,10 @@ def main(argv:list[str]|None=None)->int:  # process exit status
             elif args.command == "transform":
                 print(f"wrote {transform_h5ad(args.input, args.out, args.model_file, backed=args.backed, batch_key=args.batch_key, layer=args.layer, device=args.device)}")
             else: print(f"wrote {fit_h5ad(args.input, args.out, model=args.model, backed=args.backed, save_model=args.save_model, **_model_kwargs(args))}")
-    except (ValueError, FileNotFoundError, KeyError, OSError) as e:
+    except (ValueError, FileNotFoundError, KeyError, OSError, FloatingPointError) as e:   # FloatingPointError: a fit that diverged
         if args.debug: raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        msg = "; ".join(l.strip() for l in str(msg).splitlines() if l.strip())   # one line, also for a message of several (a formula's parse error)
         print(f"zinb-nb {args.command}: error: {msg}", file=sys.stderr); return 2
     return 0
 

@@ -794,8 +794,8 @@ def glmm_genes(x,                     # counts, cells x genes: AnnData (in memor
     sel, names = _select_genes(genes, c)
     de = build_design(formula, obs, need_response=False)
     pr0 = _design_problem(de, fam, device, dtype)
-    bs = batch_size or (2000 if fam.collapses else max(1, int(2e6 // c.n_cells)))   # Poisson: only (genes x strata) sums
-    if bs < 1: raise ValueError(f"batch_size must be >= 1, got {bs}")
+    bs = (2000 if fam.collapses else max(1, int(2e6 // c.n_cells))) if batch_size is None else batch_size   # Poisson: only (genes x strata) sums
+    if isinstance(bs, bool) or not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}")
     parts, zero = [], []
     for _, Y in tqdm(gene_blocks(c, sel, block_genes=bs, sparse=fam.collapses), total=-(-len(sel) // bs), disable=not progress, desc="glmm_genes"):
         nz = np.asarray(Y.sum(0)).ravel() > 0      # a gene without counts has no finite estimates: not fitted (nor held up the batch)

@@ -23,6 +23,9 @@ def zero_fractions(table:pd.DataFrame,  # `zinb_nb.em.zero_fraction_table`: colu
                    title:str="Zero fraction per gene",
                   ):                    # the Axes
     "Observed vs Poisson- and NB-predicted zero fraction against mean expression."
+    need = ["mean", "observed", "poisson", "nb"]
+    if not isinstance(table, pd.DataFrame): raise ValueError(f"zero_fractions plots the table of zinb_nb.em.zero_fraction_table (a DataFrame), got {type(table).__name__}")
+    if missing := [c for c in need if c not in table.columns]: raise ValueError(f"the table lacks the column(s) {missing}: zero_fractions needs {need} (zinb_nb.em.zero_fraction_table)")
     ax = _axes(ax, (6, 4))
     o = table.sort_values("mean")
     ax.scatter(o["mean"], o["observed"], s=6, c="0.6", alpha=.6, label="observed")

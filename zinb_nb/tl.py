@@ -21,22 +21,38 @@ __all__ = ['batch_design', 'em', 'glmm_genes', 'zinbwave', 'zinbwave_transform',
 # %% ../nbs/20_tl.ipynb #f1b5481f
 def _check_args(**kw):
     "Refuse out-of-range settings by name: ints >= 1, fractions in [0, 1), positive rates."
-    rules = dict(n_latent=(lambda v: isinstance(v, (int, np.integer)) and v >= 1, "an integer >= 1"),
-                 max_epochs=(lambda v: isinstance(v, (int, np.integer)) and v >= 1, "an integer >= 1"),
-                 batch_size=(lambda v: isinstance(v, (int, np.integer)) and v >= 1, "an integer >= 1"),
-                 patience=(lambda v: v is None or (isinstance(v, (int, np.integer)) and v >= 1), "None or an integer >= 1"),
-                 lr=(lambda v: isinstance(v, (int, float)) and v > 0, "a number > 0"),
+    whole = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool)   # an integer (True is not one)
+    num = lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)   # a finite number (True is not one)
+    rules = dict(n_latent=(lambda v: whole(v) and v >= 1, "an integer >= 1"),
+                 max_epochs=(lambda v: whole(v) and v >= 1, "an integer >= 1"),
+                 batch_size=(lambda v: whole(v) and v >= 1, "an integer >= 1"),
+                 patience=(lambda v: v is None or (whole(v) and v >= 1), "None or an integer >= 1"),
+                 n_components=(lambda v: v is None or (whole(v) and v >= 1), "None or an integer >= 1"),
+                 n_trials=(lambda v: whole(v) and v >= 1, "an integer >= 1"),
+                 seed=(lambda v: whole(v) and v >= 0, "an integer >= 0"),
+                 lr=(lambda v: num(v) and v > 0, "a finite number > 0"),
+                 epsilon=(lambda v: v is None or (num(v) and v >= 0), "None or a finite number >= 0"),
+                 timeout=(lambda v: v is None or (num(v) and v > 0), "None or a number of seconds > 0"),
+                 max_layer_gb=(lambda v: num(v) and v >= 0, "a finite number >= 0"),
+                 key_added=(lambda v: isinstance(v, str) and v != "", "a non-empty string"),
                  tol=(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0, "a number > 0"),
                  optimizer=(lambda v: isinstance(v, str) and v in ("adam", "lbfgs", "newton"), "'adam', 'lbfgs' or 'newton'"),
                  valid_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"),
                  warmup_frac=(lambda v: isinstance(v, (int, float)) and 0 <= v < 1, "a fraction in [0, 1)"),
-                 refine=(lambda v: (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0) or (isinstance(v, str) and v == "mcv"), "an integer >= 0 or 'mcv'"),
-                 refine_cells=(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+                 refine=(lambda v: (whole(v) and v >= 0) or (isinstance(v, str) and v == "mcv"), "an integer >= 0 or 'mcv'"),
+                 refine_cells=(lambda v: whole(v) and v >= 1, "an integer >= 1"),
                  init=(lambda v: isinstance(v, str) and v in ("svd", "random"), "'svd' or 'random'"),
                  mixture_init=(lambda v: isinstance(v, str) and v in ("kmeans", "gmm", "auto"), "'kmeans', 'gmm' or 'auto'"))
     for k, v in kw.items():
         ok, what = rules[k]
         if not ok(v): raise ValueError(f"{k} must be {what}, got {v!r}")
+
+def _split(n:int, valid_frac:float, seed:int)->np.ndarray:
+    "`split_cells`, warning where a valid_frac > 0 holds out no cell (too few cells): without held-out cells there is no early stopping."
+    valid = split_cells(n, valid_frac, seed)
+    if valid_frac > 0 and not valid.any():
+        warnings.warn(f"valid_frac={valid_frac} of {n} cell(s) holds out none: the fit has no held-out cells and no early stopping", stacklevel=3)
+    return valid
 
 # %% ../nbs/20_tl.ipynb #0277c496
 def _with_levels(adata:ad.AnnData, key:str, levels, what:str="levels")->pd.Categorical:
@@ -96,6 +112,7 @@ def em(adata:ad.AnnData,          # counts in X (or `layer`); may be backed
     "Fit a ZINB (or ZIP / NB / Poisson) to every gene by EM; writes var[f'{key_added}_*'], uns[key_added] and, with a design, varm[f'{key_added}_coef'] and varm[f'{key_added}_std_error']."
     from zinb_nb.em import fit_zinb_em, lrt_table
     if lrt and dist != "zinb": raise ValueError(f"lrt=True tests the NB against the ZINB: use dist='zinb', not {dist!r}")
+    _check_args(key_added=key_added)
     device = resolve_device(device)
     counts = read_counts(adata, layer, warn_empty=False)
     s = resolve_size_factors(counts, size_factors)
@@ -136,6 +153,7 @@ def glmm_genes(adata:ad.AnnData,       # counts in X (or `layer`); covariates in
               ):                       # the `GLMMGenesResult` (for `zinb_nb.glmm.contrast`)
     "Fit the same GLMM to every gene; writes varm[f'{key_added}_estimate'/'_std_error'/'_vcov'], var[f'{key_added}_*'], uns[key_added]."
     from zinb_nb.glmm import glmm_genes as _fit_genes
+    _check_args(key_added=key_added)
     names = pd.Index(adata.var_names)
     if not names.is_unique:                                       # the results are matched to the rows of var by name
         rep = names[names.duplicated()].unique()
@@ -236,7 +254,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
              cell_store=None,            # directory: per-cell parameters and their Adam state in memory-mapped files there (CPU)
             )->ZINBWaVE:                 # the fitted model (`.history` holds the training curve)
     "Fit ZINB-WaVE by minibatch gradient descent (or alternating Newton steps); writes obsm['X_zinbwave'] (W), obsm['X_zinbwave_mu'] (for distances), obsm['zinbwave_gamma_mu'] and obsm['zinbwave_gamma_pi'] (the cells' intercepts), varm['zinbwave_*'], var['zinbwave_theta'], uns['zinbwave']."
-    _check_args(max_epochs=max_epochs, lr=lr, tol=tol, optimizer=optimizer, valid_frac=valid_frac, patience=patience, init=init,
+    _check_args(max_epochs=max_epochs, lr=lr, tol=tol, optimizer=optimizer, valid_frac=valid_frac, patience=patience, init=init, epsilon=epsilon, seed=seed,
                 **({} if batch_size is None else dict(batch_size=batch_size)))
     device = resolve_device(device)
     if batch_size is None: batch_size = _zinbwave_batch_size(device, optimizer, adata.n_vars)
@@ -250,7 +268,10 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
     data = CellBatches(counts, batch_size=batch_size, seed=seed, device=device)
     lib, gene = _totals(data)
     n, J = data.n_cells, data.n_genes
-    valid = split_cells(n, valid_frac, seed)
+    valid = _split(n, valid_frac, seed)
+    big = max(k for k, _ in grid)
+    if big > min(J, int((~valid).sum())):
+        raise ValueError(f"n_latent={big} exceeds the data: W has at most as many dimensions as there are genes ({J}) and training cells ({int((~valid).sum())})")
     if not valid.any() and len(grid) > 1: raise ValueError(f"choosing among {len(grid)} candidates (n_latent, epsilon_W) needs held-out cells: valid_frac must be > 0")
     typical = np.exp(np.log(np.maximum(lib, 1)).mean())          # with an offset, the intercepts start at a typical cell's scale
     def fit_one(n_latent, eps_W):
@@ -286,12 +307,11 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
 def _write_zinbwave(adata, model, valid, xnames, params):
     "Store the fitted parameters and the history in `adata`."
     np_ = lambda t: np.array(t.detach().cpu().numpy())   # a copy: adata never aliases the model (or its cell store)
-    adata.obsm["X_zinbwave"] = np_(model.W)
     axes = model.log_mean_axes()                         # principal axes of W alpha_mu: X_zinbwave_mu's distances are its rows'
-    adata.obsm["X_zinbwave_mu"], adata.varm["zinbwave_mu_loadings"] = np_(model.embedding(axes=axes)), np_(axes[2].float()).T
-    adata.obsm["zinbwave_gamma_mu"], adata.obsm["zinbwave_gamma_pi"] = np_(model.gamma_mu), np_(model.gamma_pi)
-    for k in ("alpha_mu", "alpha_pi", "beta_mu", "beta_pi"): adata.varm[f"zinbwave_{k}"] = np_(getattr(model, k)).T
-    adata.var["zinbwave_theta"] = np_(model.log_theta.exp())
+    obsm = dict(X_zinbwave=np_(model.W), X_zinbwave_mu=np_(model.embedding(axes=axes)), zinbwave_gamma_mu=np_(model.gamma_mu), zinbwave_gamma_pi=np_(model.gamma_pi))
+    varm = dict(zinbwave_mu_loadings=np_(axes[2].float()).T, **{f"zinbwave_{k}": np_(getattr(model, k)).T for k in ("alpha_mu", "alpha_pi", "beta_mu", "beta_pi")})
+    theta = np_(model.log_theta.exp())                   # everything computed before anything is written: a failure leaves adata as it was
+    adata.obsm.update(obsm); adata.varm.update(varm); adata.var["zinbwave_theta"] = theta
     h = model.history
     adata.uns["zinbwave"] = dict(params={k: v for k, v in params.items() if v is not None}, X_columns=list(xnames),
                                  epsilon={k: float(v) for k, v in model.epsilon.items()},
@@ -385,14 +405,14 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     "Fit a count VAE or GMVAE; writes obsm['X_vae'] (+ obs['gmvae_cluster'], obsm['gmvae_probs']) and uns['vae']."
     from zinb_nb.vae import CountVAE, latent, cluster_probs
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, warmup_frac=warmup_frac,
-                mixture_init=mixture_init)
+                mixture_init=mixture_init, n_components=n_components, seed=seed)
     device = resolve_device(device)
     C, cnames = _covariate_design(adata, batch_key, "batch_key")
     counts = read_counts(adata, layer)
     data = CellBatches(counts, batch_size=batch_size, seed=seed, device=device)
     if n_components is not None and n_components > data.n_cells:
         raise ValueError(f"n_components={n_components} exceeds the {data.n_cells} cells: the mixture starts from k-means on the cells' latents")
-    valid = split_cells(data.n_cells, valid_frac, seed)
+    valid = _split(data.n_cells, valid_frac, seed)
     torch.manual_seed(seed)
     model = CountVAE(data.n_genes, n_latent, likelihood, n_components, n_covariates=C.shape[1], **model_kw)
     if C.shape[1]: model.set_covariates(C)
@@ -454,7 +474,7 @@ def _fit_zipo(counts, C:np.ndarray, config, device, max_epochs:int, batch_size:i
     "Build ZiPo for checked counts and covariates, start its library at the data's, fit it with ZiPo's schedule."
     from zinb_nb.zipo import ZiPo, ZiPoSchedule, init_library
     data = CellBatches(counts, batch_size=batch_size, seed=seed, device=device)
-    valid = split_cells(data.n_cells, valid_frac, seed)
+    valid = _split(data.n_cells, valid_frac, seed)
     lib = _totals(data)[0]
     torch.manual_seed(seed)
     model = init_library(ZiPo(data.n_genes, C.shape[1], config), lib[~valid]).set_covariates(C)
@@ -494,7 +514,7 @@ def zipo(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     "Fit ZiPo; writes obsm['X_zipo'], layers['zipo_rate'] (the denoised expected counts l*mu*(1-pi)), obs['zipo_library'] (+ layers['zipo_zi'], layers['zipo_posterior']) and uns['zipo']."
     from zinb_nb.zipo import ZiPoConfig, SCOPES, prune as prune_, prune_gradually, prune_largest, refit_lstsq, sparsity, _held_out_nll
     _check_args(n_latent=n_latent, max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, patience=patience, refine=refine,
-                refine_cells=refine_cells)
+                refine_cells=refine_cells, seed=seed, max_layer_gb=max_layer_gb)
     if not isinstance(posterior, bool): raise ValueError(f"posterior must be True or False, got {posterior!r}")
     if prune is not None and (isinstance(prune, bool) or not isinstance(prune, (int, float)) or not 0 <= prune < 1):
         raise ValueError(f"prune must be None or a number in [0, 1) (delta), got {prune!r}")
@@ -610,9 +630,8 @@ def zipo_search(adata:ad.AnnData,         # counts in X (or `layer`); may be bac
     except ImportError: raise ImportError("tl.zipo_search needs optuna, which is not installed: pip install zinb-nb[tune]") from None
     from zinb_nb.zipo import ZiPoConfig
     ZiPoConfig(likelihood=likelihood, proximal=proximal)                 # an unknown likelihood is refused before any work
-    _check_args(max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac)
+    _check_args(max_epochs=max_epochs, batch_size=batch_size, lr=lr, valid_frac=valid_frac, n_trials=n_trials, seed=seed, timeout=timeout, key_added=key_added)
     if not valid_frac > 0: raise ValueError("zipo_search scores trials on held-out cells: valid_frac must be > 0")
-    if not (isinstance(n_trials, (int, np.integer)) and n_trials >= 1): raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
     device = resolve_device(device)
     counts = read_counts(adata, layer)
     C, _ = _covariate_design(adata, covariate_keys)

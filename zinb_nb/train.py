@@ -422,7 +422,7 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
         raise ValueError(f"optimizer='newton' needs a model with a newton_epoch method (ZINBWaVE has one), {type(model).__name__} has none")
     if optimizer != "adam" and world()[1] > 1: raise ValueError(f"optimizer={optimizer!r} is single-process; use 'adam' with torch.distributed")
     if max_epochs < 1: raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
-    if lr is not None and not lr > 0: raise ValueError(f"lr must be > 0, got {lr}")
+    if lr is not None and not (lr > 0 and math.isfinite(lr)): raise ValueError(f"lr must be a finite number > 0, got {lr}")
     if not isinstance(data, CellBatches): data = CellBatches(data, device=_model_device(model))
     _check_model_data(model, data)
     if cell_store is not None: _check_store(cell_store, optimizer, data.device)
@@ -434,6 +434,7 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
     run = FitRun(model, data, valid, optimizer, opt, vopt, cell_store, _ddp(model, data.device), max_epochs)
     es = EarlyStopping(early_stopping) if isinstance(early_stopping, int) else early_stopping
     ck = Checkpoint(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
+    if ck is not None and not ck.path.parent.is_dir(): raise FileNotFoundError(f"the checkpoint's folder {str(ck.path.parent)!r} does not exist")
     own = [c for c in getattr(model, "fit_callbacks", lambda: [])() if not any(type(c) is type(u) for u in callbacks)]   # what the model needs
     run.callbacks = sorted([c for c in (es, ck, *callbacks, *own) if c is not None] + ([ProgressBar()] if progress else []), key=lambda c: c.order)
     run.step_callbacks = [c for c in run.callbacks if type(c).after_step is not Callback.after_step]
@@ -444,6 +445,10 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
         s = _reduce(epoch_fn(run))
         run.seconds += time.perf_counter() - t0
         run.history.append(_record(run, s, run.seconds)); run.epoch += 1
+        if not math.isfinite(run.last["loss"]):                        # the parameters are lost: stop and say so rather than return NaN
+            for c in run.callbacks: c.after_fit(run)
+            raise FloatingPointError(f"the fit diverged: the training loss is {run.last['loss']} at epoch {run.epoch}"
+                                     + ("" if optimizer == "newton" else f"; try a smaller learning rate than lr={lr or (1e-2 if optimizer == 'adam' else 1.)}"))
         if any([c.after_epoch(run) for c in run.callbacks]): break   # a list: every callback runs, then the loop stops
     for c in run.callbacks: c.after_fit(run)
     return pd.DataFrame(run.history, columns=["epoch", "loss", "nll", "valid_nll", "seconds"])
