@@ -1,6 +1,6 @@
 """ZINB-WaVE by R `zinbwave::zinbFit` (Bioconductor) vs `zinb_nb.tl.zinbwave`, same cells, same run.
 
-    python benchmarks/bench_rzinbwave.py [--dataset pbmc] [--cells 1000] [--k 10] [--seed 0] [--epochs 300] [--lbfgs-epochs 15]
+    python benchmarks/bench_rzinbwave.py [--dataset pbmc] [--cells 1000] [--k 10] [--seed 0] [--epochs 300] [--lbfgs-epochs 15] [--newton-epochs 100]
 
 Data: `--dataset pbmc`: a random subset of `--cells` cells of the bundled PBMC 4k (2,000 genes; genes with no count in
 the subset are dropped, zinbFit refuses them), X = 1. `--dataset cellbench`: all 499 CellBench cells on the 2,000
@@ -11,7 +11,8 @@ defaults otherwise (one dispersion shared by all genes, `commondispersion = TRUE
 dispersion per gene with the variance penalty, the model zinb_nb fits; BiocParallel's SerialParam: one core) in an
 Rscript subprocess; its time is the CPU time of `zinbFit` inside R (R start-up and reading excluded). Ours: every cell
 in training (no held-out cells: the quantity compared is the training fit), one torch thread, Adam (lr 0.05, 128 cells
-per batch) and full-batch L-BFGS both reported, each with the time at which its training log-likelihood (the running
+per batch), full-batch L-BFGS and alternating Newton steps (`optimizer="newton"`, stopping by its own tolerance on the
+training loss, as zinbFit stops by its own) all reported, each with the time at which its training log-likelihood (the running
 per-epoch value of the fitting loop's history) first reaches R's. Both models' training log-likelihood is computed here by `zinb_nb.distributions.log_zinb` from
 the fitted mu, theta and logit pi, so the comparison does not depend on either package's bookkeeping.
 
@@ -61,7 +62,7 @@ def run_r(X, k, design, common=True):
 
 def run_ours(adata, k, optimizer, epochs, seed, batch_key):
     from zinb_nb import tl
-    kw = dict(lr=1.0) if optimizer == "lbfgs" else dict(lr=0.05, batch_size=128)
+    kw = dict(lr=1.0) if optimizer == "lbfgs" else dict() if optimizer == "newton" else dict(lr=0.05, batch_size=128)
     t, c = time.perf_counter(), time.process_time()
     m = tl.zinbwave(adata, n_latent=k, device="cpu", max_epochs=epochs, optimizer=optimizer, valid_frac=0.0, batch_key=batch_key,
                     patience=None, seed=seed, progress=False, **kw)
@@ -76,6 +77,7 @@ def main():
     ap.add_argument("--cells", type=int, default=1000); ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0); ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--lbfgs-epochs", type=int, default=15, help="L-BFGS outer steps of 20 iterations")
+    ap.add_argument("--newton-epochs", type=int, default=100, help="most epochs of Newton's steps (it stops earlier by its tolerance)")
     ap.add_argument("--skip-r", action="store_true")
     ap.add_argument("--dataset", default="pbmc", choices=["pbmc", "cellbench"])
     ap.add_argument("--r-genewise", action="store_true", help="zinbFit(commondispersion = FALSE): one dispersion per gene, "
@@ -111,7 +113,7 @@ def main():
                                  loglik_per_cell=loglik(X, r["mu"], r["theta"][None, :], r["zi"]))
         print(f"R zinbwave {r['version']}: {r['cpu']:.1f} s CPU ({r['wall']:.1f} s elapsed), training log-lik/cell "
               f"{res['r_zinbwave']['loglik_per_cell']:.3f}", flush=True)
-    for opt, ep in (("adam", a.epochs), ("lbfgs", a.lbfgs_epochs)):
+    for opt, ep in (("adam", a.epochs), ("lbfgs", a.lbfgs_epochs), ("newton", a.newton_epochs)):
         o = run_ours(sub, a.k, opt, ep, a.seed, batch_key)
         h = o["history"]
         row = res[f"ours_{opt}"] = dict(seconds_wall=o["wall"], seconds_cpu=o["cpu"], epochs=o["epochs"],

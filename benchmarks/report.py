@@ -638,12 +638,12 @@ def block_rzinbwave():
         R = r.get("r_zinbwave")
         data = f"{r.get('dataset', 'pbmc')}, {r['cells']:,} cells x {r['genes']:,} genes, K = {r['k']}"
         disp = "" if not R else ("gene-wise (`commondispersion = FALSE`)" if R.get("commondispersion") is False else "one for all genes (default)")
-        for opt in ("adam", "lbfgs"):
+        for opt in ("adam", "lbfgs", "newton"):
             o = r.get(f"ours_{opt}")
             if not o: continue
             reach = o.get("seconds_to_r_loglik")
-            rows.append([f"`{name}`", data, disp, f"{f(R['seconds_cpu'], 0)} s CPU / {f(R['seconds_wall'], 0)} s wall" if R else "not run",
-                         f(R["loglik_per_cell"], 1) if R else "", f"{opt}, {o['epochs']} {'epochs' if opt == 'adam' else 'outer steps'}",
+            rows.append([f"`{name}`", data, disp, (f"{R['version']}: " if R.get("version") else "") + f"{f(R['seconds_cpu'], 0)} s CPU / {f(R['seconds_wall'], 0)} s wall" if R else "not run",
+                         f(R["loglik_per_cell"], 1) if R else "", f"{opt}, {o['epochs']} {'outer steps' if opt == 'lbfgs' else 'epochs'}",
                          f"{f(o['seconds_cpu'], 1)} s CPU / {f(o['seconds_wall'], 1)} s wall", f(o["loglik_per_cell"], 1),
                          f"{ratio(R['seconds_cpu'], o['seconds_cpu'], 1)} / {ratio(R['seconds_wall'], o['seconds_wall'], 1)}" if R else "",
                          (f"{f(reach, 1)} s wall ({ratio(R['seconds_wall'], reach)} R's wall)" if reach else "never") if R else ""])
@@ -1274,6 +1274,18 @@ def block_summary():
         if "glmmTMB_nb" in R and "ours_nb_fresh" in g: parts.append(f"NB: glmmTMB `nbinom2` {ratio(R['glmmTMB_nb']['cpu_s'], g['ours_nb_fresh']['cpu_s'])} (our NB fit alone in a fresh process)")
         rows.append(["GLMM, one fit, CPU time", "`glmm`", "lme4 `glmer`, glmmTMB", f"{g['cells']:,} simulated cells (`{g['model']}`)",
                      "**faster**, Poisson against our first call of a process: " + "; ".join(parts), "GLMM"])
+    rz = [r for _, r in load("rzinbwave_*.json") if r.get("r_zinbwave")]
+    if rz:
+        parts, spd, above = [], [], True
+        for r in rz:
+            R, mine = r["r_zinbwave"], [(o, r[f"ours_{o}"]) for o in ("adam", "lbfgs", "newton") if f"ours_{o}" in r]
+            spd += [R["seconds_cpu"] / x["seconds_cpu"] for _, x in mine]; above &= all(x["loglik_per_cell"] >= R["loglik_per_cell"] for _, x in mine)
+            parts.append(f"{r['dataset']}, {'one dispersion per gene' if R.get('commondispersion') is False else 'one dispersion for all genes (its default)'}: "
+                         + ", ".join(f"{'Newton' if o == 'newton' else 'L-BFGS' if o == 'lbfgs' else 'Adam'} {ratio(R['seconds_cpu'], x['seconds_cpu'])}" for o, x in mine))
+        rows.append(["ZINB-WaVE, whole fit, CPU time", "`tl.zinbwave` (Adam, L-BFGS, Newton's steps)", "R zinbwave `zinbFit`",
+                     "; ".join(sorted({f"{r['dataset']} ({r['cells']:,} x {r['genes']:,}, K = {r['k']})" for r in rz})),
+                     ("**faster**: " if min(spd) > 1 else "**slower** on some: ") + "; ".join(parts)
+                     + ("; training log-likelihood above zinbFit's in every fit" if above else "; training log-likelihood **below** zinbFit's in some fit"), "R zinbwave"])
     cl = [r for _, r in load("cluster_*_seed*.json")]
     if cl:
         by = {}
