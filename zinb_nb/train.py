@@ -430,7 +430,8 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
     valid = _valid_mask(valid, data.n_cells, cell_store)
     has_valid = bool(valid.any()); valid = valid.to(data.device)
     if cell_store is not None: cell_store.release()
-    opt, vopt = (None, None) if optimizer == "newton" else _optimisers(model, optimizer, lr or (1e-2 if optimizer == "adam" else 1.), lbfgs_iter, has_valid, cell_store)
+    step = None if optimizer == "newton" else lr or (1e-2 if optimizer == "adam" else 1.)   # the learning rate used (Newton's steps take none)
+    opt, vopt = (None, None) if step is None else _optimisers(model, optimizer, step, lbfgs_iter, has_valid, cell_store)
     run = FitRun(model, data, valid, optimizer, opt, vopt, cell_store, _ddp(model, data.device), max_epochs)
     es = EarlyStopping(early_stopping) if isinstance(early_stopping, int) else early_stopping
     ck = Checkpoint(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
@@ -448,7 +449,7 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
         if not math.isfinite(run.last["loss"]):                        # the parameters are lost: stop and say so rather than return NaN
             for c in run.callbacks: c.after_fit(run)
             raise FloatingPointError(f"the fit diverged: the training loss is {run.last['loss']} at epoch {run.epoch}"
-                                     + ("" if optimizer == "newton" else f"; try a smaller learning rate than lr={lr or (1e-2 if optimizer == 'adam' else 1.)}"))
+                                     + ("" if step is None else f"; try a smaller learning rate than lr={step}"))
         if any([c.after_epoch(run) for c in run.callbacks]): break   # a list: every callback runs, then the loop stops
     for c in run.callbacks: c.after_fit(run)
     return pd.DataFrame(run.history, columns=["epoch", "loss", "nll", "valid_nll", "seconds"])
