@@ -52,8 +52,9 @@ if __name__ == "__main__":
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cmd", choices=["run", "merge"])
-    ap.add_argument("path", nargs="?", help="merge: the results file written by run")
+    ap.add_argument("path", nargs="?", help="merge: the results file written by run (run: where to write them, as --out)")
     ap.add_argument("--out", default="gpu_cells.json", help="run: where to write the results")
     a = ap.parse_args()
     if a.cmd == "merge" and not a.path: ap.error("merge needs the results file written by run")
-    sys.exit(run(a.out) if a.cmd == "run" else merge(a.path))
+    if a.cmd == "run" and a.path and a.path != a.out and "--out" in sys.argv: ap.error(f"two results files named: {a.path} and --out {a.out}")
+    sys.exit(run(a.path or a.out) if a.cmd == "run" else merge(a.path))

@@ -83,7 +83,7 @@ def _pcs(Z:np.ndarray, n:int=2)->np.ndarray:
     return out
 
 def latent(adata,                   # AnnData with a latent space in `obsm`
-           basis:str="X_zinbwave",  # the `obsm` key (as in scanpy, "zinbwave" finds "X_zinbwave")
+           basis:str="X_zinbwave_mu",  # the `obsm` key (as in scanpy, "zinbwave_mu" finds "X_zinbwave_mu")
            color:str|None=None,     # an `obs` column: categories (one colour each) or numbers (a colour bar)
            ax=None,                 # matplotlib Axes (default: a new figure)
            title:str|None=None,
