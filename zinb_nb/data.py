@@ -45,6 +45,18 @@ def _scan_values(v):  # numpy array or torch tensor of any shape (floating point
             out[name] = (n, k, float(v.reshape(-1)[k]))
     return out
 
+def _show(val:float)->str:
+    "A bad value as a message shows it: six digits, or all of them where six would print a non-integer as an integer."
+    s = f"{val:g}"
+    return repr(val) if float(s).is_integer() and not val.is_integer() else s
+
+def _rounding_hint(problems:dict)->str:
+    "A sentence for a message whose first non-integer value lies within 1e-3 of an integer: counts stored with rounding error?"
+    if "non-integer" not in problems: return ""
+    val = problems["non-integer"][-1]; d = abs(val - round(val))
+    return (f" The first non-integer value is {d:.1e} from an integer: if these are counts stored with rounding error, "
+            "round them first (e.g. numpy.rint).") if d < 1e-3 else ""
+
 # %% ../nbs/10_data.ipynb #bfccb9bb
 def check_counts(x,              # numpy array or torch tensor of any shape
                  where:str="x",  # the name used in the message
@@ -56,9 +68,9 @@ def check_counts(x,              # numpy array or torch tensor of any shape
     problems = _scan_values(v)
     if not problems: return
     at = lambda k: np.unravel_index(k, tuple(v.shape)) if v.ndim > 1 else k
-    parts = [f"{n} {name} value{'s' * (n > 1)} (first: {val:g} at index {tuple(int(i) for i in at(k)) if v.ndim > 1 else k})"
+    parts = [f"{n} {name} value{'s' * (n > 1)} (first: {_show(val)} at index {tuple(int(i) for i in at(k)) if v.ndim > 1 else k})"
              for name, (n, k, val) in problems.items()]
-    raise ValueError(f"{where} must be counts (finite non-negative integers): " + "; ".join(parts))
+    raise ValueError(f"{where} must be counts (finite non-negative integers): " + "; ".join(parts) + "." + _rounding_hint(problems))
 
 # %% ../nbs/10_data.ipynb #1dd0f137
 def _loc(i, j, obs=None, var=None):
@@ -86,10 +98,11 @@ class _CountScan:
     def check(self, where, obs=None, var=None, warn_empty=True):
         "Raise a ValueError naming every problem and where it first occurs; warn about all-zero cells and genes."
         if self.problems:
-            parts = [f"{n} {name} value{'s' * (n > 1)} (first: {val:g} at {_loc(*ij, obs, var)})"
+            parts = [f"{n} {name} value{'s' * (n > 1)} (first: {_show(val)} at {_loc(*ij, obs, var)})"
                      for name, (n, ij, val) in self.problems.items()]
             raise ValueError(f"{where} is not a count matrix: " + "; ".join(parts)
-                             + ". Counts must be finite non-negative integers (raw counts, not normalised values); nothing was changed.")
+                             + ". Counts must be finite non-negative integers (raw counts, not normalised values); nothing was changed."
+                             + _rounding_hint(self.problems))
         zg = int((self.gene_tot == 0).sum())
         if warn_empty and (zg or self.zero_cells):
             warnings.warn(f"{where}: {self.zero_cells} of {self.n_cells} cells and {zg} of {len(self.gene_tot)} genes "
