@@ -89,7 +89,7 @@ def _z_index(codes:np.ndarray, n_levels:list, device, dtype)->tuple:
 # %% ../nbs/02_glmm.ipynb #998b7762
 def _design_problem(de:Design, family:_Family, device, dtype)->_Problem:
     "The part of a fit that does not depend on the counts: strata, Z, offsets (summed sizes when the family collapses)."
-    tt = lambda a, dt=dtype: torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=device)
+    tt = lambda a, dt=dtype: torch.as_tensor(np.require(a, requirements="CW"), dtype=dt, device=device)   # a copy where read-only (pandas' copy-on-write)
     Xs, codes, stratum = _strata(de.X, de.codes)
     idx, term, Zd = _z_index(codes, de.n_levels, device, dtype)
     if not family.collapses: return _Problem(family, tt(Xs), idx, term, Zd, tt(de.offset), tt(stratum, torch.long), None)
@@ -103,7 +103,7 @@ def _design_problem(de:Design, family:_Family, device, dtype)->_Problem:
 def _with_counts(pr:_Problem, Y)->_Problem:  # Y: (n, G) counts, dense or sparse
     "`pr` with the counts of G genes: summed per stratum, with the constant collapsing drops, when the family collapses."
     dtype, device, G = pr.X.dtype, pr.X.device, Y.shape[1]
-    tt = lambda a, dt=dtype: torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=device)
+    tt = lambda a, dt=dtype: torch.as_tensor(np.require(a, requirements="CW"), dtype=dt, device=device)   # a copy where read-only (pandas' copy-on-write)
     if pr.rows is None:   # per row; the terms of log p that depend on a count only are summed once per distinct count of a gene
         Yt = (Y.toarray() if sp.issparse(Y) else np.asarray(Y, np.float64)).T          # (G, n)
         gene, _ = np.nonzero(Yt > 0)
