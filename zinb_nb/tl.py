@@ -274,7 +274,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
         raise ValueError(f"n_latent={big} exceeds the data: W has at most as many dimensions as there are genes ({J}) and training cells ({int((~valid).sum())})")
     if not valid.any() and len(grid) > 1: raise ValueError(f"choosing among {len(grid)} candidates (n_latent, epsilon_W) needs held-out cells: valid_frac must be > 0")
     typical = np.exp(np.log(np.maximum(lib, 1)).mean())          # with an offset, the intercepts start at a typical cell's scale
-    def fit_one(n_latent, eps_W):
+    def fit_one(n_latent, eps_W, name):
         data.rng = np.random.default_rng(seed)                   # each candidate sees the minibatch orders of a fit of its own
         store = CellStore(cell_store, n) if cell_store is not None else None
         model = ZINBWaVE(n, J, n_latent, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float(),
@@ -284,12 +284,12 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
         if init == "svd": init_latent(model, data, lib, valid=valid, seed=seed)
         if store is not None: store.release()
         model.history = fit(model, data, valid=valid if valid.any() else None, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
-                            early_stopping=patience, checkpoint=checkpoint, cell_store=store, progress=progress,
+                            early_stopping=patience, checkpoint=checkpoint, cell_store=store, progress=progress and name,
                             callbacks=[Converged(tol)] if optimizer == "newton" else [])
         return model
     model, search = None, []
     for k, e in grid:                                            # the same split, start and minibatch order for every candidate, the same halves scored
-        m = fit_one(k, e)
+        m = fit_one(k, e, "ZINB-WaVE" if len(grid) == 1 else f"ZINB-WaVE, candidate {len(search) + 1} of {len(grid)} (K={k}" + ("" if e is None else f", epsilon_W={e:.3g}") + ")")
         search.append((k, m.epsilon["W"], _mcv_nll(m, data, valid, seed) if len(grid) > 1 else float("nan"),
                        float(np.nanmin(m.history.valid_nll)) if valid.any() else float("nan"), len(m.history)))
         if model is None or search[-1][2] < min(r[2] for r in search[:-1]): model = m
@@ -357,7 +357,7 @@ def zinbwave_transform(adata:ad.AnnData,      # the new cells' counts (same gene
     s = resolve_size_factors(counts, size_factors)
     data = CellBatches(counts, batch_size=batch_size, shuffle=optimizer == "adam", device=device)
     new = _fit_new_cells(model, data, X=torch.from_numpy(X), offset=None if s is None else torch.from_numpy(np.log(s)).float(),
-                         optimizer=optimizer, max_epochs=max_epochs, progress=progress, tol=None if optimizer == "adam" else tol)
+                         optimizer=optimizer, max_epochs=max_epochs, progress=progress and "ZINB-WaVE, new cells", tol=None if optimizer == "adam" else tol)
     adata.obsm["X_zinbwave"] = new.W.detach().cpu().numpy().copy()
     adata.obsm["X_zinbwave_mu"] = model.embedding(new.W).detach().cpu().numpy().copy()   # on the fitted model's axes
     adata.uns["zinbwave_transform"] = dict(X_columns=list(xnames), history={c: new.history[c].to_numpy() for c in new.history.columns})
@@ -416,15 +416,15 @@ def vae(adata:ad.AnnData,            # counts in X (or `layer`); may be backed
     torch.manual_seed(seed)
     model = CountVAE(data.n_genes, n_latent, likelihood, n_components, n_covariates=C.shape[1], **model_kw)
     if C.shape[1]: model.set_covariates(C)
-    kw = dict(valid=valid if valid.any() else None, lr=lr, early_stopping=patience, progress=progress)
+    kw = dict(valid=valid if valid.any() else None, lr=lr, early_stopping=patience)
     hist, n_fit = [], max_epochs
     if n_components:
         n_warm = max(1, round(max_epochs * warmup_frac))
         model.mixture_active = False
-        hist.append(fit(model, data, max_epochs=n_warm, **kw).assign(stage="warm-up"))
+        hist.append(fit(model, data, max_epochs=n_warm, progress=progress and "GMVAE warm-up", **kw).assign(stage="warm-up"))
         model.init_mixture(_over_cells(data, lambda x: latent(model, x)).to(device), seed=seed, method=mixture_init)
         n_fit = max(1, max_epochs - n_warm)
-    hist.append(fit(model, data, max_epochs=n_fit, **kw).assign(stage="mixture" if n_components else "vae"))
+    hist.append(fit(model, data, max_epochs=n_fit, progress=progress and ("GMVAE" if n_components else "VAE"), **kw).assign(stage="mixture" if n_components else "vae"))
     model.history = pd.concat(hist, ignore_index=True)
     adata.obsm["X_vae"] = _over_cells(data, lambda x: latent(model, x)).numpy()
     if n_components:
@@ -479,7 +479,7 @@ def _fit_zipo(counts, C:np.ndarray, config, device, max_epochs:int, batch_size:i
     torch.manual_seed(seed)
     model = init_library(ZiPo(data.n_genes, C.shape[1], config), lib[~valid]).set_covariates(C)
     model.history = fit(model, data, valid=valid if valid.any() else None, lr=lr, max_epochs=max_epochs, early_stopping=patience,
-                        callbacks=[ZiPoSchedule(lr0=lr, lr_min=min(1e-3, lr))], progress=progress)
+                        callbacks=[ZiPoSchedule(lr0=lr, lr_min=min(1e-3, lr))], progress=progress and "ZiPo")
     return model, data, valid, lib
 
 # %% ../nbs/20_tl.ipynb #a9050a8c

@@ -312,10 +312,11 @@ class LRSchedule(Callback):
         for s, d in zip(self.scheds, sd["scheds"]): s.load_state_dict(d)
 
 class ProgressBar(Callback):
-    "A tqdm bar over epochs with the latest loss and held-out NLL (rank 0 only)."
+    "A tqdm bar over epochs, named `desc`, with the latest loss and held-out NLL (rank 0 only)."
     order = 30
+    def __init__(self, desc:str="fit"): self.desc = desc   # the bar's name: which model, which stage
     def before_fit(self, run):
-        self.bar = tqdm(total=run.max_epochs, initial=run.epoch, desc="fit", unit="epoch", disable=world()[0] > 0)
+        self.bar = tqdm(total=run.max_epochs, initial=run.epoch, desc=self.desc, unit="epoch", disable=world()[0] > 0)
     def after_epoch(self, run):
         self.bar.update(1); self.bar.set_postfix(loss=f"{run.last['loss']:.4g}", valid_nll=f"{run.last['valid_nll']:.4g}")
     def after_fit(self, run): self.bar.close()
@@ -413,7 +414,7 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
         checkpoint=None,              # `Checkpoint`, or a path (written every epoch, resumed from if it exists)
         cell_store:CellStore|None=None, # where the model's per-cell tensors live (files); the optimiser state goes there too
         callbacks=(),                 # more `Callback`s (e.g. `LRSchedule`)
-        progress:bool=True,           # tqdm progress bar over epochs (rank 0 only under torch.distributed)
+        progress:bool|str=True,       # tqdm progress bar over epochs (rank 0 only under torch.distributed); a string names the bar
         lbfgs_iter:int=20,            # L-BFGS iterations per epoch
        )->pd.DataFrame:               # one row per epoch: epoch, loss, nll, valid_nll, seconds
     "Fit `model` by Adam over cell minibatches, full-batch L-BFGS or the model's Newton epochs, with held-out cells and callbacks between epochs."
@@ -437,7 +438,7 @@ def fit(model:torch.nn.Module,        # has `loss(x, idx, held_out=False, rows=N
     ck = Checkpoint(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
     if ck is not None and not ck.path.parent.is_dir(): raise FileNotFoundError(f"the checkpoint's folder {str(ck.path.parent)!r} does not exist")
     own = [c for c in getattr(model, "fit_callbacks", lambda: [])() if not any(type(c) is type(u) for u in callbacks)]   # what the model needs
-    run.callbacks = sorted([c for c in (es, ck, *callbacks, *own) if c is not None] + ([ProgressBar()] if progress else []), key=lambda c: c.order)
+    run.callbacks = sorted([c for c in (es, ck, *callbacks, *own) if c is not None] + ([ProgressBar(progress if isinstance(progress, str) else "fit")] if progress else []), key=lambda c: c.order)
     run.step_callbacks = [c for c in run.callbacks if type(c).after_step is not Callback.after_step]
     for c in run.callbacks: c.before_fit(run)
     epoch_fn = dict(adam=_adam_epoch, lbfgs=_lbfgs_epoch, newton=_newton_epoch)[optimizer]

@@ -430,7 +430,8 @@ def _retrain_pruned(model, data, fraction:float, valid, ramp:int, epochs:int, pa
     try:
         es = EarlyStopping(patience, warmup=ramp) if has_valid else None
         sched = ZiPoSchedule(lr0=lr, lr_min=lr, hold=ramp)           # the rate constant while pruning, then reduced on plateaus
-        hist = fit(model, data, valid=valid, lr=lr, max_epochs=ramp + epochs, early_stopping=es, callbacks=[gp, sched] + ([avg] if avg else []), progress=progress)
+        hist = fit(model, data, valid=valid, lr=lr, max_epochs=ramp + epochs, early_stopping=es, callbacks=[gp, sched] + ([avg] if avg else []),
+                   progress=progress and f"ZiPo, pruning to {fraction:.0%} and retraining")
     finally: model.config = config
     return hist, gp, avg
 
