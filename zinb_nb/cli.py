@@ -137,8 +137,8 @@ def _check_out(out)->None:
 
 def _read_h5ad(path, backed:bool=False):
     "The AnnData in `path`, or an error naming the file: missing, or not a file anndata can read."
-    import anndata as ad
     if not Path(path).is_file(): raise FileNotFoundError(f"{path}: no such .h5ad file")
+    import anndata as ad
     try: return ad.read_h5ad(path, backed="r" if backed else None)
     except Exception as e: raise ValueError(f"{path}: not a readable .h5ad file ({type(e).__name__}: {e})") from e
 
@@ -150,12 +150,11 @@ def fit_h5ad(path:str|Path,              # input .h5ad with raw counts
              **kw,                       # passed to `zinb_nb.tl.<model>`
             )->Path:                     # the written file
     "Fit `model` to the counts of an .h5ad and write the result."
-    import anndata as ad
-    from zinb_nb import tl
     if model not in _MODELS: raise ValueError(f"unknown model {model!r}; available: {list(_MODELS)}")
     if save_model is not None and model not in _SAVED: raise ValueError(f"--save-model applies to --model {' or '.join(_SAVED)}, not {model}")
     _check_out(out)
     adata = _read_h5ad(path, backed)
+    from zinb_nb import tl                 # imported after the checks above, so that a mistake is answered at once
     fitted = getattr(tl, _MODELS[model][0])(adata, **kw)
     if save_model is not None: Path(save_model).parent.mkdir(parents=True, exist_ok=True); tl.save(fitted, save_model)
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
@@ -170,11 +169,10 @@ def transform_h5ad(path:str|Path,            # input .h5ad with the new cells' r
                    layer:str|None=None, device=None,
                   )->Path:                   # the written file
     "New cells placed in a fitted model, by the transform of its kind (`tl.zinbwave_transform`, `tl.vae_transform`, `tl.zipo_transform`), written to an .h5ad."
-    import anndata as ad
-    from zinb_nb import tl
     _check_out(out)
     for p, what in ((path, ".h5ad file"), (model_file, "model file")):
         if not Path(p).is_file(): raise FileNotFoundError(f"{p}: no such {what}")
+    from zinb_nb import tl                 # imported after the checks above, so that a mistake is answered at once
     from zinb_nb.data import resolve_device
     device = resolve_device(device)                                      # (checked before the model file is read)
     m = tl.load(model_file, device=device)
