@@ -624,6 +624,7 @@ def zipo_search(adata:ad.AnnData,         # counts in X (or `layer`); may be bac
                 seed:int=0,               # seeds the split, the sampler and every trial's fit
                 timeout:float|None=None,  # seconds for the whole search (Optuna's timeout)
                 key_added:str="zipo_search",
+                progress:bool=True,       # Optuna's progress bar over the trials, with the best score so far
                ):                         # the `optuna.Study` (minimising the best held-out NLL per cell)
     "Optuna search over ZiPo's encoder (blocks, widths, residuals, latent width) and alpha_z, alpha_w; best settings in uns[key_added]."
     try: import optuna
@@ -642,7 +643,7 @@ def zipo_search(adata:ad.AnnData,         # counts in X (or `layer`); may be bac
         return float(np.nanmin(model.history.valid_nll))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=n_trials, timeout=timeout)
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, show_progress_bar=bool(progress))
     adata.uns[key_added] = dict(best_params=_plain(dict(study.best_params)), best_value=float(study.best_value),
                                 values=np.array([t.value if t.value is not None else np.nan for t in study.trials]), likelihood=likelihood)
     return study
