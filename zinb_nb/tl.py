@@ -281,7 +281,7 @@ def zinbwave(adata:ad.AnnData,           # counts in X (or `layer`); may be back
                          epsilon=epsilon, epsilon_W=eps_W, zero_inflation=zero_inflation, n_train=int((~valid).sum()), seed=seed,
                          new_cell_tensor=None if store is None else store.new)
         init_intercepts(model, lib if s is None else np.full(n, typical), gene)
-        if init == "svd": init_latent(model, data, lib, valid=valid, seed=seed)
+        if init == "svd": init_latent(model, data, lib, valid=valid, seed=seed, progress=progress)
         if store is not None: store.release()
         model.history = fit(model, data, valid=valid if valid.any() else None, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
                             early_stopping=patience, checkpoint=checkpoint, cell_store=store, progress=progress and name,

@@ -170,6 +170,7 @@ def init_latent(model:ZINBWaVE,      # a model whose intercepts are set (`init_i
                 seed:int=0,          # seeds the random start of the subspace
                 oversample:int=10,   # extra dimensions of the subspace
                 n_iter:int=2,        # extra power iterations
+                progress:bool=False, # a tqdm bar over its passes over the cells (n_iter + 4 of them)
                )->ZINBWaVE:          # the same model, W and alpha_mu set
     "Start W and alpha_mu from a truncated SVD of the log-normalised counts, covariates and cell means removed."
     n, K = model.W.shape
@@ -180,8 +181,11 @@ def init_latent(model:ZINBWaVE,      # a model whose intercepts are set (`init_i
     n_train = int(train.sum())
     if n_train == 0: raise ValueError("init_latent needs at least one training cell")
     scale = (lib[train].log().mean().exp() / lib).to(dev, dt)          # to a typical training cell's library size
+    from tqdm.auto import tqdm
+    bar = tqdm(total=(n_iter + 4) * len(data), desc="ZINB-WaVE start (SVD)", unit="batch", disable=not progress)
     def batches():                                                     # (log-normalised counts, design rows, training mask) in cell order
         for x, idx in data.iterate(shuffle=False):
+            bar.update(1)
             i = idx.cpu()
             yield torch.log1p(x.to(dt) * scale[i.to(dev)][:, None]), model.X[i].to(dev, dt), train[i].to(dev), i
     M, J = model.X.shape[1], data.n_genes
@@ -207,6 +211,7 @@ def init_latent(model:ZINBWaVE,      # a model whose intercepts are set (`init_i
     cols = torch.nonzero(keep.cpu()).ravel()
     for z, x, _, i in batches(): model.W[i[:, None], cols] = (resid(z, x) @ proj)[:, cols].to(model.W)
     model.alpha_mu[cols] = (S[:, None].sqrt() * V.T / c)[cols].to(model.alpha_mu)
+    bar.close()
     return model
 
 
