@@ -447,8 +447,8 @@ def _zipo_outputs(model, data:CellBatches, C:np.ndarray, dense:bool, want_zi:boo
     from tqdm.auto import tqdm
     n, out = data.n_cells, {}
     cov = torch.from_numpy(C).to(data.device) if C.shape[1] else None
-    bar = tqdm(data.iterate(shuffle=False), total=len(data), desc=f"refine ({refine} steps)", unit="batch", disable=not (progress and refine))
-    for x, idx in bar:   # a bar only when refining: the pass is then `refine` optimiser steps per minibatch
+    bar = tqdm(data.iterate(shuffle=False), total=len(data), desc=f"refine ({refine} steps)" if refine else "ZiPo outputs", unit="batch", disable=not progress)
+    for x, idx in bar:   # refining, the pass is `refine` optimiser steps per minibatch
         p = model.predict(x, None if cov is None else cov[idx], refine=refine)
         rows = idx.cpu().numpy()
         for k in ("latent", "library") + (("expected",) if dense else ()) + (("pi",) if dense and want_zi else ()) + (("posterior",) if dense and want_posterior else ()):
