@@ -12,6 +12,7 @@ import scipy.sparse as sp
 import torch
 import h5py
 from tqdm.auto import tqdm
+from .formula import _did_you_mean
 
 def _anndata():
     "anndata, imported on first use: fitting arrays or tensors (EM from a script, say) does not pay for importing it."
@@ -139,7 +140,7 @@ def _resolve(x, layer=None):
             if x.X is None: raise ValueError(f"adata.X is None; pass `layer=` (available layers: {list(x.layers.keys())})")
             return x.X, "adata.X", x.obs_names, x.var_names
         if layer not in x.layers:
-            raise ValueError(f"unknown layer {layer!r}; available layers: {list(x.layers.keys())}")
+            raise ValueError(f"unknown layer {layer!r}; available layers: {list(x.layers.keys())}." + _did_you_mean([layer], x.layers.keys()))
         return x.layers[layer], f"adata.layers[{layer!r}]", x.obs_names, x.var_names
     if layer is not None: raise ValueError(f"`layer` needs an AnnData input, got {type(x).__name__}")
     what = "torch tensor" if isinstance(x, torch.Tensor) else "sparse matrix" if sp.issparse(x) else "array"
@@ -293,7 +294,7 @@ def check_obs_keys(obs:pd.DataFrame,   # adata.obs (or any table of cells)
     "Raise a ValueError naming the first of `keys` that is not a column of `obs` or that has missing values."
     for k in keys:
         if k is None: continue
-        if k not in obs.columns: raise ValueError(f"unknown {what} {k!r}; adata.obs has columns {list(obs.columns)}")
+        if k not in obs.columns: raise ValueError(f"unknown {what} {k!r}; adata.obs has columns {list(obs.columns)}." + _did_you_mean([k], obs.columns))
         n = int(pd.isna(obs[k]).sum())
         if n: raise ValueError(f"adata.obs[{k!r}] has {n} missing value(s); drop or fill those cells first")
 

@@ -128,10 +128,20 @@ def parse_formula(formula:str,  # e.g. "y ~ 0 + cell_group + offset(log(total_co
     return ParsedFormula(lhs or None, " ".join(fixed) or "1", offsets, list(dict.fromkeys(groups)))
 
 # %% ../nbs/13_formula.ipynb #5ea25b92
+def _did_you_mean(names, options)->str:
+    "A sentence naming, for each of `names`, the closest of `options` (difflib, case ignored); '' when none is close."
+    import difflib
+    low = {}
+    for o in options: low.setdefault(str(o).lower(), o)
+    pairs = [(n, low[m[0]]) for n in names if (m := difflib.get_close_matches(str(n).lower(), list(low), n=1, cutoff=0.6))]
+    if not pairs: return ""
+    if len(names) == 1: return f" Did you mean {pairs[0][1]!r}?"
+    return " Did you mean " + ", ".join(f"{o!r} for {n!r}" for n, o in pairs) + "?"
+
 def _check_columns(data:pd.DataFrame, names, what:str):
     "Raise unless every column in `names` is in `data` and has no missing value."
     miss = sorted(set(names) - set(data.columns))
-    if miss: raise ValueError(f"{what}: column(s) {miss} not in the data (columns: {list(data.columns)})")
+    if miss: raise ValueError(f"{what}: column(s) {miss} not in the data (columns: {list(data.columns)})." + _did_you_mean(miss, data.columns))
     for c in sorted(set(names)):
         na = np.asarray(pd.isna(data[c]))
         if na.any(): raise ValueError(f"column {c!r} has {int(na.sum())} missing value(s) (NaN/None; first at row {int(np.flatnonzero(na)[0])}); drop or impute those rows first")
