@@ -122,7 +122,9 @@ def _open_h5ad(path, layer=None):
     if not Path(path).is_file(): raise FileNotFoundError(f"{path}: no such .h5ad file")
     f = h5py.File(path, "r")
     key = "X" if layer is None else f"layers/{layer}"
-    if key not in f: raise ValueError(f"{path} has no {key}" + (f"; available layers: {list(f['layers'].keys()) if 'layers' in f else []}" if layer else ""))
+    if key not in f:
+        names = list(f["layers"].keys()) if layer and "layers" in f else []
+        raise ValueError(f"{path} has no {key}" + (f"; available layers: {names}." + _did_you_mean([layer], names) if layer else ""))
     el = f[key]
     X = _anndata().io.sparse_dataset(el) if isinstance(el, h5py.Group) else el
     return X, f"{path}:{key}", _H5Names(f, "obs"), _h5_index(f, "var")   # gene names: few, read at once
