@@ -657,7 +657,7 @@ def _fit_blocks(c:Counts, s, lik:Likelihood, cfg:EMSettings, device, dtype, prog
     "Fit every gene with a count, block by block: [(genes, _BlockFit)]; with size factors, from the fit on pooled cells (`start_bins`)."
     k = 2 if cfg.two_starts else 1                     # two starts fit each block twice over: half the genes per block
     max_elems, batch = max(1, cfg.block_elems(device) // k), max(1, cfg.gene_batch_size // k)
-    T = lambda a: torch.as_tensor(np.require(a, requirements="W"), dtype=dtype, device=device)   # a copy where read-only (a design from pandas)
+    T = lambda a: torch.as_tensor(np.require(a, requirements="W") if isinstance(a, np.ndarray) else a, dtype=dtype, device=device)   # arrays: a copy where read-only (a design from pandas)
     hist = gene_histograms(c)
     if s is None: blocks, s_t = _histogram_blocks(hist, np.flatnonzero(hist.sizes() > 1), max_elems, batch), T(np.ones((1, 1)))
     else: blocks, s_t = _dense_blocks(c, max_elems, batch), T(s[:, None])
@@ -847,7 +847,7 @@ def _glm_fit_block(x:Tensor, log_s:Tensor, Xt:Tensor, lik:Likelihood, cfg:EMSett
 
 def _fit_glm_blocks(c:Counts, s, X:np.ndarray, lik:Likelihood, cfg:EMSettings, device, dtype, progress:bool)->list:
     "Fit every gene with a count: [(genes, _BlockFit, standard errors)]."
-    T = lambda a: torch.as_tensor(np.require(a, requirements="W"), dtype=dtype, device=device)   # a copy where read-only (a design from pandas)
+    T = lambda a: torch.as_tensor(np.require(a, requirements="W") if isinstance(a, np.ndarray) else a, dtype=dtype, device=device)   # arrays: a copy where read-only (a design from pandas)
     log_s = T(np.zeros((c.n_cells, 1)) if s is None else np.log(s)[:, None])
     R, stratum = np.unique(X, axis=0, return_inverse=True)
     groups = len(R) == X.shape[1]                                      # a free mean per group: fitted as gamma = R beta
