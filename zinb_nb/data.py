@@ -369,7 +369,7 @@ def resolve_size_factors(x,                 # counts in any form `read_counts` a
         raise ValueError(f"size_factors={size_factors} is not a method: pass one of {SIZE_FACTOR_METHODS}, one value per cell, or None")
     if isinstance(size_factors, str): return np.asarray(compute_size_factors(read_counts(x, layer, warn_empty=False), size_factors, validate=False), np.float64)
     n = read_counts(x, layer, warn_empty=False).n_cells if not isinstance(x, Counts) else x.n_cells
-    s = np.asarray(size_factors.detach().cpu() if isinstance(size_factors, torch.Tensor) else size_factors, dtype=np.float64).ravel()
+    s = np.array(size_factors.detach().cpu() if isinstance(size_factors, torch.Tensor) else size_factors, dtype=np.float64).ravel()   # a copy: the caller's may be read-only
     if s.shape != (n,): raise ValueError(f"size_factors has {s.size} values for {n} cells")
     bad = ~(np.isfinite(s) & (s > 0))
     if bad.any(): raise ValueError(f"size_factors must be finite and > 0: {int(bad.sum())} value(s) are not (first: {s[bad][0]:g} at cell {int(np.flatnonzero(bad)[0])})")

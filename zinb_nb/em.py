@@ -657,7 +657,7 @@ def _fit_blocks(c:Counts, s, lik:Likelihood, cfg:EMSettings, device, dtype, prog
     "Fit every gene with a count, block by block: [(genes, _BlockFit)]; with size factors, from the fit on pooled cells (`start_bins`)."
     k = 2 if cfg.two_starts else 1                     # two starts fit each block twice over: half the genes per block
     max_elems, batch = max(1, cfg.block_elems(device) // k), max(1, cfg.gene_batch_size // k)
-    T = lambda a: torch.as_tensor(np.require(a, requirements="W") if isinstance(a, np.ndarray) else a, dtype=dtype, device=device)   # arrays: a copy where read-only (a design from pandas)
+    T = lambda a: torch.as_tensor(a, dtype=dtype, device=device)
     hist = gene_histograms(c)
     if s is None: blocks, s_t = _histogram_blocks(hist, np.flatnonzero(hist.sizes() > 1), max_elems, batch), T(np.ones((1, 1)))
     else: blocks, s_t = _dense_blocks(c, max_elems, batch), T(s[:, None])
@@ -847,7 +847,7 @@ def _glm_fit_block(x:Tensor, log_s:Tensor, Xt:Tensor, lik:Likelihood, cfg:EMSett
 
 def _fit_glm_blocks(c:Counts, s, X:np.ndarray, lik:Likelihood, cfg:EMSettings, device, dtype, progress:bool)->list:
     "Fit every gene with a count: [(genes, _BlockFit, standard errors)]."
-    T = lambda a: torch.as_tensor(np.require(a, requirements="W") if isinstance(a, np.ndarray) else a, dtype=dtype, device=device)   # arrays: a copy where read-only (a design from pandas)
+    T = lambda a: torch.as_tensor(a, dtype=dtype, device=device)
     log_s = T(np.zeros((c.n_cells, 1)) if s is None else np.log(s)[:, None])
     R, stratum = np.unique(X, axis=0, return_inverse=True)
     groups = len(R) == X.shape[1]                                      # a free mean per group: fitted as gamma = R beta
@@ -915,9 +915,9 @@ def design_matrix(design,                      # cells x p: numpy array, torch t
         return X, names
     if isinstance(design, pd.DataFrame):
         _check_numeric(design, list(design.columns), "design")
-        names, X = [str(k) for k in design.columns], design.to_numpy(dtype=np.float64)
+        names, X = [str(k) for k in design.columns], design.to_numpy(dtype=np.float64, copy=True)   # the package's own copy (writable, as torch wants it)
     else:
-        X = np.asarray(design.detach().cpu() if isinstance(design, Tensor) else design, dtype=np.float64)
+        X = np.array(design.detach().cpu() if isinstance(design, Tensor) else design, dtype=np.float64)   # a copy: the caller's may be read-only
         if X.ndim == 1: X = X[:, None]
         names = [f"x{j}" for j in range(X.shape[1])] if X.ndim == 2 else []
     if X.ndim != 2 or X.shape[1] == 0: raise ValueError(f"design must be a cells x p matrix with p >= 1, got shape {X.shape}")

@@ -199,7 +199,7 @@ def _fixed_design(fixed:str, data:pd.DataFrame, formula:str)->tuple:
     if unused: data = data.assign(**unused)
     try: X = formulaic.model_matrix(fixed, data, na_action="raise")
     except formulaic.errors.FormulaicError as e: _formulaic_error(e, fixed, formula)
-    Xn, names = np.asarray(X, dtype=np.float64), list(X.columns)
+    Xn, names = np.array(X, dtype=np.float64), list(X.columns)   # a copy: formulaic's frame may hand out a read-only array (pandas' copy-on-write)
     bad = ~np.isfinite(Xn)
     if bad.any():
         i, j = np.argwhere(bad)[0]
