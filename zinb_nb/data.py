@@ -14,6 +14,13 @@ import h5py
 from tqdm.auto import tqdm
 from .formula import _did_you_mean
 
+def _warn(message:str, category=UserWarning)->None:
+    "`warnings.warn` pointed at the first line outside zinb_nb: the user's own call, however deep in the package the warning is raised."
+    f, level = sys._getframe(1), 2             # level 1 is this function; start at its caller
+    while f.f_back is not None and f.f_globals.get("__name__", "").partition(".")[0] == "zinb_nb":
+        f, level = f.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
 def _anndata():
     "anndata, imported on first use: fitting arrays or tensors (EM from a script, say) does not pay for importing it."
     import anndata
@@ -106,8 +113,8 @@ class _CountScan:
                              + _rounding_hint(self.problems))
         zg = int((self.gene_tot == 0).sum())
         if warn_empty and (zg or self.zero_cells):
-            warnings.warn(f"{where}: {self.zero_cells} of {self.n_cells} cells and {zg} of {len(self.gene_tot)} genes "
-                          "are all-zero (kept, not dropped; filter them yourself if a model needs it)", UserWarning, stacklevel=3)
+            _warn(f"{where}: {self.zero_cells} of {self.n_cells} cells and {zg} of {len(self.gene_tot)} genes "
+                  "are all-zero (kept, not dropped; filter them yourself if a model needs it)")
 
 # %% ../nbs/10_data.ipynb #4b4ae43f
 class _H5Names:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_glmm.ipynb #9b7a9c83
 from __future__ import annotations
-import math, warnings
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 from .distributions import Likelihood, likelihood, log_poisson, count_terms, poisson_score_info, NBDerivatives
-from .data import Counts, read_counts, check_counts, gene_blocks, resolve_device
+from .data import Counts, read_counts, check_counts, gene_blocks, resolve_device, _warn
 from .formula import Design, build_design, parse_formula
 from .newton import step_halving, newton_direction, brent, solve_pd, chol_logdet
 
@@ -805,8 +805,8 @@ def glmm_genes(x,                     # counts, cells x genes: AnnData (in memor
     if zero.all(): raise ValueError(f"none of the {len(sel)} genes has a count in any cell: nothing to fit")
     res = _genes_result(parts, names[~zero], de, fam.name, "REML" if reml else "ML", dict(path=_path(pr0, c.n_cells), batch_size=bs))
     res = _with_all_zero(res, names, zero)
-    if zero.any(): warnings.warn(f"glmm_genes: {int(zero.sum())} of {len(zero)} genes have no counts in any cell and are not fitted (their likelihood "
-                                 "rises as their means go to 0: no finite estimates); they get NaN estimates, converged False and all_zero True", UserWarning, stacklevel=2)
+    if zero.any(): _warn(f"glmm_genes: {int(zero.sum())} of {len(zero)} genes have no counts in any cell and are not fitted (their likelihood "
+                         "rises as their means go to 0: no finite estimates); they get NaN estimates, converged False and all_zero True")
     return res
 
 # %% ../nbs/02_glmm.ipynb #1bd49765

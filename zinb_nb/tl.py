@@ -4,12 +4,12 @@
 
 # %% ../nbs/20_tl.ipynb #c175264a
 from __future__ import annotations
-import math, warnings
+import math
 import numpy as np
 import pandas as pd
 import torch
 import anndata as ad
-from .data import CellBatches, read_counts, resolve_device, resolve_size_factors, check_obs_keys
+from .data import CellBatches, read_counts, resolve_device, resolve_size_factors, check_obs_keys, _warn
 from .cells import CellStore
 from .train import fit, split_cells, Converged, _check_store
 from .zinbwave import ZINBWaVE, init_intercepts, init_latent, new_cells, init_cell_intercepts
@@ -51,7 +51,7 @@ def _split(n:int, valid_frac:float, seed:int)->np.ndarray:
     "`split_cells`, warning where a valid_frac > 0 holds out no cell (too few cells): without held-out cells there is no early stopping."
     valid = split_cells(n, valid_frac, seed)
     if valid_frac > 0 and not valid.any():
-        warnings.warn(f"valid_frac={valid_frac} of {n} cell(s) holds out none: the fit has no held-out cells and no early stopping", stacklevel=3)
+        _warn(f"valid_frac={valid_frac} of {n} cell(s) holds out none: the fit has no held-out cells and no early stopping")
     return valid
 
 # %% ../nbs/20_tl.ipynb #0277c496
@@ -326,7 +326,7 @@ def _check_genes(adata:ad.AnnData, model)->None:
     new = [str(g) for g in adata.var_names]
     if fit is None or new == list(fit): return
     if new == [str(j) for j in range(adata.n_vars)]:                   # AnnData's default names: none were given
-        warnings.warn("the new cells' genes carry no names (AnnData's defaults '0', '1', ...): taken to be the fit's genes, in its order", stacklevel=3)
+        _warn("the new cells' genes carry no names (AnnData's defaults '0', '1', ...): taken to be the fit's genes, in its order")
         return
     missing = [g for g in fit if g not in set(new)]
     if missing: raise ValueError(f"{len(missing)} of the model's genes are not in adata.var_names (e.g. {missing[:5]}): the new cells need the fit's genes")
@@ -573,10 +573,10 @@ def _library_beyond_data(library:np.ndarray,  # predicted library size of every 
                         )->int:               # how many cells were flagged
     "Cells whose predicted library exceeds ten times the largest total count in the data: counted, and a warning if any."
     n = int((library > 10 * totals.max()).sum())
-    if n: warnings.warn(f"{n} cell(s) have a predicted library size over ten times the largest total count in the data ({library.max():.3g} "
-                        f"against {totals.max():.3g}): the network extrapolates for them and their rates are not to be trusted. Seen with "
-                        "unbounded activations (GELU, ReLU), whose BatchNorm running statistics can meet a cell far outside the others; "
-                        "the paper's bounded sigmoid, or library='observed', did not show it", stacklevel=3)
+    if n: _warn(f"{n} cell(s) have a predicted library size over ten times the largest total count in the data ({library.max():.3g} "
+                f"against {totals.max():.3g}): the network extrapolates for them and their rates are not to be trusted. Seen with "
+                "unbounded activations (GELU, ReLU), whose BatchNorm running statistics can meet a cell far outside the others; "
+                "the paper's bounded sigmoid, or library='observed', did not show it")
     return n
 
 def _plain(v):
@@ -732,5 +732,5 @@ def load(path,        # a file written by `tl.save`
     except Exception as e: raise ValueError(f"{path} is not a model file written by zinb_nb.tl.save ({type(e).__name__}: {e})") from None
     if not (isinstance(obj, dict) and obj.get("format") == _FORMAT): raise ValueError(f"{path} is not a model file written by zinb_nb.tl.save")
     from zinb_nb import __version__
-    if obj["version"] != __version__: warnings.warn(f"{path} was written by zinb_nb {obj['version']}, this is {__version__}", stacklevel=2)
+    if obj["version"] != __version__: _warn(f"{path} was written by zinb_nb {obj['version']}, this is {__version__}")
     return obj["model"].to(device).eval()
