@@ -197,7 +197,8 @@ def _fixed_design(fixed:str, data:pd.DataFrame, formula:str)->tuple:
     unused = {c: data[c].cat.remove_unused_categories() for c in data.columns   # a level no row has (left by subsetting): no column of zeros
               if isinstance(data[c].dtype, pd.CategoricalDtype) and len(data[c].cat.categories) > data[c].nunique()}
     if unused: data = data.assign(**unused)
-    try: X = formulaic.model_matrix(fixed, data, na_action="raise")
+    try:
+        with np.errstate(all="ignore"): X = formulaic.model_matrix(fixed, data, na_action="raise")   # log(0) and the like: named below, not numpy's warning
     except formulaic.errors.FormulaicError as e: _formulaic_error(e, fixed, formula)
     Xn, names = np.array(X, dtype=np.float64), list(X.columns)   # a copy: formulaic's frame may hand out a read-only array (pandas' copy-on-write)
     bad = ~np.isfinite(Xn)

@@ -312,13 +312,15 @@ class LRSchedule(Callback):
         for s, d in zip(self.scheds, sd["scheds"]): s.load_state_dict(d)
 
 class ProgressBar(Callback):
-    "A tqdm bar over epochs, named `desc`, with the latest loss and held-out NLL (rank 0 only)."
+    "A tqdm bar over epochs, named `desc`, with the latest loss and, where cells are held out, their NLL (rank 0 only)."
     order = 30
     def __init__(self, desc:str="fit"): self.desc = desc   # the bar's name: which model, which stage
     def before_fit(self, run):
         self.bar = tqdm(total=run.max_epochs, initial=run.epoch, desc=self.desc, unit="epoch", disable=world()[0] > 0)
     def after_epoch(self, run):
-        self.bar.update(1); self.bar.set_postfix(loss=f"{run.last['loss']:.4g}", valid_nll=f"{run.last['valid_nll']:.4g}")
+        post = dict(loss=f"{run.last['loss']:.4g}")
+        if run.has_valid: post["valid_nll"] = f"{run.last['valid_nll']:.4g}"   # without held-out cells, no column of nan
+        self.bar.update(1); self.bar.set_postfix(post)
     def after_fit(self, run): self.bar.close()
 
 # %% ../nbs/15_train.ipynb #7a1c3f90
