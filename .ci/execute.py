@@ -7,6 +7,9 @@
 Each cell's outputs are cleared before it runs. nbdev's runner (execnb) keeps a cell's old outputs when the cell prints
 nothing, so a notebook run with it again can keep warnings and results its code no longer gives. Timings and the last
 digits of stochastic fits differ between machines: read the list of changed cells before committing, then `nbdev_clean`.
+A cell that reads what a slow cell made prints less when the slow cell is skipped (the GLMM chapter's comparison with
+lme4 and glmmTMB loses the slow fits' columns; so does the table of the VI tutorial): run such a notebook with `--slow`,
+or keep its stored outputs.
 A notebook whose cell raises is not written (exit status 1)."""
 import argparse, json, os, re, sys, time
 from pathlib import Path
